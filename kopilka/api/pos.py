@@ -1,0 +1,53 @@
+"""POS API: what a cash register or the cashier workplace calls at the counter."""
+
+from ninja import Query, Router, Schema, Status
+
+from kopilka.api.auth import TerminalKey, in_merchant_scope
+from kopilka.api.schemas import (
+    MemberIn,
+    MemberOut,
+    Problem,
+    WhoAmI,
+    member_out,
+    terminal_out,
+)
+from kopilka.members import services as members
+from kopilka.members.models import Member
+
+router = Router(tags=["POS"], auth=TerminalKey())
+router.add_decorator(in_merchant_scope)
+ERRORS = {401: Problem, 404: Problem, 409: Problem, 422: Problem}
+
+
+class LookupQuery(Schema):
+    phone: str | None = None
+    card: str | None = None
+    qr: str | None = None
+
+
+@router.get("/terminal", response={200: WhoAmI, 401: Problem}, summary="The calling terminal")
+def whoami(request):
+    principal = request.auth
+    return {"merchant": principal.merchant, "terminal": terminal_out(principal.terminal)}
+
+
+@router.post("/members", response={201: MemberOut, **ERRORS}, summary="Register a member")
+def register(request, payload: MemberIn):
+    """Register a member at the counter. The phone is the only required field."""
+    principal = request.auth
+    data = payload.model_dump(exclude_unset=True)
+    consents = [members.ConsentGiven(**c) for c in data.pop("consents", [])]
+    member = members.register_member(
+        principal.merchant, actor=principal.actor, channel=Member.Channel.CASHIER,
+        consents=consents, **data,
+    )
+    return Status(201, member_out(member, full_phone=False))
+
+
+@router.get("/members/lookup", response={200: MemberOut, **ERRORS}, summary="Find a member")
+def lookup(request, query: Query[LookupQuery]):
+    """Find a member by phone number, card number or the QR token from the member page."""
+    principal = request.auth
+    member = members.find_member(principal.merchant, **query.model_dump())
+    return member_out(member, full_phone=False)
+

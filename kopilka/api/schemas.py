@@ -1,0 +1,149 @@
+"""Request and response shapes shared by the POS and management routers."""
+
+from datetime import date, datetime
+from typing import Literal
+
+from ninja import Field, Schema
+from pydantic import ConfigDict
+
+from kopilka.core.phones import mask_phone
+
+
+class Problem(Schema):
+    """RFC 9457 problem details."""
+
+    type: str = Field(examples=["/problems/validation"])
+    title: str
+    status: int
+    detail: str | None = None
+    errors: list[dict] | None = Field(None, description="[{field, message}] for invalid input")
+
+
+class StrictIn(Schema):
+    # Unknown fields are an error, not silently dropped: a typo must not look like success.
+    model_config = ConfigDict(extra="forbid")
+
+
+class MerchantOut(Schema):
+    slug: str
+    name: str
+    currency: str = Field(description="ISO 4217; money amounts are integers in its minor unit")
+    timezone: str
+    language: str
+    country: str
+
+
+class StoreOut(Schema):
+    id: int
+    name: str
+    address: str
+    active: bool
+
+
+class StoreIn(StrictIn):
+    name: str = Field(min_length=1, max_length=200)
+    address: str = Field("", max_length=300)
+
+
+class ConsentIn(StrictIn):
+    kind: Literal["messages", "personal_data"]
+    text_version: str = Field(min_length=1, max_length=40)
+
+
+class ProfileIn(StrictIn):
+    first_name: str | None = Field(None, max_length=100)
+    last_name: str | None = Field(None, max_length=100)
+    gender: Literal["", "female", "male"] | None = None
+    birth_date: date | None = None
+    email: str | None = Field(None, max_length=254)
+    address: str | None = Field(None, max_length=300)
+    comment: str | None = Field(None, max_length=2000)
+    tags: list[str] | None = None
+
+
+class MemberIn(ProfileIn):
+    phone: str = Field(min_length=3, max_length=32, description="Any common format; E.164 out")
+    consents: list[ConsentIn] = []
+
+
+class CardOut(Schema):
+    number: str
+    kind: str
+    status: str
+
+
+class CardIn(StrictIn):
+    number: str = Field(min_length=1, max_length=40)
+    kind: Literal["plastic", "virtual"] = "plastic"
+
+
+class CardReplaceIn(StrictIn):
+    new_number: str = Field(min_length=1, max_length=40)
+    lost: bool = False
+
+
+class MemberOut(Schema):
+    id: int
+    phone: str = Field(description="E.164, masked unless the caller's role may see numbers")
+    first_name: str
+    last_name: str
+    gender: str
+    birth_date: date | None
+    email: str
+    tags: list[str]
+    status: str
+    registered_at: datetime
+    registered_via: str
+    cards: list[CardOut]
+
+
+class MemberPage(Schema):
+    items: list[MemberOut]
+    next: str | None = Field(description="Pass as `cursor` to get the next page; null at the end")
+
+
+class TerminalIn(StrictIn):
+    store: str = Field(min_length=1, max_length=200, description="Store name")
+    name: str = Field("", max_length=200)
+
+
+class TerminalOut(Schema):
+    id: int
+    name: str
+    store: str
+    key_prefix: str
+
+
+class NewTerminalOut(TerminalOut):
+    key: str = Field(description="The POS API key. Shown once: store it in the POS now.")
+
+
+class WhoAmI(Schema):
+    merchant: MerchantOut
+    terminal: TerminalOut
+
+
+def member_out(member, *, full_phone: bool) -> dict:
+    phone = str(member.person.phone)
+    return {
+        "id": member.pk,
+        "phone": phone if full_phone else mask_phone(phone),
+        "first_name": member.first_name,
+        "last_name": member.last_name,
+        "gender": member.gender,
+        "birth_date": member.birth_date,
+        "email": member.email,
+        "tags": member.tags,
+        "status": member.status,
+        "registered_at": member.registered_at,
+        "registered_via": member.registered_via,
+        "cards": [
+            {"number": c.number, "kind": c.kind, "status": c.status}
+            for c in member.cards.all()
+        ],
+    }
+
+
+def terminal_out(terminal) -> dict:
+    return {"id": terminal.pk, "name": terminal.name, "store": terminal.store.name,
+            "key_prefix": terminal.key_prefix}

@@ -1,0 +1,246 @@
+"""The `kopilka` command: run the platform and do the operator's chores.
+
+    kopilka up [--demo]             migrate, (demo data), web server + background worker
+    kopilka worker                  the background worker alone (for separate worker hosts)
+    kopilka create-merchant NAME --owner-email EMAIL [...]
+    kopilka create-terminal --merchant SLUG --store NAME
+    kopilka manage ...              any Django management command
+
+Errors are one line on stderr and a non-zero exit: 1 for a refused operation, 2 for bad usage
+or configuration.
+"""
+
+import argparse
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+
+COMMANDS = {}
+
+
+def command(name: str, help: str):
+    def register(func):
+        COMMANDS[name] = (func, help)
+        return func
+
+    return register
+
+
+def fail(message: str, code: int = 1):
+    print(f"kopilka: error: {message}", file=sys.stderr)
+    raise SystemExit(code)
+
+
+def setup_django() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kopilka.settings")
+    from django.core.exceptions import ImproperlyConfigured
+
+    try:
+        import django
+
+        django.setup()
+    except ImproperlyConfigured as error:
+        fail(str(error), 2)
+
+
+def run_service(func):
+    """Turn a DomainError from a service into a one-line message and exit code 1."""
+    from kopilka.core.errors import DomainError
+
+    try:
+        return func()
+    except DomainError as error:
+        where = f" ({error.field})" if error.field else ""
+        fail(f"{error.detail}{where}")
+
+
+# --- up / worker --------------------------------------------------------------------------
+
+
+def web_server_command(host: str, port: int) -> list[str]:
+    from django.conf import settings
+
+    sqlite = settings.DATABASES["default"]["ENGINE"].endswith("sqlite3")
+    cores = os.cpu_count() or 1
+    # SQLite allows one writer at a time: one process with threads queues writes in-process
+    # instead of processes fighting over the file lock. PostgreSQL: 2-4 processes per 2 cores.
+    workers = os.environ.get("KOPILKA_WEB_WORKERS") or ("1" if sqlite else str(min(4, 2 * cores)))
+    threads = os.environ.get("KOPILKA_WEB_THREADS") or ("8" if sqlite else "1")
+    return [
+        sys.executable, "-m", "gunicorn", "kopilka.wsgi:application",
+        "--bind", f"{host}:{port}", "--workers", workers, "--threads", threads,
+        "--worker-class", "gthread", "--access-logfile", "-", "--graceful-timeout", "10",
+    ]
+
+
+def worker_command() -> list[str]:
+    return [sys.executable, "-m", "django", "db_worker", "--no-reload", "--interval", "1"]
+
+
+def run_children(commands: list[list[str]]) -> int:
+    """Run the processes side by side; stop all of them when one exits or on Ctrl-C/SIGTERM."""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "kopilka.settings"}
+    children = [subprocess.Popen(cmd, env=env) for cmd in commands]
+
+    def stop(*_):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    exit_code = 0
+    try:
+        while all(child.poll() is None for child in children):
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                children[0].wait(timeout=0.5)
+        exit_code = next(child.returncode for child in children if child.poll() is not None)
+        print("kopilka: a process stopped; shutting down the others", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("\nkopilka: stopping...", file=sys.stderr)
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+        for child in children:
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+    return exit_code
+
+
+@command("up", "migrate, optionally create demo data, serve the web app and run the worker")
+def cmd_up(argv):
+    parser = argparse.ArgumentParser(prog="kopilka up", description=cmd_up_doc)
+    parser.add_argument(
+        "--demo", action="store_true", help="create demo data once and print the logins"
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port to listen on (8000)")
+    args = parser.parse_args(argv)
+    if not 0 < args.port < 65536:
+        parser.error("--port must be between 1 and 65535")
+    setup_django()
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=0)
+    call_command("collectstatic", interactive=False, verbosity=0)
+    if args.demo:
+        from kopilka import demo
+
+        print(demo.ensure_demo(base_url=f"http://{args.host}:{args.port}"))
+    print(f"Kopilka is starting on http://{args.host}:{args.port}/  (Ctrl-C stops it)", flush=True)
+    return run_children([web_server_command(args.host, args.port), worker_command()])
+
+
+cmd_up_doc = "Run Kopilka: the web server (gunicorn) and the background worker, side by side."
+
+
+@command("worker", "run the background worker only")
+def cmd_worker(argv):
+    argparse.ArgumentParser(prog="kopilka worker", description="Run the task worker.").parse_args(
+        argv
+    )
+    setup_django()
+    return run_children([worker_command()])
+
+
+# --- operator chores ----------------------------------------------------------------------
+
+
+@command("create-merchant", "create a merchant with its owner; prints the password and API token")
+def cmd_create_merchant(argv):
+    parser = argparse.ArgumentParser(
+        prog="kopilka create-merchant",
+        description="Create a merchant and its owner account. The owner's initial password "
+        "and a management API token are printed once; only hashes are stored.",
+    )
+    parser.add_argument("name", help="merchant name, e.g. 'Coffee Point'")
+    parser.add_argument("--owner-email", required=True, help="owner's email (login)")
+    parser.add_argument("--currency", default="RUB", help="ISO 4217 code (RUB)")
+    parser.add_argument("--timezone", default="Europe/Moscow", help="IANA zone (Europe/Moscow)")
+    parser.add_argument("--language", default="ru", help="ru, uk or en (ru)")
+    parser.add_argument("--country", default=None, help="phone region, e.g. RU (from currency)")
+    parser.add_argument("--slug", default=None, help="short name used in URLs (from the name)")
+    args = parser.parse_args(argv)
+    setup_django()
+    from kopilka.core.actor import Actor
+    from kopilka.tenancy import services
+
+    created = run_service(lambda: services.create_merchant(
+        args.name, owner_email=args.owner_email, currency=args.currency, timezone=args.timezone,
+        language=args.language, country=args.country, slug=args.slug, actor=Actor.cli(),
+    ))
+    merchant = created.merchant
+    print(f"Merchant:  {merchant.name} (slug: {merchant.slug})")
+    print(f"Owner:     {created.owner.user.email}")
+    if created.owner_password:
+        print(f"Password:  {created.owner_password}   (shown once; change it after logging in)")
+    else:
+        print("Password:  unchanged (this owner already has an account)")
+    print(f"API token: {created.api_token}   (shown once)")
+    return 0
+
+
+@command("create-terminal", "create a POS terminal in a store; prints its API key")
+def cmd_create_terminal(argv):
+    parser = argparse.ArgumentParser(
+        prog="kopilka create-terminal",
+        description="Create a POS terminal (the store is created if it does not exist yet). "
+        "The key is printed once; only its hash is stored.",
+    )
+    parser.add_argument("--merchant", required=True, help="merchant slug")
+    parser.add_argument("--store", required=True, help="store name")
+    parser.add_argument("--name", default="", help="terminal name (default: '<store> POS')")
+    args = parser.parse_args(argv)
+    setup_django()
+    from kopilka.core.actor import Actor
+    from kopilka.tenancy import services
+
+    def create():
+        merchant = services.get_merchant(args.merchant)
+        return services.create_terminal(
+            merchant, store_name=args.store, name=args.name, actor=Actor.cli()
+        )
+
+    terminal, key = run_service(create)
+    print(f"Terminal: {terminal.name} in {terminal.store.name}")
+    print(f"POS key:  {key}   (shown once)")
+    return 0
+
+
+@command("manage", "run a Django management command (kopilka manage help)")
+def cmd_manage(argv):
+    setup_django()
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["kopilka manage", *argv])
+    return 0
+
+
+def print_help() -> None:
+    print(__doc__.strip().splitlines()[0])
+    print("\nusage: kopilka COMMAND [options]   (kopilka COMMAND --help for details)\n")
+    for name, (_, help_text) in COMMANDS.items():
+        print(f"  {name:<17} {help_text}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print_help()
+        return 0
+    if argv[0] in ("-V", "--version"):
+        from kopilka import __version__
+
+        print(f"kopilka {__version__}")
+        return 0
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        fail(f"unknown command {name!r}; see 'kopilka --help'", 2)
+    func, _ = COMMANDS[name]
+    return func(rest) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

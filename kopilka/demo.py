@@ -1,0 +1,82 @@
+"""Demo data for `kopilka up --demo`: one café with a store, a terminal and a few members.
+
+Created once. The secrets are written to `<data dir>/demo-credentials.txt` (mode 600) when the
+demo is created, so later runs can print them again instead of creating anything twice.
+"""
+
+import os
+import secrets
+from datetime import date
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django_scopes import scope
+
+from kopilka.core.actor import Actor
+from kopilka.members import services as members
+from kopilka.members.models import Member
+from kopilka.tenancy import services as tenancy
+from kopilka.tenancy.models import Merchant
+
+DEMO_SLUG = "demo"
+OPERATOR_EMAIL = "admin@kopilka.local"
+DEMO_MEMBERS = [
+    ("+79161234567", "Анна", "Смирнова", date(1990, 3, 14)),
+    ("+79167654321", "Иван", "Петров", date(1985, 11, 2)),
+    ("+380501234567", "Олена", "Коваленко", None),
+]
+
+
+def credentials_path():
+    return settings.DATA_DIR / "demo-credentials.txt"
+
+
+def ensure_demo(base_url: str) -> str:
+    """Create the demo once; return the text telling how to log in."""
+    path = credentials_path()
+    if Merchant.objects.filter(slug=DEMO_SLUG).exists():
+        if path.exists():
+            return "Demo data already exists.\n" + path.read_text()
+        return ("Demo data already exists; its keys were printed when it was created "
+                f"({path} is gone). Use 'kopilka create-terminal --merchant {DEMO_SLUG} ...'.")
+    text = _create_demo(base_url)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    return text
+
+
+@transaction.atomic
+def _create_demo(base_url: str) -> str:
+    actor = Actor(kind="system", label="demo")
+    operator_password = secrets.token_urlsafe(9)
+    User = get_user_model()
+    if not User.objects.filter(username=OPERATOR_EMAIL).exists():
+        User.objects.create_superuser(OPERATOR_EMAIL, OPERATOR_EMAIL, operator_password)
+    created = tenancy.create_merchant(
+        "Демо Кофейня", owner_email="owner@demo.kopilka.local", slug=DEMO_SLUG, actor=actor,
+        currency="RUB", timezone="Europe/Moscow", language="ru",
+    )
+    merchant = created.merchant
+    terminal, pos_key = tenancy.create_terminal(merchant, store_name="Тверская, 1", actor=actor)
+    with scope(merchant=merchant):
+        for phone, first, last, birth in DEMO_MEMBERS:
+            members.register_member(
+                merchant, phone=phone, first_name=first, last_name=last, birth_date=birth,
+                channel=Member.Channel.CASHIER, actor=actor,
+                consents=[members.ConsentGiven("personal_data", "demo-1")],
+            )
+    return "\n".join([
+        "Kopilka demo",
+        f"  Operator admin:  {base_url}/admin/  login {OPERATOR_EMAIL}"
+        f"  password {operator_password}",
+        f"  Merchant owner:  {created.owner.user.email}  password {created.owner_password}",
+        f"  Management API:  Authorization: Bearer {created.api_token}",
+        f"  POS API key:     Authorization: Bearer {pos_key}   (terminal '{terminal.name}')",
+        f"  Try:  curl -H 'Authorization: Bearer {pos_key}' "
+        f"'{base_url}/api/v1/pos/members/lookup?phone=89161234567'",
+        f"  API docs: {base_url}/api/v1/docs   OpenAPI: {base_url}/api/v1/openapi.json",
+        "",
+    ])

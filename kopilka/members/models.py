@@ -1,0 +1,156 @@
+"""Members: a global phone identity (Person) and its memberships in merchants (Member).
+
+One person, many merchants (MEM-4): the phone is unique platform-wide on Person, while every
+merchant keeps its own Member row with its own profile, cards and consents.
+"""
+
+import secrets
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from django_scopes import ScopedManager
+from phonenumber_field.modelfields import PhoneNumberField
+
+
+def new_qr_token() -> str:
+    return secrets.token_urlsafe(18)
+
+class Person(models.Model):
+    phone = PhoneNumberField(_("phone"), unique=True)
+    verified_at = models.DateTimeField(_("phone verified"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"))
+
+    class Meta:
+        verbose_name = _("person")
+        verbose_name_plural = _("people")
+
+    def __str__(self):
+        return str(self.phone)
+
+class Member(models.Model):
+    class Gender(models.TextChoices):
+        UNKNOWN = "", _("not stated")
+        FEMALE = "female", _("female")
+        MALE = "male", _("male")
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("active")
+        BLOCKED = "blocked", _("blocked")
+        LEFT = "left", _("left the program")
+
+    class Channel(models.TextChoices):
+        CASHIER = "cashier", _("at the counter")
+        SELF = "self", _("self-registration")
+        API = "api", _("API")
+        IMPORT = "import", _("import")
+        OPERATOR = "operator", _("operator")
+
+    merchant = models.ForeignKey("tenancy.Merchant", on_delete=models.PROTECT, related_name="+")
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="memberships")
+    first_name = models.CharField(_("first name"), max_length=100, blank=True)
+    last_name = models.CharField(_("last name"), max_length=100, blank=True)
+    gender = models.CharField(_("gender"), max_length=8, choices=Gender, blank=True, default="")
+    birth_date = models.DateField(_("birth date"), null=True, blank=True)
+    email = models.EmailField(_("email"), blank=True)
+    address = models.CharField(_("address"), max_length=300, blank=True)
+    comment = models.TextField(_("comment"), blank=True)
+    tags = models.JSONField(_("tags"), default=list, blank=True)
+    status = models.CharField(_("status"), max_length=16, choices=Status, default=Status.ACTIVE)
+    qr_token = models.CharField(max_length=32, unique=True, default=new_qr_token, editable=False)
+    registered_at = models.DateTimeField(_("registered"))
+    registered_by = models.ForeignKey(
+        "tenancy.Staff", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    registered_via = models.CharField(_("registered via"), max_length=16, choices=Channel)
+
+    objects = ScopedManager(merchant="merchant")
+
+    class Meta:
+        verbose_name = _("member")
+        verbose_name_plural = _("members")
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "person"], name="member_person_unique")
+        ]
+        indexes = [models.Index(fields=["merchant", "registered_at"], name="member_registered")]
+
+    def __str__(self):
+        return self.full_name or str(self.person.phone)
+
+    @property
+    def full_name(self) -> str:
+        return " ".join(part for part in (self.first_name, self.last_name) if part)
+
+class Card(models.Model):
+    class Kind(models.TextChoices):
+        PHONE = "phone", _("phone number")
+        PLASTIC = "plastic", _("plastic card")
+        VIRTUAL = "virtual", _("electronic card")
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("active")
+        LOST = "lost", _("lost")
+        REPLACED = "replaced", _("replaced")
+
+    merchant = models.ForeignKey("tenancy.Merchant", on_delete=models.PROTECT, related_name="+")
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="cards")
+    number = models.CharField(_("number"), max_length=40)
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind)
+    status = models.CharField(_("status"), max_length=16, choices=Status, default=Status.ACTIVE)
+    replaced_by = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    issued_at = models.DateTimeField(_("issued"))
+
+    objects = ScopedManager(merchant="merchant")
+
+    class Meta:
+        verbose_name = _("card")
+        verbose_name_plural = _("cards")
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "number"], name="card_number_unique")
+        ]
+
+    def __str__(self):
+        return self.number
+
+class Relative(models.Model):
+    merchant = models.ForeignKey("tenancy.Merchant", on_delete=models.PROTECT, related_name="+")
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="relatives")
+    name = models.CharField(_("name"), max_length=100)
+    relation = models.CharField(_("relation"), max_length=50, blank=True)
+    birth_date = models.DateField(_("birth date"), null=True, blank=True)
+
+    objects = ScopedManager(merchant="merchant")
+
+    class Meta:
+        verbose_name = _("relative")
+        verbose_name_plural = _("relatives")
+        indexes = [models.Index(fields=["merchant", "member"], name="relative_member")]
+
+    def __str__(self):
+        return self.name
+
+class Consent(models.Model):
+    """What the member agreed to, which text version, when and how. Revoking keeps the row."""
+
+    class Kind(models.TextChoices):
+        MESSAGES = "messages", _("messages")
+        PERSONAL_DATA = "personal_data", _("personal data processing")
+
+    merchant = models.ForeignKey("tenancy.Merchant", on_delete=models.PROTECT, related_name="+")
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="consents")
+    kind = models.CharField(_("consent to"), max_length=20, choices=Kind)
+    text_version = models.CharField(_("text version"), max_length=40)
+    channel = models.CharField(_("channel"), max_length=16, choices=Member.Channel)
+    granted_at = models.DateTimeField(_("granted"))
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+
+    objects = ScopedManager(merchant="merchant")
+
+    class Meta:
+        verbose_name = _("consent")
+        verbose_name_plural = _("consents")
+        indexes = [models.Index(fields=["merchant", "member", "kind"], name="consent_member_kind")]
+
+    def __str__(self):
+        return f"{self.kind} {self.text_version}"

@@ -1,0 +1,132 @@
+"""Kopilka settings: one file, driven by environment variables (12-factor).
+
+With no environment at all Kopilka runs in development mode on an SQLite file under
+`./var/`. Production (`KOPILKA_ENV=production`) refuses to start without an explicit
+secret, with DEBUG on, or without ALLOWED_HOSTS — see `kopilka.core.config`.
+"""
+
+import os
+from pathlib import Path
+
+from django.utils.translation import gettext_lazy as _
+
+from kopilka.core.config import (
+    database_settings,
+    env_bool,
+    env_list,
+    load_or_create_secret_key,
+    require_production_safety,
+)
+
+BASE_DIR = Path(__file__).resolve().parent
+KOPILKA_ENV = os.environ.get("KOPILKA_ENV", "development").strip().lower()
+PRODUCTION = KOPILKA_ENV == "production"
+DATA_DIR = Path(os.environ.get("KOPILKA_DATA_DIR", "var")).resolve()
+
+DEBUG = env_bool("KOPILKA_DEBUG", default=not PRODUCTION)
+ALLOWED_HOSTS = env_list("KOPILKA_ALLOWED_HOSTS", default=[] if PRODUCTION else ["*"])
+CSRF_TRUSTED_ORIGINS = env_list("KOPILKA_CSRF_TRUSTED_ORIGINS", default=[])
+SECRET_KEY = os.environ.get("KOPILKA_SECRET_KEY") or (
+    None if PRODUCTION else load_or_create_secret_key(DATA_DIR)
+)
+require_production_safety(
+    production=PRODUCTION, secret_key=SECRET_KEY, debug=DEBUG, allowed_hosts=ALLOWED_HOSTS
+)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "phonenumber_field",
+    "django_tasks_db",
+    "kopilka.core",
+    "kopilka.tenancy",
+    "kopilka.members",
+    "kopilka.api",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "kopilka.core.middleware.OperatorScopesMiddleware",
+]
+
+ROOT_URLCONF = "kopilka.urls"
+WSGI_APPLICATION = "kopilka.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": database_settings(os.environ.get("DATABASE_URL"), DATA_DIR)}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+# Background work goes through Django's tasks API; the embedded default stores tasks in the
+# database and `kopilka up` runs the worker beside the web server.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+LANGUAGE_CODE = os.environ.get("KOPILKA_LANGUAGE", "ru")
+LANGUAGES = [("ru", _("Russian")), ("uk", _("Ukrainian")), ("en", _("English"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = Path(os.environ.get("KOPILKA_STATIC_ROOT", DATA_DIR / "static")).resolve()
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise expects it before collectstatic
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+
+PHONENUMBER_DEFAULT_REGION = os.environ.get("KOPILKA_PHONE_REGION", "RU")
+PHONENUMBER_DB_FORMAT = "E164"
+
+SESSION_COOKIE_SECURE = PRODUCTION
+CSRF_COOKIE_SECURE = PRODUCTION
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+if env_bool("KOPILKA_BEHIND_TLS_PROXY", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("KOPILKA_LOG_LEVEL", "INFO")},
+    # Django's own console handler would print every request warning a second time.
+    "loggers": {"django": {"handlers": [], "propagate": True}},
+}

@@ -1,0 +1,140 @@
+"""Tenancy: the merchant (tenant) and what belongs to it directly.
+
+Every tenant-owned row carries `merchant` and uses django-scopes' `ScopedManager`: a query
+outside `scope(merchant=...)` raises instead of silently reading every merchant's rows.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from django_scopes import ScopedManager
+
+
+class Merchant(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("active")
+        SUSPENDED = "suspended", _("suspended")
+        CLOSED = "closed", _("closed")
+
+    name = models.CharField(_("name"), max_length=200)
+    slug = models.SlugField(_("slug"), max_length=60, unique=True)
+    currency = models.CharField(_("currency"), max_length=3, help_text=_("ISO 4217 code"))
+    timezone = models.CharField(_("time zone"), max_length=64)
+    language = models.CharField(_("language"), max_length=5, choices=settings.LANGUAGES)
+    country = models.CharField(
+        _("country"), max_length=2, help_text=_("Default region for phone numbers (ISO 3166)")
+    )
+    status = models.CharField(_("status"), max_length=16, choices=Status, default=Status.ACTIVE)
+    created_at = models.DateTimeField(_("created"))
+
+    class Meta:
+        verbose_name = _("merchant")
+        verbose_name_plural = _("merchants")
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Store(models.Model):
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="stores")
+    name = models.CharField(_("name"), max_length=200)
+    address = models.CharField(_("address"), max_length=300, blank=True)
+    active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created"))
+
+    objects = ScopedManager(merchant="merchant")
+
+    class Meta:
+        verbose_name = _("store")
+        verbose_name_plural = _("stores")
+        ordering = ["merchant", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "name"], name="store_name_unique")
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class Staff(models.Model):
+    """A Django user's membership in one merchant, with a role."""
+
+    class Role(models.TextChoices):
+        OWNER = "owner", _("owner")
+        ADMIN = "admin", _("administrator")
+        MANAGER = "manager", _("manager")
+        CASHIER = "cashier", _("cashier")
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="staff")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="memberships"
+    )
+    role = models.CharField(_("role"), max_length=16, choices=Role)
+    active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created"))
+
+    objects = ScopedManager(merchant="merchant")
+
+    class Meta:
+        verbose_name = _("staff member")
+        verbose_name_plural = _("staff")
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "user"], name="staff_user_unique")
+        ]
+
+    def __str__(self):
+        return f"{self.user.email} ({self.get_role_display()})"
+
+    @property
+    def sees_full_phones(self) -> bool:
+        return self.role in (self.Role.OWNER, self.Role.ADMIN)
+
+
+class KeyFields(models.Model):
+    """A secret shown once: stored as a hash, found by its visible prefix."""
+
+    key_prefix = models.CharField(_("key prefix"), max_length=8, unique=True)
+    key_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(_("created"))
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class Terminal(KeyFields):
+    """A POS device or cash-register integration; authenticates with its own API key."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="terminals")
+    store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="terminals")
+    name = models.CharField(_("name"), max_length=200)
+
+    objects = ScopedManager(merchant="merchant")
+
+    class Meta:
+        verbose_name = _("terminal")
+        verbose_name_plural = _("terminals")
+        indexes = [models.Index(fields=["merchant", "store"], name="terminal_merchant_store")]
+
+    def __str__(self):
+        return f"{self.name} ({self.key_prefix})"
+
+
+class ApiToken(KeyFields):
+    """A management API token acting on behalf of one staff member."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="api_tokens")
+    staff = models.ForeignKey(Staff, on_delete=models.PROTECT, related_name="api_tokens")
+    name = models.CharField(_("name"), max_length=200)
+
+    objects = ScopedManager(merchant="merchant")
+
+    class Meta:
+        verbose_name = _("management API token")
+        verbose_name_plural = _("management API tokens")
+        indexes = [models.Index(fields=["merchant", "staff"], name="apitoken_merchant_staff")]
+
+    def __str__(self):
+        return f"{self.name} ({self.key_prefix})"

@@ -1,0 +1,248 @@
+"""Tenancy operations: merchants, stores, staff, terminals and API tokens.
+
+Each function validates, writes inside one transaction and records an audit entry.
+Secrets (passwords, keys) are returned once and stored only as hashes.
+"""
+
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from zoneinfo import available_timezones
+
+from babel.numbers import list_currencies
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.utils.text import slugify
+from django_scopes import scope, scopes_disabled
+
+from kopilka.core import audit, clock, keys
+from kopilka.core.actor import Actor
+from kopilka.core.errors import Conflict, InvalidInput, NotFound
+from kopilka.tenancy.models import ApiToken, Merchant, Staff, Store, Terminal
+
+# Where a currency tells the country, phone numbers default to that country's format.
+COUNTRY_BY_CURRENCY = {"RUB": "RU", "UAH": "UA", "KZT": "KZ", "BYN": "BY", "USD": "US"}
+LAST_USED_RESOLUTION = timedelta(minutes=1)  # don't write on every POS request
+
+
+@dataclass(frozen=True)
+class NewMerchant:
+    merchant: Merchant
+    owner: Staff
+    owner_password: str | None  # None when the owner already had an account
+    api_token: str
+
+
+def _check_merchant_fields(currency: str, timezone: str, language: str, country: str) -> None:
+    if currency not in list_currencies():
+        raise InvalidInput(f"{currency!r} is not an ISO 4217 currency code.", field="currency")
+    if timezone not in available_timezones():
+        raise InvalidInput(f"{timezone!r} is not a known time zone.", field="timezone")
+    if language not in dict(settings.LANGUAGES):
+        codes = ", ".join(dict(settings.LANGUAGES))
+        raise InvalidInput(f"language must be one of {codes}.", field="language")
+    if not re.fullmatch(r"[A-Z]{2}", country):
+        raise InvalidInput(f"{country!r} is not an ISO 3166 country code.", field="country")
+
+
+def _unique_slug(name: str) -> str:
+    base = slugify(name)[:50] or "merchant"
+    slug, n = base, 2
+    while Merchant.objects.filter(slug=slug).exists():
+        slug, n = f"{base}-{n}", n + 1
+    return slug
+
+
+@transaction.atomic
+def create_merchant(
+    name: str,
+    *,
+    owner_email: str,
+    actor: Actor,
+    currency: str = "RUB",
+    timezone: str = "Europe/Moscow",
+    language: str = "ru",
+    country: str | None = None,
+    slug: str | None = None,
+) -> NewMerchant:
+    name = name.strip()
+    if not name:
+        raise InvalidInput("The merchant needs a name.", field="name")
+    currency = currency.upper()
+    country = (country or COUNTRY_BY_CURRENCY.get(currency, settings.PHONENUMBER_DEFAULT_REGION))
+    country = country.upper()
+    _check_merchant_fields(currency, timezone, language, country)
+    owner_email = owner_email.strip().lower()
+    try:
+        validate_email(owner_email)
+    except ValidationError:
+        raise InvalidInput(
+            f"{owner_email!r} is not an email address.", field="owner_email"
+        ) from None
+    if slug is not None:
+        slug = slugify(slug)
+        if not slug:
+            raise InvalidInput("The slug must contain letters or digits.", field="slug")
+        if Merchant.objects.filter(slug=slug).exists():
+            raise Conflict(f"A merchant with slug {slug!r} already exists.", field="slug")
+    merchant = Merchant.objects.create(
+        name=name,
+        slug=slug or _unique_slug(name),
+        currency=currency,
+        timezone=timezone,
+        language=language,
+        country=country,
+        created_at=clock.now(),
+    )
+    user, password = _user_for_email(owner_email)
+    with scope(merchant=merchant):
+        owner = Staff.objects.create(
+            merchant=merchant, user=user, role=Staff.Role.OWNER, created_at=clock.now()
+        )
+        token = create_api_token(owner, name="owner", actor=actor)
+        audit.record(
+            "tenancy.merchant.created",
+            actor=actor,
+            merchant=merchant,
+            obj=merchant,
+            data={"owner": owner_email, "currency": currency, "timezone": timezone},
+        )
+    return NewMerchant(merchant=merchant, owner=owner, owner_password=password, api_token=token)
+
+
+def _user_for_email(email: str):
+    User = get_user_model()
+    user = User.objects.filter(username=email).first()
+    if user is not None:
+        return user, None
+    password = secrets.token_urlsafe(12)
+    user = User.objects.create_user(username=email, email=email, password=password)
+    return user, password
+
+
+def get_merchant(slug: str) -> Merchant:
+    try:
+        return Merchant.objects.get(slug=slug)
+    except Merchant.DoesNotExist:
+        raise NotFound(f"No merchant with slug {slug!r}.", field="merchant") from None
+
+
+@transaction.atomic
+def create_store(merchant: Merchant, name: str, *, actor: Actor, address: str = "") -> Store:
+    name = name.strip()
+    if not name:
+        raise InvalidInput("The store needs a name.", field="name")
+    with scope(merchant=merchant):
+        if Store.objects.filter(merchant=merchant, name=name).exists():
+            raise Conflict(f"A store named {name!r} already exists.", field="name")
+        store = Store.objects.create(
+            merchant=merchant, name=name, address=address.strip(), created_at=clock.now()
+        )
+        audit.record("tenancy.store.created", actor=actor, merchant=merchant, obj=store)
+    return store
+
+
+@transaction.atomic
+def create_terminal(
+    merchant: Merchant,
+    *,
+    store_name: str,
+    actor: Actor,
+    name: str = "",
+    create_store_if_missing: bool = True,
+) -> tuple[Terminal, str]:
+    with scope(merchant=merchant):
+        store = Store.objects.filter(merchant=merchant, name=store_name.strip()).first()
+        if store is None:
+            if not create_store_if_missing:
+                raise NotFound(f"No store named {store_name!r}.", field="store")
+            store = create_store(merchant, store_name, actor=actor)
+        key = keys.new_key("pos")
+        terminal = Terminal.objects.create(
+            merchant=merchant,
+            store=store,
+            name=name.strip() or f"{store.name} POS",
+            key_prefix=key.prefix,
+            key_hash=key.digest,
+            created_at=clock.now(),
+        )
+        audit.record(
+            "tenancy.terminal.created",
+            actor=actor,
+            merchant=merchant,
+            obj=terminal,
+            data={"store": store.name, "key_prefix": key.prefix},
+        )
+    return terminal, key.plaintext
+
+
+@transaction.atomic
+def create_api_token(staff: Staff, *, name: str, actor: Actor) -> str:
+    key = keys.new_key("mgt")
+    with scope(merchant=staff.merchant):
+        token = ApiToken.objects.create(
+            merchant=staff.merchant,
+            staff=staff,
+            name=name,
+            key_prefix=key.prefix,
+            key_hash=key.digest,
+            created_at=clock.now(),
+        )
+        audit.record(
+            "tenancy.api_token.created",
+            actor=actor,
+            merchant=staff.merchant,
+            obj=token,
+            data={"key_prefix": key.prefix, "staff": staff.user.email},
+        )
+    return key.plaintext
+
+
+@transaction.atomic
+def revoke_terminal(terminal: Terminal, *, actor: Actor) -> None:
+    terminal.revoked_at = clock.now()
+    terminal.save(update_fields=["revoked_at"])
+    audit.record("tenancy.terminal.revoked", actor=actor, merchant=terminal.merchant, obj=terminal)
+
+
+def _authenticate(model, plaintext: str, kind: str):
+    """Find the live key by its prefix, then compare hashes in constant time.
+
+    Runs before the request's merchant is known, so the lookup is deliberately unscoped;
+    the caller enters the scope of the merchant the key belongs to.
+    """
+    prefix = keys.split_key(plaintext or "", kind)
+    if prefix is None:
+        return None
+    with scopes_disabled():
+        row = model.objects.select_related("merchant").filter(key_prefix=prefix).first()
+    if row is None or row.revoked_at is not None or not keys.same_digest(plaintext, row.key_hash):
+        return None
+    if row.merchant.status != Merchant.Status.ACTIVE:
+        return None
+    now = clock.now()
+    if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION:
+        with scopes_disabled():
+            model.objects.filter(pk=row.pk).update(last_used_at=now)
+        row.last_used_at = now
+    return row
+
+
+def authenticate_terminal(plaintext: str) -> Terminal | None:
+    return _authenticate(Terminal, plaintext, "pos")
+
+
+def authenticate_token(plaintext: str) -> ApiToken | None:
+    token = _authenticate(ApiToken, plaintext, "mgt")
+    if token is None:
+        return None
+    with scopes_disabled():
+        staff = Staff.objects.select_related("user").get(pk=token.staff_id)
+    if not staff.active or not staff.user.is_active:
+        return None
+    token.staff = staff
+    return token

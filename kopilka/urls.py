@@ -1,0 +1,16 @@
+from django.contrib import admin
+from django.urls import path
+from django.views.generic import RedirectView
+
+from kopilka.api.urls import api
+from kopilka.core.views import health
+
+admin.site.site_header = "Kopilka"
+admin.site.site_title = "Kopilka"
+
+urlpatterns = [
+    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("health", health, name="health"),
+    path("admin/", admin.site.urls),
+    path("api/v1/", api.urls),
+]

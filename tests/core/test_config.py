@@ -1,0 +1,73 @@
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from kopilka.core import config
+
+
+def safety(**overrides):
+    values = {"production": True, "secret_key": "s" * 50, "debug": False,
+              "allowed_hosts": ["bonus.example.com"]}
+    config.require_production_safety(**{**values, **overrides})
+
+
+def test_safe_production_settings_pass():
+    safety()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"secret_key": None}, "KOPILKA_SECRET_KEY is not set"),
+        ({"debug": True}, "DEBUG is on"),
+        ({"allowed_hosts": []}, "KOPILKA_ALLOWED_HOSTS is empty"),
+    ],
+)
+def test_unsafe_production_settings_are_refused(overrides, message):
+    with pytest.raises(ImproperlyConfigured, match=message):
+        safety(**overrides)
+
+
+def test_development_allows_anything():
+    config.require_production_safety(
+        production=False, secret_key=None, debug=True, allowed_hosts=[]
+    )
+
+
+def test_development_secret_is_generated_once_and_private(tmp_path):
+    first = config.load_or_create_secret_key(tmp_path)
+    assert len(first) >= 50
+    assert config.load_or_create_secret_key(tmp_path) == first
+    assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
+
+
+def test_sqlite_default_uses_wal_and_immediate_transactions(tmp_path):
+    db = config.database_settings(None, tmp_path)
+    assert db["NAME"] == str(tmp_path / "kopilka.sqlite3")
+    assert db["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
+    assert "journal_mode=WAL" in db["OPTIONS"]["init_command"]
+
+
+def test_postgres_url_keeps_connections(tmp_path):
+    db = config.database_settings("postgres://u:p@db.example:5433/kop", tmp_path)
+    assert (db["ENGINE"], db["HOST"], db["PORT"], db["NAME"]) == (
+        "django.db.backends.postgresql", "db.example", 5433, "kop"
+    )
+    assert db["CONN_MAX_AGE"] == 300
+
+
+@pytest.mark.parametrize("url", ["mysql://root@localhost/x", "nonsense://"])
+def test_unsupported_database_url_is_refused(tmp_path, url):
+    with pytest.raises(ImproperlyConfigured):
+        config.database_settings(url, tmp_path)
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("1", True), ("off", False), ("Yes", True)])
+def test_env_bool(monkeypatch, raw, expected):
+    monkeypatch.setenv("X_FLAG", raw)
+    assert config.env_bool("X_FLAG", default=not expected) is expected
+
+
+def test_env_bool_rejects_garbage(monkeypatch):
+    monkeypatch.setenv("X_FLAG", "maybe")
+    with pytest.raises(ImproperlyConfigured, match="X_FLAG"):
+        config.env_bool("X_FLAG", default=False)

@@ -1,0 +1,123 @@
+"""The `kopilka` command: friendly help, one-line errors, non-zero exits on bad input."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+from django_scopes import scopes_disabled
+
+from kopilka import cli
+from kopilka.tenancy.models import ApiToken, Merchant, Terminal
+
+
+def run(argv, capsys):
+    try:
+        code = cli.main(argv)
+    except SystemExit as exit_:
+        code = exit_.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.django_db
+def test_create_merchant_prints_password_and_token_once(capsys):
+    code, out, err = run(
+        ["create-merchant", "Coffee Point", "--owner-email", "Owner@Example.com",
+         "--currency", "uah", "--timezone", "Europe/Kyiv", "--language", "uk"], capsys,
+    )
+    assert (code, err) == (0, "")
+    merchant = Merchant.objects.get(slug="coffee-point")
+    assert (merchant.currency, merchant.country, merchant.language) == ("UAH", "UA", "uk")
+    token = next(line.split()[2] for line in out.splitlines() if line.startswith("API token:"))
+    with scopes_disabled():
+        stored = ApiToken.objects.get(merchant=merchant)
+    assert token.startswith(f"kp_mgt_{stored.key_prefix}_")
+    assert token not in stored.key_hash  # only the hash is kept
+    assert "Password:" in out
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--currency", "XXQ"], "'XXQ' is not an ISO 4217 currency code. (currency)"),
+        (["--timezone", "Mars/Base"], "'Mars/Base' is not a known time zone. (timezone)"),
+        (["--language", "de"], "language must be one of ru, uk, en. (language)"),
+    ],
+)
+def test_create_merchant_bad_input_is_one_line_and_exit_1(capsys, argv, message):
+    code, out, err = run(
+        ["create-merchant", "Shop", "--owner-email", "o@example.com", *argv], capsys
+    )
+    assert code == 1
+    assert err == f"kopilka: error: {message}\n"
+    assert not Merchant.objects.exists()
+
+
+@pytest.mark.django_db
+def test_create_merchant_bad_email(capsys):
+    code, _, err = run(["create-merchant", "Shop", "--owner-email", "nobody"], capsys)
+    assert code == 1
+    assert err.count("\n") == 1 and "owner_email" in err
+
+
+def test_missing_required_option_is_usage_error(capsys):
+    code, _, err = run(["create-merchant", "Shop"], capsys)
+    assert code == 2
+    assert "--owner-email" in err
+
+
+@pytest.mark.django_db
+def test_create_terminal_for_unknown_merchant(capsys):
+    code, _, err = run(["create-terminal", "--merchant", "nope", "--store", "A"], capsys)
+    assert code == 1
+    assert err == "kopilka: error: No merchant with slug 'nope'. (merchant)\n"
+
+
+@pytest.mark.django_db
+def test_create_terminal_prints_a_working_key(alice, capsys, client):
+    code, out, _ = run(
+        ["create-terminal", "--merchant", alice.merchant.slug, "--store", "Second"], capsys
+    )
+    assert code == 0
+    key = next(line.split()[2] for line in out.splitlines() if line.startswith("POS key:"))
+    response = client.get("/api/v1/pos/terminal", headers={"Authorization": f"Bearer {key}"})
+    assert response.json()["terminal"]["store"] == "Second"
+    with scopes_disabled():
+        assert Terminal.objects.filter(merchant=alice.merchant).count() == 2
+
+
+def test_unknown_command(capsys):
+    code, _, err = run(["frobnicate"], capsys)
+    assert code == 2
+    assert "unknown command 'frobnicate'" in err
+
+
+def test_help_lists_every_command(capsys):
+    code, out, _ = run(["--help"], capsys)
+    assert code == 0
+    for name in ("up", "worker", "create-merchant", "create-terminal", "manage"):
+        assert f"  {name} " in out
+
+
+@pytest.mark.parametrize("name", ["up", "worker", "create-merchant", "create-terminal"])
+def test_every_command_has_help(capsys, name):
+    code, out, _ = run([name, "--help"], capsys)
+    assert code == 0
+    assert out.startswith(f"usage: kopilka {name}")
+
+
+def test_production_without_secret_refuses_to_start(tmp_path):
+    env = {**os.environ, "KOPILKA_ENV": "production", "KOPILKA_DATA_DIR": str(tmp_path)}
+    for name in ("KOPILKA_SECRET_KEY", "KOPILKA_DEBUG", "KOPILKA_ALLOWED_HOSTS"):
+        env.pop(name, None)
+    result = subprocess.run(
+        [sys.executable, "-m", "kopilka.cli", "manage", "check"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("kopilka: error: Refusing to start in production mode: ")
+    assert "KOPILKA_SECRET_KEY is not set" in result.stderr
+    assert "KOPILKA_ALLOWED_HOSTS is empty" in result.stderr
+    assert result.stderr.count("\n") == 1
