@@ -6,7 +6,10 @@ working ru/uk/en translations right after installing. Babel compiles without GNU
 
 from pathlib import Path
 
-from hatchling.builders.hooks.plugin.interface import BuildHookInterface
+try:
+    from hatchling.builders.hooks.plugin.interface import BuildHookInterface
+except ImportError:  # imported outside a build: tests/conftest.py recompiles stale catalogues
+    BuildHookInterface = object
 
 
 def compile_catalogues(root: Path) -> list[Path]:

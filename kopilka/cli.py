@@ -7,7 +7,9 @@
     kopilka manage ...              any Django management command
 
 Errors are one line on stderr and a non-zero exit: 1 for a refused operation, 2 for bad usage
-or configuration.
+or configuration. Messages from the platform come in the operator's language, taken from the
+locale environment (LC_ALL, LC_MESSAGES, LANG): ru* -> Russian, uk* -> Ukrainian, anything else
+(LANG=C included) -> English. The command's own output stays English so scripts can read it.
 """
 
 import argparse
@@ -18,6 +20,9 @@ import subprocess
 import sys
 
 COMMANDS = {}
+# What setup_django() switches on for one command (the operator's language); main() undoes it,
+# so in-process callers such as tests get their own language back.
+_session = contextlib.ExitStack()
 
 
 def command(name: str, help: str):
@@ -33,6 +38,20 @@ def fail(message: str, code: int = 1):
     raise SystemExit(code)
 
 
+def operator_language(environ=None) -> str:
+    """The operator's language from the POSIX locale variables, in POSIX order of precedence:
+    the first non-empty of LC_ALL, LC_MESSAGES, LANG. ru*/uk* -> ru/uk, anything else -> en."""
+    environ = os.environ if environ is None else environ
+    value = next(
+        (environ[name] for name in ("LC_ALL", "LC_MESSAGES", "LANG") if environ.get(name)), ""
+    )
+    code = value.strip().lower()
+    for language in ("ru", "uk"):
+        if code.startswith(language):
+            return language
+    return "en"
+
+
 def setup_django() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kopilka.settings")
     from django.core.exceptions import ImproperlyConfigured
@@ -43,6 +62,9 @@ def setup_django() -> None:
         django.setup()
     except ImproperlyConfigured as error:
         fail(str(error), 2)
+    from django.utils import translation
+
+    _session.enter_context(translation.override(operator_language()))
 
 
 def run_service(func):
@@ -226,7 +248,11 @@ def print_help() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    with _session:
+        return _main(sys.argv[1:] if argv is None else argv)
+
+
+def _main(argv: list[str]) -> int:
     if not argv or argv[0] in ("-h", "--help", "help"):
         print_help()
         return 0

@@ -2,7 +2,9 @@
 member — the cheap way to prove that one tenant can never reach the other (healthchecks' habit).
 """
 
+import importlib.util
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from django.test import Client
@@ -25,11 +27,17 @@ class Tenant:
     pos_key: str
     member: Member
 
-    def pos(self) -> Client:
-        return Client(headers={"Authorization": f"Bearer {self.pos_key}"})
+    # The API answers in the Accept-Language of the request (default: Russian); the tests'
+    # clients ask for English so assertions on messages do not depend on the default.
+    def pos(self, language: str = "en") -> Client:
+        return Client(
+            headers={"Authorization": f"Bearer {self.pos_key}", "Accept-Language": language}
+        )
 
-    def manage(self) -> Client:
-        return Client(headers={"Authorization": f"Bearer {self.token}"})
+    def manage(self, language: str = "en") -> Client:
+        return Client(
+            headers={"Authorization": f"Bearer {self.token}", "Accept-Language": language}
+        )
 
 
 def make_tenant(name: str, email: str, phone: str) -> Tenant:
@@ -62,3 +70,24 @@ def unscoped():
     """For assertions that look across merchants on purpose."""
     with scopes_disabled():
         yield
+
+
+def pytest_configure(config):
+    """Recompile the translation catalogues when a .po is newer than its .mo.
+
+    `pip install -e .` compiles them (build_hooks.py); this spares a reinstall after editing a
+    .po. Runs once in the main process, before any xdist worker starts.
+    """
+    if hasattr(config, "workerinput"):
+        return
+    root = Path(__file__).resolve().parent.parent
+    stale = [
+        po for po in (root / "kopilka" / "locale").glob("*/LC_MESSAGES/*.po")
+        if not po.with_suffix(".mo").exists()
+        or po.with_suffix(".mo").stat().st_mtime < po.stat().st_mtime
+    ]
+    if stale:
+        spec = importlib.util.spec_from_file_location("build_hooks", root / "build_hooks.py")
+        build_hooks = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(build_hooks)
+        build_hooks.compile_catalogues(root)

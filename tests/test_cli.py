@@ -11,6 +11,14 @@ from kopilka import cli
 from kopilka.tenancy.models import ApiToken, Merchant, Terminal
 
 
+@pytest.fixture(autouse=True)
+def english_operator(monkeypatch):
+    """The CLI speaks the operator's locale; these tests assert English texts (LANG=C)."""
+    for name in ("LC_ALL", "LC_MESSAGES"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LANG", "C")
+
+
 def run(argv, capsys):
     try:
         code = cli.main(argv)
@@ -121,3 +129,41 @@ def test_production_without_secret_refuses_to_start(tmp_path):
     assert "KOPILKA_SECRET_KEY is not set" in result.stderr
     assert "KOPILKA_ALLOWED_HOSTS is empty" in result.stderr
     assert result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("environ", "language"),
+    [
+        ({"LANG": "ru_RU.UTF-8"}, "ru"),
+        ({"LANG": "uk_UA.UTF-8"}, "uk"),
+        ({"LANG": "C"}, "en"),
+        ({"LANG": "C.UTF-8"}, "en"),
+        ({"LANG": "de_DE.UTF-8"}, "en"),
+        ({}, "en"),
+        ({"LANG": "en_US.UTF-8", "LC_ALL": "uk_UA.UTF-8"}, "uk"),  # LC_ALL wins
+        ({"LANG": "ru_RU.UTF-8", "LC_MESSAGES": "C"}, "en"),
+        ({"LANG": "ru_RU.UTF-8", "LC_ALL": ""}, "ru"),  # empty means unset
+    ],
+)
+def test_operator_language_follows_the_locale_environment(environ, language):
+    assert cli.operator_language(environ) == language
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("lang", "message"),
+    [
+        ("ru_RU.UTF-8", "'XXQ' — не код валюты ISO 4217. (currency)"),
+        ("uk_UA.UTF-8", "'XXQ' — не код валюти ISO 4217. (currency)"),
+    ],
+)
+def test_errors_come_in_the_operators_language(capsys, monkeypatch, lang, message):
+    from django.utils import translation
+
+    monkeypatch.setenv("LANG", lang)
+    before = translation.get_language()
+    code, _, err = run(
+        ["create-merchant", "Shop", "--owner-email", "o@example.com", "--currency", "XXQ"], capsys
+    )
+    assert (code, err) == (1, f"kopilka: error: {message}\n")
+    assert translation.get_language() == before  # the caller's language is given back

@@ -8,6 +8,7 @@ then runs inside `scope(merchant=...)`, so an unscoped query fails loudly instea
 from dataclasses import dataclass
 from functools import wraps
 
+from django.utils.translation import gettext as _
 from django_scopes import scope, scopes_disabled
 from ninja.security import HttpBearer, SessionAuth
 
@@ -34,7 +35,7 @@ class Principal:
 
     def require_role(self, *roles: str) -> None:
         if self.staff is None or self.staff.role not in roles:
-            raise Forbidden("Your role does not allow this.")
+            raise Forbidden(_("Your role does not allow this."))
 
 
 def client_ip(request) -> str | None:

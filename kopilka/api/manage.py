@@ -1,5 +1,6 @@
 """Management API: what the merchant cabinet does, for the merchant's own systems."""
 
+from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema, Status
 
 from kopilka.api.auth import ManagementToken, StaffSession, in_merchant_scope
@@ -30,6 +31,7 @@ router = Router(tags=["Management"], auth=[ManagementToken(), StaffSession()])
 router.add_decorator(in_merchant_scope)
 ERRORS = {401: Problem, 403: Problem, 404: Problem, 409: Problem, 422: Problem}
 ADMINS = (Staff.Role.OWNER, Staff.Role.ADMIN)
+MAX_PAGE = 200
 
 
 class PageQuery(Schema):
@@ -72,12 +74,15 @@ def create_terminal(request, payload: TerminalIn):
 def list_members(request, page: Query[PageQuery]):
     """Members, newest first, with cursor pagination."""
     principal = request.auth
-    if not 1 <= page.limit <= 200:
-        raise InvalidInput("limit must be between 1 and 200.", field="limit")
+    if not 1 <= page.limit <= MAX_PAGE:
+        raise InvalidInput(
+            _("limit must be between %(min)s and %(max)s.") % {"min": 1, "max": MAX_PAGE},
+            field="limit",
+        )
     rows = Member.objects.filter(merchant=principal.merchant).select_related("person")
     if page.cursor:
         if not page.cursor.isdigit():
-            raise InvalidInput("cursor is not valid.", field="cursor")
+            raise InvalidInput(_("cursor is not valid."), field="cursor")
         rows = rows.filter(pk__lt=int(page.cursor))
     found = list(rows.prefetch_related("cards").order_by("-pk")[: page.limit + 1])
     more = len(found) > page.limit
@@ -130,7 +135,7 @@ def replace_card(request, number: str, payload: CardReplaceIn):
     principal = request.auth
     card = Card.objects.filter(merchant=principal.merchant, number=number).first()
     if card is None:
-        raise NotFound(f"No card {number}.", field="number")
+        raise NotFound(_("No card %(number)s.") % {"number": number}, field="number")
     new_card = members.replace_card(card, new_number=payload.new_number, lost=payload.lost,
                                     actor=principal.actor)
     return Status(201, new_card)

@@ -1,6 +1,7 @@
 """Phone numbers: lenient input with the merchant's country as default region, E.164 out."""
 
 import phonenumbers
+from django.utils.translation import gettext as _
 
 from kopilka.core.errors import InvalidInput
 
@@ -9,9 +10,13 @@ def normalize_phone(raw: str, region: str, *, field: str = "phone") -> str:
     try:
         number = phonenumbers.parse(str(raw), region)
     except phonenumbers.NumberParseException:
-        raise InvalidInput(f"{raw!r} is not a phone number.", field=field) from None
+        # Translators: %(phone)r is what was typed, already in quotes: '123'.
+        raise InvalidInput(_("%(phone)r is not a phone number.") % {"phone": raw},
+                           field=field) from None
     if not phonenumbers.is_valid_number(number):
-        raise InvalidInput(f"{raw!r} is not a valid phone number.", field=field)
+        # Translators: %(phone)r is what was typed, already in quotes: '123'.
+        raise InvalidInput(_("%(phone)r is not a valid phone number.") % {"phone": raw},
+                           field=field)
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 

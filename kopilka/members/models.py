@@ -8,6 +8,7 @@ import secrets
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from django_scopes import ScopedManager
 from phonenumber_field.modelfields import PhoneNumberField
 
@@ -116,7 +117,8 @@ class Card(models.Model):
 class Relative(models.Model):
     merchant = models.ForeignKey("tenancy.Merchant", on_delete=models.PROTECT, related_name="+")
     member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="relatives")
-    name = models.CharField(_("name"), max_length=100)
+    # A person's name, not a thing's ("name" of a store): Russian and Ukrainian tell them apart.
+    name = models.CharField(pgettext_lazy("person", "name"), max_length=100)
     relation = models.CharField(_("relation"), max_length=50, blank=True)
     birth_date = models.DateField(_("birth date"), null=True, blank=True)
 

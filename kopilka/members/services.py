@@ -10,6 +10,7 @@ from datetime import date
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 
 from kopilka.core import audit, clock
 from kopilka.core.actor import Actor
@@ -32,7 +33,8 @@ class ConsentGiven:
 def _clean_profile(changes: dict) -> dict:
     unknown = set(changes) - set(PROFILE_FIELDS)
     if unknown:
-        raise InvalidInput(f"Unknown field {sorted(unknown)[0]!r}.", field=sorted(unknown)[0])
+        first = sorted(unknown)[0]
+        raise InvalidInput(_("Unknown field %(field)r.") % {"field": first}, field=first)
     clean = {}
     for field, value in changes.items():
         if field in ("first_name", "last_name", "address", "comment"):
@@ -42,12 +44,14 @@ def _clean_profile(changes: dict) -> dict:
             try:
                 validate_email(value)
             except ValidationError:
-                raise InvalidInput(f"{value!r} is not an email address.", field="email") from None
+                raise InvalidInput(
+                    _("%(email)r is not an email address.") % {"email": value}, field="email"
+                ) from None
         elif field == "gender" and value not in Member.Gender.values:
-            raise InvalidInput("gender must be female, male or empty.", field="gender")
+            raise InvalidInput(_("gender must be female, male or empty."), field="gender")
         elif field == "birth_date" and value is not None:
             if not isinstance(value, date) or value > clock.now().date():
-                raise InvalidInput("birth_date must be a past date.", field="birth_date")
+                raise InvalidInput(_("birth_date must be a past date."), field="birth_date")
         elif field == "tags":
             value = sorted({str(tag).strip() for tag in (value or []) if str(tag).strip()})
         clean[field] = value
@@ -68,9 +72,9 @@ def register_member(
     e164 = normalize_phone(phone, merchant.country)
     profile = _clean_profile(profile)
     now = clock.now()
-    person, _ = Person.objects.get_or_create(phone=e164, defaults={"created_at": now})
+    person, _created = Person.objects.get_or_create(phone=e164, defaults={"created_at": now})
     if Member.objects.filter(merchant=merchant, person=person).exists():
-        raise Conflict("This phone number is already registered.", field="phone")
+        raise Conflict(_("This phone number is already registered."), field="phone")
     member = Member.objects.create(
         merchant=merchant,
         person=person,
@@ -110,9 +114,9 @@ def find_member(
     elif qr:
         found = members.filter(qr_token=qr.strip()).first()
     else:
-        raise InvalidInput("Give a phone, a card number or a QR token.", field="phone")
+        raise InvalidInput(_("Give a phone, a card number or a QR token."), field="phone")
     if found is None:
-        raise NotFound("No member found.")
+        raise NotFound(_("No member found."))
     return found
 
 
@@ -120,7 +124,7 @@ def get_member(merchant: Merchant, member_id: int) -> Member:
     try:
         return Member.objects.select_related("person").get(merchant=merchant, pk=member_id)
     except Member.DoesNotExist:
-        raise NotFound(f"No member {member_id}.") from None
+        raise NotFound(_("No member %(id)s.") % {"id": member_id}) from None
 
 
 @transaction.atomic
@@ -145,7 +149,7 @@ def update_member(member: Member, *, actor: Actor, **changes) -> Member:
 def _check_card_number(number: str) -> str:
     number = number.strip().replace(" ", "")
     if not number or not number.isalnum() or len(number) > 40:
-        raise InvalidInput("A card number is 1-40 letters or digits.", field="number")
+        raise InvalidInput(_("A card number is 1-40 letters or digits."), field="number")
     return number
 
 
@@ -157,7 +161,9 @@ def _new_card(member: Member, number: str, kind: str) -> Card:
                 issued_at=clock.now(),
             )
     except IntegrityError:
-        raise Conflict(f"Card {number} is already in use.", field="number") from None
+        raise Conflict(
+            _("Card %(number)s is already in use.") % {"number": number}, field="number"
+        ) from None
 
 
 @transaction.atomic
@@ -171,7 +177,7 @@ def issue_card(member: Member, *, number: str, actor: Actor, kind: str = Card.Ki
 def replace_card(card: Card, *, new_number: str, actor: Actor, lost: bool = False) -> Card:
     """A lost or worn card is replaced: the member, and so the balance, stay the same."""
     if card.status != Card.Status.ACTIVE:
-        raise Conflict(f"Card {card.number} is not active.", field="card")
+        raise Conflict(_("Card %(number)s is not active.") % {"number": card.number}, field="card")
     new_card = _new_card(card.member, _check_card_number(new_number), card.kind)
     card.status = Card.Status.LOST if lost else Card.Status.REPLACED
     card.replaced_by = new_card
@@ -191,7 +197,7 @@ def add_relative(
     member: Member, *, name: str, actor: Actor, relation: str = "", birth_date: date | None = None
 ) -> Relative:
     if not name.strip():
-        raise InvalidInput("The relative needs a name.", field="name")
+        raise InvalidInput(_("The relative needs a name."), field="name")
     relative = Relative.objects.create(
         merchant=member.merchant, member=member, name=name.strip(), relation=relation.strip(),
         birth_date=birth_date,
@@ -202,9 +208,13 @@ def add_relative(
 
 def _grant(member: Member, consent: ConsentGiven, channel: str, now) -> Consent:
     if consent.kind not in Consent.Kind.values:
-        raise InvalidInput(f"Unknown consent {consent.kind!r}.", field="consents")
+        raise InvalidInput(
+            _("Unknown consent %(kind)r.") % {"kind": consent.kind}, field="consents"
+        )
     if not consent.text_version.strip():
-        raise InvalidInput("A consent names the version of the text agreed to.", field="consents")
+        raise InvalidInput(
+            _("A consent names the version of the text agreed to."), field="consents"
+        )
     return Consent.objects.create(
         merchant=member.merchant, member=member, kind=consent.kind,
         text_version=consent.text_version.strip(), channel=channel, granted_at=now,

@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.utils.text import slugify
+from django.utils.translation import gettext as _
 from django_scopes import scope, scopes_disabled
 
 from kopilka.core import audit, clock, keys
@@ -39,14 +40,25 @@ class NewMerchant:
 
 def _check_merchant_fields(currency: str, timezone: str, language: str, country: str) -> None:
     if currency not in list_currencies():
-        raise InvalidInput(f"{currency!r} is not an ISO 4217 currency code.", field="currency")
+        raise InvalidInput(
+            _("%(currency)r is not an ISO 4217 currency code.") % {"currency": currency},
+            field="currency",
+        )
     if timezone not in available_timezones():
-        raise InvalidInput(f"{timezone!r} is not a known time zone.", field="timezone")
+        raise InvalidInput(
+            _("%(timezone)r is not a known time zone.") % {"timezone": timezone},
+            field="timezone",
+        )
     if language not in dict(settings.LANGUAGES):
         codes = ", ".join(dict(settings.LANGUAGES))
-        raise InvalidInput(f"language must be one of {codes}.", field="language")
+        raise InvalidInput(
+            _("language must be one of %(codes)s.") % {"codes": codes}, field="language"
+        )
     if not re.fullmatch(r"[A-Z]{2}", country):
-        raise InvalidInput(f"{country!r} is not an ISO 3166 country code.", field="country")
+        raise InvalidInput(
+            _("%(country)r is not an ISO 3166 country code.") % {"country": country},
+            field="country",
+        )
 
 
 def _unique_slug(name: str) -> str:
@@ -71,7 +83,7 @@ def create_merchant(
 ) -> NewMerchant:
     name = name.strip()
     if not name:
-        raise InvalidInput("The merchant needs a name.", field="name")
+        raise InvalidInput(_("The merchant needs a name."), field="name")
     currency = currency.upper()
     country = (country or COUNTRY_BY_CURRENCY.get(currency, settings.PHONENUMBER_DEFAULT_REGION))
     country = country.upper()
@@ -81,14 +93,17 @@ def create_merchant(
         validate_email(owner_email)
     except ValidationError:
         raise InvalidInput(
-            f"{owner_email!r} is not an email address.", field="owner_email"
+            _("%(email)r is not an email address.") % {"email": owner_email}, field="owner_email"
         ) from None
     if slug is not None:
         slug = slugify(slug)
         if not slug:
-            raise InvalidInput("The slug must contain letters or digits.", field="slug")
+            raise InvalidInput(_("The slug must contain letters or digits."), field="slug")
         if Merchant.objects.filter(slug=slug).exists():
-            raise Conflict(f"A merchant with slug {slug!r} already exists.", field="slug")
+            raise Conflict(
+                _("A merchant with slug %(slug)r already exists.") % {"slug": slug},
+                field="slug",
+            )
     merchant = Merchant.objects.create(
         name=name,
         slug=slug or _unique_slug(name),
@@ -128,17 +143,21 @@ def get_merchant(slug: str) -> Merchant:
     try:
         return Merchant.objects.get(slug=slug)
     except Merchant.DoesNotExist:
-        raise NotFound(f"No merchant with slug {slug!r}.", field="merchant") from None
+        raise NotFound(
+            _("No merchant with slug %(slug)r.") % {"slug": slug}, field="merchant"
+        ) from None
 
 
 @transaction.atomic
 def create_store(merchant: Merchant, name: str, *, actor: Actor, address: str = "") -> Store:
     name = name.strip()
     if not name:
-        raise InvalidInput("The store needs a name.", field="name")
+        raise InvalidInput(_("The store needs a name."), field="name")
     with scope(merchant=merchant):
         if Store.objects.filter(merchant=merchant, name=name).exists():
-            raise Conflict(f"A store named {name!r} already exists.", field="name")
+            raise Conflict(
+                _("A store named %(name)r already exists.") % {"name": name}, field="name"
+            )
         store = Store.objects.create(
             merchant=merchant, name=name, address=address.strip(), created_at=clock.now()
         )
@@ -159,7 +178,9 @@ def create_terminal(
         store = Store.objects.filter(merchant=merchant, name=store_name.strip()).first()
         if store is None:
             if not create_store_if_missing:
-                raise NotFound(f"No store named {store_name!r}.", field="store")
+                raise NotFound(
+                    _("No store named %(name)r.") % {"name": store_name}, field="store"
+                )
             store = create_store(merchant, store_name, actor=actor)
         key = keys.new_key("pos")
         terminal = Terminal.objects.create(
