@@ -1,0 +1,519 @@
+"""Program configuration: what a merchant sets up, validated once.
+
+`ProgramConfig` is the single description of a loyalty program (type, tiers, accrual and
+discount schemes, redemption limits, expiry, rules). It is stored as JSON on the program and
+validated with Pydantic v2 on every load; `kopilka.programs.engine.compile_program` turns a
+validated config into the integer form the engine evaluates.
+
+Conventions (see docs/rules.md for the full semantics):
+
+- Money and points are integers in minor units (`"threshold": 500000` is 5 000.00).
+- Percentages and multipliers are exact decimals: ints or strings such as "2.5"; at most two
+  decimal places. Floats are rejected (a JSON number 2.5 is a float: write "2.5").
+- Integer fields reject bools and numeric strings; boolean fields reject 0/1 and "true".
+- Every validation error carries the field's location (Pydantic `loc`), and cross-field errors
+  name the offending item in the message (`tiers[2].threshold ...`).
+"""
+
+import re
+from datetime import date, time
+from decimal import Decimal
+from functools import cached_property
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from kopilka.core.money import exact_decimal
+
+
+def _exact(value: object) -> object:
+    """Let only exact numbers through to Decimal validation (Pydantic's lax mode takes floats)."""
+    if isinstance(value, (bool, float)):
+        raise ValueError(
+            f'must be an integer or a decimal string such as "2.5", not {type(value).__name__}'
+        )
+    return value
+
+
+def _date_text(value: object) -> object:
+    # Dates come as "YYYY-MM-DD" strings (or date objects); a bare int would be read as a
+    # Unix timestamp by Pydantic's lax mode.
+    if isinstance(value, (int, float)):
+        raise ValueError('must be a date string "YYYY-MM-DD"')
+    return value
+
+
+def _time_text(value: object) -> object:
+    if isinstance(value, (int, float)):
+        raise ValueError('must be a local time string "HH:MM"')
+    return value
+
+
+def _not_empty[T](items: tuple[T, ...]) -> tuple[T, ...]:
+    # Not Field(min_length=1): Pydantic would also call a list "too short" when an item is
+    # merely invalid, which sends the reader the wrong way.
+    if not items:
+        raise ValueError("must not be empty")
+    return items
+
+
+Percent = Annotated[Decimal, BeforeValidator(_exact), Field(ge=0, le=100, decimal_places=2)]
+Multiplier = Annotated[Decimal, BeforeValidator(_exact), Field(ge=0, le=100, decimal_places=2)]
+Money = Annotated[StrictInt, Field(ge=0)]
+Points = Annotated[StrictInt, Field(ge=0)]
+Days = Annotated[StrictInt, Field(ge=1, le=3650)]
+Code = Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+Label = Annotated[StrictStr, Field(min_length=1, max_length=200)]
+Word = Annotated[StrictStr, Field(min_length=1, max_length=50)]
+Ident = StrictStr | StrictInt  # store / cashier ids: compared as text
+Rounding = Literal["down", "half_up", "up"]
+
+LocalDate = Annotated[date, BeforeValidator(_date_text)]
+LocalTime = Annotated[time, BeforeValidator(_time_text)]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        validate_by_name=True,
+        validate_by_alias=True,
+        serialize_by_alias=True,
+    )
+
+
+# --- bonus currency -----------------------------------------------------------------------------
+
+
+class SlavicForms(Model):
+    """Plural forms for Russian and Ukrainian: 1 бонус, 2 бонуса, 5 бонусов."""
+
+    one: Word
+    few: Word
+    many: Word
+
+
+class EnglishForms(Model):
+    one: Word
+    other: Word
+
+
+class CurrencyNames(Model):
+    ru: SlavicForms = SlavicForms(one="бонус", few="бонуса", many="бонусов")
+    uk: SlavicForms = SlavicForms(one="бонус", few="бонуси", many="бонусів")
+    en: EnglishForms = EnglishForms(one="bonus", other="bonuses")
+
+    def word(self, language: str, points: int, precision: int) -> str:
+        """The currency word that goes with `points` minor units ("1 булавка", "5 булавок")."""
+        whole, fraction = divmod(abs(points), 10**precision)
+        if language == "en":
+            return self.en.one if (whole == 1 and not fraction) else self.en.other
+        forms = self.uk if language == "uk" else self.ru
+        if fraction:
+            return forms.few  # "1,5 бонуса", "29,97 бонуса"
+        if whole % 10 == 1 and whole % 100 != 11:
+            return forms.one
+        if 2 <= whole % 10 <= 4 and not 12 <= whole % 100 <= 14:
+            return forms.few
+        return forms.many
+
+
+class PointValue(Model):
+    """Exchange rate: `points` point minor units are worth `money` money minor units.
+
+    Also accepted as one exact number, money minor units per ONE point minor unit:
+    "10" (1 pin = 0.10 UAH with whole pins), "0.5", 1 — stored as its exact ratio of two
+    integers ("0.5" -> 1 money per 2 points).
+    """
+
+    money: Annotated[StrictInt, Field(gt=0)] = 1
+    points: Annotated[StrictInt, Field(gt=0)] = 1
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_number(cls, data: object) -> object:
+        if isinstance(data, (bool, float)):
+            raise ValueError(
+                'point_value must be an integer, a decimal string such as "0.5" '
+                'or {"money": M, "points": P}'
+            )
+        if isinstance(data, (int, str, Decimal)):
+            value = exact_decimal(data, "point_value")
+            if value <= 0:
+                raise ValueError("point_value must be positive")
+            money, points = value.as_integer_ratio()
+            return {"money": money, "points": points}
+        return data
+
+
+# --- accrual and discount schemes ---------------------------------------------------------------
+
+
+class Bracket(Model):
+    """A progressive step: checks whose total is at least `from` get `percent` on the whole."""
+
+    from_amount: Money = Field(alias="from")
+    percent: Percent
+
+
+def _check_brackets(brackets: tuple[Bracket, ...]) -> tuple[Bracket, ...]:
+    # Emptiness is checked here, not with min_length: Pydantic would also report "too short"
+    # when an item is merely invalid.
+    if not brackets:
+        raise ValueError("at least one bracket is required")
+    if brackets[0].from_amount != 0:
+        raise ValueError("brackets[0].from must be 0 so every check falls into a bracket")
+    for i in range(1, len(brackets)):
+        if brackets[i].from_amount <= brackets[i - 1].from_amount:
+            raise ValueError(
+                f"brackets[{i}].from must be greater than brackets[{i - 1}].from "
+                f"({brackets[i - 1].from_amount})"
+            )
+    return brackets
+
+
+class PercentAccrual(Model):
+    kind: Literal["percent"]
+    percent: Percent
+
+
+class PerAmountAccrual(Model):
+    """`points` point minor units for every FULL `per` money minor units of the check."""
+
+    kind: Literal["per_amount"]
+    points: Annotated[StrictInt, Field(gt=0)]
+    per: Annotated[StrictInt, Field(gt=0)]
+
+
+class ProgressiveAccrual(Model):
+    kind: Literal["progressive"]
+    brackets: tuple[Bracket, ...]
+
+    _ordered = field_validator("brackets")(_check_brackets)
+
+
+AccrualScheme = Annotated[
+    PercentAccrual | PerAmountAccrual | ProgressiveAccrual, Field(discriminator="kind")
+]
+
+
+class NoDiscount(Model):
+    kind: Literal["none"]
+
+
+class PercentDiscount(Model):
+    kind: Literal["percent"]
+    percent: Percent
+
+
+class ProgressiveDiscount(Model):
+    kind: Literal["progressive"]
+    brackets: tuple[Bracket, ...]
+
+    _ordered = field_validator("brackets")(_check_brackets)
+
+
+DiscountScheme = Annotated[
+    NoDiscount | PercentDiscount | ProgressiveDiscount, Field(discriminator="kind")
+]
+
+
+# --- tiers --------------------------------------------------------------------------------------
+
+
+class Tier(Model):
+    code: Code
+    name: Label
+    #: Lifetime spend (money minor units) that upgrades a member here automatically.
+    threshold: Money = 0
+    accrual: AccrualScheme | None = None
+    discount: DiscountScheme = NoDiscount(kind="none")
+    #: New members start in this tier (exactly one; the first tier when none is marked).
+    start: StrictBool = False
+    #: Only staff can put a member here; lifetime spend never moves a member in or out.
+    manual_only: StrictBool = False
+
+
+# --- expiry -------------------------------------------------------------------------------------
+
+
+class NoExpiry(Model):
+    mode: Literal["none"]
+
+
+class ExpiryAfterAccrual(Model):
+    mode: Literal["after_accrual"]
+    days: Days
+
+
+class ExpiryAfterLastPurchase(Model):
+    mode: Literal["after_last_purchase"]
+    days: Days
+
+
+_MONTH_DAY = re.compile(r"^(\d\d)-(\d\d)$")
+_DAYS_IN_MONTH = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)  # 02-29 is not allowed
+
+
+class ExpiryFixedDates(Model):
+    """Points burn at 00:00 local on the next of these calendar dates ("MM-DD")."""
+
+    mode: Literal["fixed_dates"]
+    dates: Annotated[tuple[StrictStr, ...], AfterValidator(_not_empty)]
+
+    @field_validator("dates")
+    @classmethod
+    def _month_days(cls, dates: tuple[str, ...]) -> tuple[str, ...]:
+        for i, text in enumerate(dates):
+            match = _MONTH_DAY.match(text)
+            month, day = (int(match[1]), int(match[2])) if match else (0, 0)
+            if not (1 <= month <= 12 and 1 <= day <= _DAYS_IN_MONTH[month - 1]):
+                raise ValueError(
+                    f'dates[{i}] must be a calendar date "MM-DD" (02-29 is not allowed): {text!r}'
+                )
+        if len(set(dates)) != len(dates):
+            raise ValueError("dates must not repeat")
+        return tuple(sorted(dates))
+
+
+Expiry = Annotated[
+    NoExpiry | ExpiryAfterAccrual | ExpiryAfterLastPurchase | ExpiryFixedDates,
+    Field(discriminator="mode"),
+]
+
+
+class Birthday(Model):
+    """Extra accrual around the member's birthday, in the merchant's time zone."""
+
+    extra_percent: Percent
+    days_before: Annotated[StrictInt, Field(ge=0, le=31)] = 0
+    days_after: Annotated[StrictInt, Field(ge=0, le=31)] = 0
+
+
+class Transfers(Model):
+    """Members sending points to each other (ENG-12); processing enforces the limits."""
+
+    enabled: StrictBool = False
+    #: Smallest transfer, in point minor units.
+    min_points: Annotated[StrictInt, Field(ge=1)] = 1
+    #: Largest single transfer; None = no limit.
+    max_points: Annotated[StrictInt, Field(ge=1)] | None = None
+    #: Most a member may send within 24 hours; None = no limit.
+    max_points_per_day: Annotated[StrictInt, Field(ge=1)] | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Transfers":
+        if self.max_points is not None and self.max_points < self.min_points:
+            raise ValueError("max_points must not be below min_points")
+        return self
+
+
+# --- rules --------------------------------------------------------------------------------------
+
+
+Texts = Annotated[tuple[StrictStr, ...], AfterValidator(_not_empty)]
+Idents = Annotated[tuple[Ident, ...], AfterValidator(_not_empty)]
+Weekdays = Annotated[
+    tuple[Annotated[StrictInt, Field(ge=1, le=7)], ...], AfterValidator(_not_empty)
+]
+
+
+class Conditions(Model):
+    """All given conditions must hold; an omitted condition always holds."""
+
+    product_groups: Texts | None = None
+    skus: Texts | None = None
+    weekdays: Weekdays | None = None
+    #: Local time of the purchase, start inclusive, end exclusive; from > to crosses midnight.
+    time_from: LocalTime | None = None
+    time_to: LocalTime | None = None
+    #: Local dates, both inclusive.
+    date_from: LocalDate | None = None
+    date_to: LocalDate | None = None
+    payment_methods: Texts | None = None
+    store_ids: Idents | None = None
+    cashier_ids: Idents | None = None
+    tiers: Texts | None = None
+    member_tags_any: Texts | None = None
+    #: True: only inside the program's birthday window; False: only outside it.
+    birthday_window: StrictBool | None = None
+
+    @model_validator(mode="after")
+    def _ranges(self) -> "Conditions":
+        if self.time_from is not None and self.time_from == self.time_to:
+            raise ValueError("time_from and time_to must differ (omit both for the whole day)")
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            raise ValueError("date_from must not be after date_to")
+        for name in ("time_from", "time_to"):
+            value = getattr(self, name)
+            if value is not None and (value.tzinfo is not None or value.microsecond):
+                raise ValueError(f"{name} must be a local wall-clock time such as 09:00")
+        return self
+
+
+class Effects(Model):
+    """What a matching rule does to each matching line (see docs/rules.md for stacking)."""
+
+    #: Multiplies the line's accrual percent (e.g. 2 = double bonuses); several multiply.
+    multiply_accrual: Multiplier | None = None
+    #: Adds percentage points to the line's accrual percent; several add up.
+    add_percent: Percent | None = None
+    #: Replaces the tier's accrual percent for the line; the highest-priority rule wins.
+    set_percent: Percent | None = None
+    #: Points added to each matching line (after the cap, never multiplied).
+    fixed_points_per_line: Points | None = None
+    #: Points added once per check when any line matches, spread over the matching lines.
+    fixed_points_per_check: Points | None = None
+    #: Share of the line payable with points; 0 = not payable. Highest-priority rule wins.
+    max_redeem_percent: Percent | None = None
+    #: The line earns nothing at all (no percent, no per-amount share, no fixed points).
+    exclude_from_accrual: StrictBool = False
+    #: Own validity of the points this line creates; highest-priority rule wins.
+    points_validity_days: Days | None = None
+
+    @model_validator(mode="after")
+    def _does_something(self) -> "Effects":
+        if not self.exclude_from_accrual and all(
+            getattr(self, name) is None
+            for name in Effects.model_fields
+            if name != "exclude_from_accrual"
+        ):
+            raise ValueError("a rule needs at least one effect")
+        return self
+
+
+class Rule(Model):
+    code: Code
+    name: Label
+    active: StrictBool = True
+    #: Higher wins where only one rule can (set_percent, max_redeem_percent, validity);
+    #: equal priorities: the rule listed first wins.
+    priority: StrictInt = 0
+    conditions: Conditions = Conditions()
+    effects: Effects
+
+
+# --- the program --------------------------------------------------------------------------------
+
+
+class ProgramConfig(Model):
+    #: "bonus": accrual only; "discount": discount only; "hybrid": both (ENG-1).
+    type: Literal["bonus", "discount", "hybrid"]
+    currency_names: CurrencyNames = CurrencyNames()
+    point_value: PointValue = PointValue()
+    #: Decimal places of points when shown (2: 2997 points minor = 29.97).
+    points_precision: Annotated[StrictInt, Field(ge=0, le=2)] = 2
+    accrual_rounding: Rounding = "down"
+    discount_rounding: Rounding = "down"
+    #: False: the part of the check paid with points earns nothing.
+    accrue_on_points_paid: StrictBool = False
+    #: Share of the check (after discount) payable with points.
+    max_redeem_percent: Percent = Decimal(100)
+    redeem_requires_code: StrictBool = False
+    #: Purchase accruals become spendable this many days after the purchase.
+    activation_delay_days: Annotated[StrictInt, Field(ge=0, le=365)] = 0
+    expiry: Expiry = NoExpiry(mode="none")
+    #: Cashier hint "points expire soon" looks this many days ahead.
+    expiry_warning_days: Annotated[StrictInt, Field(ge=0, le=365)] = 7
+    welcome_bonus: Points = 0
+    welcome_validity_days: Days | None = None
+    birthday: Birthday | None = None
+    #: Cap on the combined accrual percent of a line, applied after all rules; None = no cap.
+    max_total_accrual_percent: Percent | None = None
+    #: Sending points to another member (ENG-12); None = not allowed.
+    transfers: Transfers | None = None
+    #: "keep": a reached tier stays after a refund; "recalculate": refunds can move a member down.
+    tier_refund_policy: Literal["keep", "recalculate"] = "keep"
+    tiers: Annotated[tuple[Tier, ...], Field(max_length=50)]
+    rules: Annotated[tuple[Rule, ...], Field(max_length=200)] = ()
+
+    @field_validator("tiers")
+    @classmethod
+    def _tiers_consistent(cls, tiers: tuple[Tier, ...], info: ValidationInfo) -> tuple[Tier, ...]:
+        if not tiers:
+            raise ValueError("at least one tier is required")
+        program_type = info.data.get("type")
+        seen: set[str] = set()
+        previous: Tier | None = None
+        for i, tier in enumerate(tiers):
+            if tier.code in seen:
+                raise ValueError(f"tiers[{i}].code {tier.code!r} is used twice")
+            seen.add(tier.code)
+            if program_type in ("bonus", "hybrid") and tier.accrual is None:
+                raise ValueError(f"tiers[{i}].accrual is required in a {program_type} program")
+            if program_type == "discount" and tier.accrual is not None:
+                raise ValueError(f"tiers[{i}].accrual must be omitted in a discount program")
+            if program_type == "bonus" and tier.discount.kind != "none":
+                raise ValueError(
+                    f'tiers[{i}].discount must be {{"kind": "none"}} in a bonus program'
+                )
+            if tier.manual_only:
+                if tier.threshold:
+                    raise ValueError(
+                        f"tiers[{i}].threshold must be 0: a manual_only tier is never reached "
+                        "by spending"
+                    )
+                continue
+            if previous is None and tier.threshold != 0:
+                raise ValueError(
+                    f"tiers[{i}].threshold must be 0: the first automatic tier is where "
+                    "lifetime spend starts"
+                )
+            if previous is not None and tier.threshold <= previous.threshold:
+                raise ValueError(
+                    f"tiers[{i}].threshold must be greater than the previous automatic tier's "
+                    f"({previous.threshold})"
+                )
+            previous = tier
+        starts = [i for i, tier in enumerate(tiers) if tier.start]
+        if len(starts) > 1:
+            raise ValueError(f"only one tier can be the start tier; tiers{starts} are marked")
+        return tiers
+
+    @field_validator("rules")
+    @classmethod
+    def _rules_consistent(cls, rules: tuple[Rule, ...], info: ValidationInfo) -> tuple[Rule, ...]:
+        tier_codes = {tier.code for tier in info.data.get("tiers", ())}
+        seen: set[str] = set()
+        for i, rule in enumerate(rules):
+            if rule.code in seen:
+                raise ValueError(f"rules[{i}].code {rule.code!r} is used twice")
+            seen.add(rule.code)
+            if "tiers" in info.data:
+                for code in rule.conditions.tiers or ():
+                    if code not in tier_codes:
+                        raise ValueError(f"rules[{i}].conditions.tiers: unknown tier {code!r}")
+            if rule.conditions.birthday_window is not None and info.data.get("birthday") is None:
+                raise ValueError(
+                    f"rules[{i}].conditions.birthday_window needs the program's birthday settings"
+                )
+        return rules
+
+    @cached_property
+    def compiled(self):  # -> kopilka.programs.engine.CompiledProgram
+        """The engine's integer form of this config, compiled on first use.
+
+        A cached_property, not a private attribute: it stays out of equality and dumps.
+        """
+        from kopilka.programs.engine import compile_program  # the engine imports this module
+
+        return compile_program(self)
+
+    @property
+    def start_tier(self) -> Tier:
+        return next((tier for tier in self.tiers if tier.start), self.tiers[0])
+
+    def currency_word(self, language: str, points: int) -> str:
+        return self.currency_names.word(language, points, self.points_precision)
