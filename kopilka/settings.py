@@ -46,6 +46,9 @@ INSTALLED_APPS = [
     "kopilka.core",
     "kopilka.tenancy",
     "kopilka.members",
+    "kopilka.programs",
+    "kopilka.ledger",
+    "kopilka.processing",
     "kopilka.api",
 ]
 

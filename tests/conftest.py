@@ -11,10 +11,12 @@ from django.test import Client
 from django_scopes import scope, scopes_disabled
 
 from kopilka.core.actor import Actor
-from kopilka.members import services as members
 from kopilka.members.models import Member
+from kopilka.processing import services as processing
+from kopilka.programs import services as programs
 from kopilka.tenancy import services as tenancy
 from kopilka.tenancy.models import Merchant, Staff, Terminal
+from tests.shop import Shop
 
 
 @dataclass
@@ -46,7 +48,8 @@ def make_tenant(name: str, email: str, phone: str) -> Tenant:
     merchant = created.merchant
     terminal, pos_key = tenancy.create_terminal(merchant, store_name="Main", actor=actor)
     with scope(merchant=merchant):
-        member = members.register_member(
+        programs.save_program(merchant, programs.DEFAULT_PROGRAM, actor=actor)
+        member = processing.enrol(
             merchant, phone=phone, first_name=name, channel=Member.Channel.CASHIER, actor=actor
         )
     return Tenant(
@@ -63,6 +66,13 @@ def alice(db) -> Tenant:
 @pytest.fixture
 def bob(db) -> Tenant:
     return make_tenant("Bob Bakery", "bob@example.com", "+79160000002")
+
+
+@pytest.fixture
+def shop(alice):
+    """Alice's merchant as a `Shop` (tests/shop.py), inside its tenant scope."""
+    with scope(merchant=alice.merchant):
+        yield Shop(alice)
 
 
 @pytest.fixture

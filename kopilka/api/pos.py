@@ -4,15 +4,16 @@ from ninja import Query, Router, Schema, Status
 
 from kopilka.api.auth import TerminalKey, in_merchant_scope
 from kopilka.api.schemas import (
+    MemberCardOut,
     MemberIn,
-    MemberOut,
     Problem,
     WhoAmI,
-    member_out,
+    member_card_out,
     terminal_out,
 )
 from kopilka.members import services as members
 from kopilka.members.models import Member
+from kopilka.processing import services as processing
 
 router = Router(tags=["POS"], auth=TerminalKey())
 router.add_decorator(in_merchant_scope)
@@ -31,23 +32,26 @@ def whoami(request):
     return {"merchant": principal.merchant, "terminal": terminal_out(principal.terminal)}
 
 
-@router.post("/members", response={201: MemberOut, **ERRORS}, summary="Register a member")
+@router.post("/members", response={201: MemberCardOut, **ERRORS}, summary="Register a member")
 def register(request, payload: MemberIn):
-    """Register a member at the counter. The phone is the only required field."""
+    """Register a member at the counter (the phone is the only required field); the welcome
+    bonus, if the program has one, is on the card at once."""
     principal = request.auth
     data = payload.model_dump(exclude_unset=True)
     consents = [members.ConsentGiven(**c) for c in data.pop("consents", [])]
-    member = members.register_member(
+    member = processing.enrol(
         principal.merchant, actor=principal.actor, channel=Member.Channel.CASHIER,
         consents=consents, **data,
     )
-    return Status(201, member_out(member, full_phone=False))
+    card = processing.member_card(principal.merchant, member)
+    return Status(201, member_card_out(card, full_phone=False))
 
 
-@router.get("/members/lookup", response={200: MemberOut, **ERRORS}, summary="Find a member")
+@router.get("/members/lookup", response={200: MemberCardOut, **ERRORS}, summary="Find a member")
 def lookup(request, query: Query[LookupQuery]):
-    """Find a member by phone number, card number or the QR token from the member page."""
+    """Find a member by phone number, card number or the QR token from the member page:
+    profile, balances, tier and hints for the cashier."""
     principal = request.auth
-    member = members.find_member(principal.merchant, **query.model_dump())
-    return member_out(member, full_phone=False)
+    card = processing.lookup(principal.merchant, **query.model_dump())
+    return member_card_out(card, full_phone=False)
 

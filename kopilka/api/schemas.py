@@ -97,6 +97,24 @@ class MemberOut(Schema):
     cards: list[CardOut]
 
 
+class HintOut(Schema):
+    code: str = Field(description="Stable code, e.g. birthday_today, amount_to_next_tier")
+    text: str = Field(description="The hint in words, in the request's language")
+    params: dict
+
+
+class MemberCardOut(MemberOut):
+    """A member as the counter sees them: profile, balances, tier and hints."""
+
+    available: int = Field(description="Spendable points now")
+    pending: int = Field(description="Accrued points waiting for activation")
+    tier: str
+    tier_manual: bool
+    lifetime_spend: int = Field(description="Money minor units")
+    purchase_count: int
+    hints: list[HintOut]
+
+
 class MemberPage(Schema):
     items: list[MemberOut]
     next: str | None = Field(description="Pass as `cursor` to get the next page; null at the end")
@@ -141,6 +159,21 @@ def member_out(member, *, full_phone: bool) -> dict:
             {"number": c.number, "kind": c.kind, "status": c.status}
             for c in member.cards.all()
         ],
+    }
+
+
+def member_card_out(card, *, full_phone: bool) -> dict:
+    from zoneinfo import ZoneInfo
+
+    from kopilka.processing import hints
+
+    account = card.account
+    return {
+        **member_out(card.member, full_phone=full_phone),
+        "available": card.available, "pending": card.pending, "tier": account.tier_code,
+        "tier_manual": account.tier_manual, "lifetime_spend": account.lifetime_spend,
+        "purchase_count": account.purchase_count,
+        "hints": hints.as_dicts(card.hints, ZoneInfo(card.member.merchant.timezone)),
     }
 
 

@@ -1,7 +1,7 @@
 from ninja import NinjaAPI
 
 from kopilka import __version__
-from kopilka.api import manage, pos, problems
+from kopilka.api import loyalty, manage, pos, problems, sales
 
 api = NinjaAPI(
     title="Kopilka API",
@@ -17,4 +17,6 @@ api = NinjaAPI(
 )
 problems.install(api)
 api.add_router("/pos", pos.router)
+api.add_router("/pos", sales.router)
 api.add_router("/manage", manage.router)
+api.add_router("/manage", loyalty.router)

@@ -1,0 +1,190 @@
+"""Management API for the loyalty program: configuration, balances and history, manual
+grants within an employee's allowance, tiers by hand, transfers between members."""
+
+from datetime import datetime
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from ninja import Field, Query, Router, Schema, Status
+from pydantic import StrictInt
+
+from kopilka.api.auth import ManagementToken, StaffSession, in_merchant_scope
+from kopilka.api.schemas import MemberCardOut, Problem, StrictIn, member_card_out
+from kopilka.core.errors import InvalidInput, NotFound
+from kopilka.ledger.models import Entry
+from kopilka.members import services as members
+from kopilka.processing import services as processing
+from kopilka.programs import services as programs
+from kopilka.programs.models import Program
+from kopilka.tenancy.models import Staff
+
+router = Router(tags=["Loyalty"], auth=[ManagementToken(), StaffSession()])
+router.add_decorator(in_merchant_scope)
+ERRORS = {401: Problem, 403: Problem, 404: Problem, 409: Problem, 422: Problem}
+ADMINS = (Staff.Role.OWNER, Staff.Role.ADMIN)
+STAFF_WHO_ADJUST = (Staff.Role.OWNER, Staff.Role.ADMIN, Staff.Role.MANAGER)
+Points = Annotated[StrictInt, Field(ge=-(10**12), le=10**12)]
+
+
+class ProgramOut(Schema):
+    version: int
+    updated_at: datetime
+    config: dict = Field(description="The program; see docs/rules.md")
+
+
+class ProgramIn(StrictIn):
+    config: dict = Field(description="The whole program; see docs/rules.md")
+
+
+class AdjustmentIn(StrictIn):
+    points: Points = Field(description="Positive grants, negative deducts")
+    reason: str = Field(min_length=1, max_length=300)
+    key: str = Field(min_length=1, max_length=100, description="Idempotency key")
+    validity_days: Annotated[StrictInt, Field(ge=1, le=3650)] | None = None
+
+
+class AllowanceIn(StrictIn):
+    points: Annotated[StrictInt, Field(ge=0, le=10**12)]
+
+
+class AllowanceOut(Schema):
+    staff_id: int
+    remaining: int
+
+
+class TierIn(StrictIn):
+    tier: str | None = Field(description="Tier code, or null to return to automatic tiers")
+
+
+class TransferIn(StrictIn):
+    from_member_id: StrictInt
+    to_member_id: StrictInt
+    points: Annotated[StrictInt, Field(gt=0)]
+    key: str = Field(min_length=1, max_length=100, description="Idempotency key")
+
+
+class TransferOut(Schema):
+    transfer_id: int
+    points: int
+    occurred_at: datetime
+
+
+class EntryOut(Schema):
+    seq: int
+    kind: str
+    available_delta: int
+    pending_delta: int
+    cause_type: str
+    cause_id: str
+    occurred_at: datetime
+
+
+class HistoryPage(Schema):
+    items: list[EntryOut]
+    next: str | None
+
+
+class HistoryQuery(Schema):
+    cursor: str | None = None
+    limit: int = 50
+
+
+@router.get("/program", response={200: ProgramOut, **ERRORS})
+def get_program(request):
+    program = Program.objects.filter(merchant=request.auth.merchant).first()
+    if program is None:
+        raise NotFound("This merchant has no loyalty program yet.", field="program")
+    return program
+
+
+@router.put("/program", response={200: ProgramOut, **ERRORS})
+def put_program(request, payload: ProgramIn):
+    """Replace the program. Invalid configurations are refused whole, naming the field."""
+    principal = request.auth
+    principal.require_role(*ADMINS)
+    return programs.save_program(principal.merchant, payload.config, actor=principal.actor)
+
+
+def _card(principal, member_id: int):
+    member = members.get_member(principal.merchant, member_id)
+    card = processing.member_card(principal.merchant, member)
+    return member_card_out(card, full_phone=principal.sees_full_phones)
+
+
+@router.get("/members/{member_id}/card", response={200: MemberCardOut, **ERRORS})
+def member_card(request, member_id: int):
+    """A member with balances, tier and hints."""
+    return _card(request.auth, member_id)
+
+
+@router.get("/members/{member_id}/history", response={200: HistoryPage, **ERRORS})
+def history(request, member_id: int, page: Query[HistoryQuery]):
+    """Every change of the member's points, newest first (the ledger's entries)."""
+    principal = request.auth
+    if not 1 <= page.limit <= 200:
+        raise InvalidInput("limit must be between 1 and 200.", field="limit")
+    member = members.get_member(principal.merchant, member_id)
+    rows = Entry.objects.filter(merchant=principal.merchant, account__member=member)
+    if page.cursor:
+        if not page.cursor.isdigit():
+            raise InvalidInput("cursor is not valid.", field="cursor")
+        rows = rows.filter(seq__lt=int(page.cursor))
+    found = list(rows.order_by("-seq")[: page.limit + 1])
+    more = len(found) > page.limit
+    found = found[: page.limit]
+    return {"items": found, "next": str(found[-1].seq) if more else None}
+
+
+@router.post("/members/{member_id}/adjustments", response={201: MemberCardOut, **ERRORS})
+def adjust(request, member_id: int, payload: AdjustmentIn):
+    """Grant or deduct points by hand, with a reason. Employees other than the owner grant
+    from the allowance the owner gave them. Idempotent by key."""
+    principal = request.auth
+    principal.require_role(*STAFF_WHO_ADJUST)
+    member = members.get_member(principal.merchant, member_id)
+    processing.adjust_points(
+        principal.merchant, member, points=payload.points, by=principal.staff,
+        reason=payload.reason, key=payload.key, actor=principal.actor,
+        validity_days=payload.validity_days,
+    )
+    return Status(201, _card(principal, member_id))
+
+
+@router.put("/staff/{staff_id}/allowance", response={200: AllowanceOut, **ERRORS})
+def set_allowance(request, staff_id: int, payload: AllowanceIn):
+    """The owner sets how many points an employee may still grant by hand."""
+    principal = request.auth
+    staff = Staff.objects.filter(merchant=principal.merchant, pk=staff_id).first()
+    if staff is None:
+        raise NotFound(f"No staff member {staff_id}.", field="staff_id")
+    if principal.staff is None:
+        principal.require_role(Staff.Role.OWNER)
+    allowance = processing.set_allowance(principal.merchant, staff=staff, points=payload.points,
+                                         by=principal.staff, actor=principal.actor)
+    return {"staff_id": staff.pk, "remaining": allowance.remaining}
+
+
+@router.put("/members/{member_id}/tier", response={200: MemberCardOut, **ERRORS})
+def assign_tier(request, member_id: int, payload: TierIn):
+    """Put the member in a tier by hand, or back to automatic tiers with null."""
+    principal = request.auth
+    principal.require_role(*ADMINS)
+    member = members.get_member(principal.merchant, member_id)
+    processing.assign_tier(principal.merchant, member, tier_code=payload.tier,
+                           actor=principal.actor)
+    return _card(principal, member_id)
+
+
+@router.post("/transfers", response={201: TransferOut, **ERRORS})
+def transfer(request, payload: TransferIn):
+    """Move points from one member to another (ENG-12), within the program's limits."""
+    principal = request.auth
+    principal.require_role(*STAFF_WHO_ADJUST)
+    sender = members.get_member(principal.merchant, payload.from_member_id)
+    recipient = members.get_member(principal.merchant, payload.to_member_id)
+    row = processing.transfer_points(principal.merchant, sender=sender, recipient=recipient,
+                                     points=payload.points, key=payload.key,
+                                     actor=principal.actor)
+    return Status(201, {"transfer_id": row.pk, "points": row.points,
+                        "occurred_at": row.occurred_at.astimezone(
+                            ZoneInfo(principal.merchant.timezone))})

@@ -1,0 +1,217 @@
+"""POS API, the sale itself: quote a basket, commit a purchase, refund it."""
+
+from datetime import datetime
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from ninja import Field, Router, Schema, Status
+from pydantic import StrictInt, model_validator
+
+from kopilka.api.auth import TerminalKey, in_merchant_scope
+from kopilka.api.schemas import HintOut, Problem, StrictIn
+from kopilka.core.errors import InvalidInput, NotFound
+from kopilka.members import services as members
+from kopilka.processing import hints, services
+from kopilka.processing.models import Purchase
+from kopilka.programs.engine import BasketLine
+
+router = Router(tags=["POS"], auth=TerminalKey())
+router.add_decorator(in_merchant_scope)
+ERRORS = {401: Problem, 404: Problem, 409: Problem, 422: Problem}
+Amount = Annotated[StrictInt, Field(ge=0, le=10**13)]
+Points = Annotated[StrictInt, Field(ge=0, le=10**13)]
+
+
+class MemberRef(StrictIn):
+    """Exactly one of: id (from a look-up), phone, card number, member-page QR token."""
+
+    id: StrictInt | None = None
+    phone: str | None = None
+    card: str | None = None
+    qr: str | None = None
+
+    @model_validator(mode="after")
+    def exactly_one(self):
+        if sum(value is not None for value in (self.id, self.phone, self.card, self.qr)) != 1:
+            raise ValueError("give exactly one of id, phone, card, qr")
+        return self
+
+
+class LineIn(StrictIn):
+    line_id: str = Field(min_length=1, max_length=60, description="Unique within the receipt")
+    amount: Amount = Field(description="Line total in minor units, after POS-side discounts")
+    quantity: Annotated[StrictInt, Field(ge=1)] = 1
+    sku: str | None = Field(None, max_length=100)
+    product_group: str | None = Field(None, max_length=100)
+
+
+class SaleIn(StrictIn):
+    member: MemberRef
+    lines: list[LineIn] = Field(min_length=1, max_length=500)
+    points_to_spend: Points = 0
+    payment_method: str = Field("", max_length=40, description="e.g. cash, card")
+    occurred_at: datetime | None = Field(
+        None, description="Time of sale for offline uploads (RFC 3339 with offset)"
+    )
+
+
+class PurchaseIn(SaleIn):
+    receipt_id: str = Field(
+        min_length=1, max_length=100,
+        description="The receipt's id; re-sending the same receipt returns the first result",
+    )
+
+
+class RefundIn(StrictIn):
+    refund_id: str = Field(min_length=1, max_length=100, description="Idempotency key")
+    amount: Amount | None = Field(None, description="Money to refund, spread over the lines")
+    lines: dict[str, Annotated[StrictInt, Field(gt=0)]] | None = Field(
+        None, description="Money to refund per line id; omit both for the whole remainder"
+    )
+
+
+class QuoteLineOut(Schema):
+    line_id: str
+    amount: int
+    discount: int
+    max_redeem_money: int
+    redeem_money: int
+    redeem_points: int
+    accrual_points: int
+    rules: list[str]
+
+
+class QuoteOut(Schema):
+    member_id: int
+    tier: str
+    total: int
+    discount: int
+    max_redeem_points: int
+    points_spent: int
+    points_spent_money: int
+    payable: int = Field(description="Money the customer pays: total - discount - points")
+    accrual_points: int
+    accrual_available_at: datetime
+    lines: list[QuoteLineOut]
+    hints: list[HintOut]
+
+
+class PurchaseOut(Schema):
+    purchase_id: int
+    receipt_id: str
+    member_id: int
+    total: int
+    discount: int
+    points_spent: int
+    points_spent_money: int
+    payable: int
+    points_accrued: int
+    available: int = Field(description="Member's spendable points after the purchase")
+    pending: int = Field(description="Points waiting for activation")
+    tier: str
+    tier_changed: bool
+    replayed: bool = Field(description="True when this receipt had already been committed")
+
+
+class RefundOut(Schema):
+    refund_id: str
+    amount: int
+    points_reversed: int
+    points_returned: int
+    points_unrecovered: int = Field(description="Accrued points already spent: not taken back")
+    available: int
+    pending: int
+    replayed: bool
+
+
+def _member(merchant, ref: MemberRef):
+    if ref.id is not None:
+        return members.get_member(merchant, ref.id)
+    return members.find_member(merchant, phone=ref.phone, card=ref.card, qr=ref.qr)
+
+
+def _sale(principal, payload: SaleIn) -> services.Sale:
+    return services.Sale(
+        lines=tuple(BasketLine(line_id=line.line_id, amount=line.amount, sku=line.sku,
+                               product_group=line.product_group, quantity=line.quantity)
+                    for line in payload.lines),
+        points_to_spend=payload.points_to_spend,
+        payment_method=payload.payment_method,
+        occurred_at=payload.occurred_at,
+        store_id=principal.store.pk,
+    )
+
+
+@router.post("/quote", response={200: QuoteOut, **ERRORS}, summary="Quote a basket")
+def quote(request, payload: SaleIn):
+    """What the purchase would do — discount, points payable, accrual, hints. Writes nothing."""
+    principal = request.auth
+    member = _member(principal.merchant, payload.member)
+    result = services.quote_purchase(principal.merchant, member, _sale(principal, payload))
+    tz = ZoneInfo(principal.merchant.timezone)
+    return {
+        "member_id": member.pk, "tier": result.tier_code, "total": result.total,
+        "discount": result.discount, "max_redeem_points": result.max_redeem_points,
+        "points_spent": result.points_spent, "points_spent_money": result.points_spent_money,
+        "payable": result.payable, "accrual_points": result.accrual_points,
+        "accrual_available_at": result.available_at,
+        "lines": [{**{f: getattr(line, f) for f in QuoteLineOut.model_fields if f != "rules"},
+                   "rules": list(line.rules)} for line in result.lines],
+        "hints": hints.as_dicts(result.hints, tz),
+    }
+
+
+def _purchase_out(result: services.PurchaseResult) -> dict:
+    purchase = result.purchase
+    return {
+        "purchase_id": purchase.pk, "receipt_id": purchase.receipt_id,
+        "member_id": purchase.member_id, "total": purchase.total, "discount": purchase.discount,
+        "points_spent": purchase.points_spent, "points_spent_money": purchase.points_spent_money,
+        "payable": purchase.total - purchase.discount - purchase.points_spent_money,
+        "points_accrued": purchase.points_accrued, "available": result.available,
+        "pending": result.pending, "tier": purchase.tier_after,
+        "tier_changed": result.tier_changed, "replayed": result.replayed,
+    }
+
+
+@router.post("/purchases", response={200: PurchaseOut, 201: PurchaseOut, **ERRORS},
+             summary="Commit a purchase")
+def commit(request, payload: PurchaseIn):
+    """Record the sale: spend the points asked for, accrue, move the tier. Idempotent by
+    receipt_id per terminal: a retry answers 200 with `replayed: true` and changes nothing."""
+    principal = request.auth
+    member = _member(principal.merchant, payload.member)
+    result = services.commit_purchase(
+        principal.merchant, member, _sale(principal, payload), receipt_id=payload.receipt_id,
+        source=f"terminal:{principal.terminal.pk}", actor=principal.actor,
+        terminal=principal.terminal, store=principal.store,
+    )
+    return Status(200 if result.replayed else 201, _purchase_out(result))
+
+
+@router.post("/purchases/{receipt_id}/refunds", response={200: RefundOut, 201: RefundOut,
+                                                          **ERRORS}, summary="Refund a purchase")
+def refund(request, receipt_id: str, payload: RefundIn):
+    """Refund all or part of a purchase made through this terminal. Accrued points are taken
+    back in proportion, spent points returned in proportion; idempotent by refund_id."""
+    principal = request.auth
+    if payload.amount is not None and payload.lines is not None:
+        raise InvalidInput("Give either amount or lines, not both.", field="amount")
+    purchase = Purchase.objects.filter(
+        merchant=principal.merchant, source=f"terminal:{principal.terminal.pk}",
+        receipt_id=receipt_id,
+    ).first()
+    if purchase is None:
+        raise NotFound(f"No purchase with receipt {receipt_id!r}.", field="receipt_id")
+    result = services.refund_purchase(
+        principal.merchant, purchase, refund_id=payload.refund_id, actor=principal.actor,
+        amount=payload.amount, lines=payload.lines,
+    )
+    refund_row = result.refund
+    return Status(200 if result.replayed else 201, {
+        "refund_id": refund_row.refund_id, "amount": refund_row.amount,
+        "points_reversed": refund_row.points_reversed,
+        "points_returned": refund_row.points_returned,
+        "points_unrecovered": refund_row.points_unrecovered,
+        "available": result.available, "pending": result.pending, "replayed": result.replayed,
+    })

@@ -1,0 +1,286 @@
+"""Ledger operations: the only code that changes point balances.
+
+Work on an account goes through a `Book`: `Book.open()` locks the account row, loads its open
+lots and journals what time has done (activation, expiry); the operations then change the
+lots and the balance in memory and queue entries; `save()` writes everything in a handful of
+set-based statements (new lots, changed lots, entries, the account). Callers hold one
+`transaction.atomic()` around open … save. Callers are `processing` and `automation`.
+
+Reads that must not write (a look-up at the counter) use `balances()`, which computes the
+state as of any moment from the lots, so it is right even if no job has run.
+"""
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from kopilka.core import clock
+from kopilka.core.errors import Conflict
+from kopilka.ledger.chain import entry_hash
+from kopilka.ledger.models import Account, Entry, Lot
+
+FAR_FUTURE = datetime.max.replace(tzinfo=UTC)
+
+
+class InsufficientPoints(Conflict):
+    problem = "insufficient-points"
+
+
+@dataclass(frozen=True)
+class Cause:
+    """Why a balance changed: purchase 12, refund 3, transfer 5, adjustment 7, time..."""
+
+    type: str
+    id: str = ""
+    actor: str = ""
+
+
+@dataclass
+class Balances:
+    available: int = 0
+    pending: int = 0
+    # (amount, moment) pairs, soonest first: what expires when, what activates when.
+    expiring: list[tuple[int, datetime]] = field(default_factory=list)
+    activating: list[tuple[int, datetime]] = field(default_factory=list)
+
+
+def effective_expiry(lot: Lot, account: Account) -> datetime | None:
+    """A lot expires at its own date or at the account's inactivity deadline, whichever first."""
+    deadlines = [d for d in (lot.expires_at, account.inactivity_deadline) if d is not None]
+    return min(deadlines) if deadlines else None
+
+
+def _balances(account: Account, lots, at: datetime) -> Balances:
+    result = Balances()
+    for lot in lots:
+        if lot.remaining <= 0:
+            continue
+        expiry = effective_expiry(lot, account)
+        if expiry is not None and expiry <= at:
+            continue
+        if lot.activated or lot.available_at <= at:
+            result.available += lot.remaining
+            if expiry is not None:
+                result.expiring.append((lot.remaining, expiry))
+        else:
+            result.pending += lot.remaining
+            result.activating.append((lot.remaining, lot.available_at))
+    result.expiring.sort(key=lambda pair: pair[1])
+    result.activating.sort(key=lambda pair: pair[1])
+    return result
+
+
+def balances(account: Account, at: datetime | None = None) -> Balances:
+    """The balance as of `at`, computed from the lots: no lock, no write."""
+    lots = Lot.objects.filter(account=account, remaining__gt=0)
+    return _balances(account, lots, at or clock.now())
+
+
+def open_account(member, *, tier_code: str = "") -> Account:
+    return Account.objects.create(
+        merchant_id=member.merchant_id, member=member, tier_code=tier_code, updated_at=clock.now()
+    )
+
+
+@dataclass
+class _Pending:
+    lot: Lot
+    kind: str
+    cause: Cause
+    at: datetime
+    available: int
+    pending: int
+
+
+class Book:
+    """One locked account with its open lots, changed in memory and written by `save()`."""
+
+    def __init__(self, account: Account, lots: list[Lot]):
+        self.account = account
+        self.lots = lots
+        self._entries: list[_Pending] = []
+        self._new_lots: list[Lot] = []
+        self._changed_lots: dict[int, Lot] = {}
+        self._account_fields: set[str] = set()
+
+    # --- opening ------------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, *, account_id: int | None = None, member_id: int | None = None,
+             at: datetime | None = None) -> "Book":
+        """Lock the account (SQLite: the IMMEDIATE transaction already holds the write lock),
+        load its open lots and journal activation/expiry due by `at` (default: now)."""
+        rows = Account.objects.select_for_update()
+        account = rows.get(pk=account_id) if account_id else rows.get(member_id=member_id)
+        book = cls(account, list(Lot.objects.filter(account=account, remaining__gt=0)))
+        book.materialise(at or clock.now())
+        return book
+
+    @classmethod
+    def open_pair(cls, first_id: int, second_id: int) -> tuple["Book", "Book"]:
+        """Lock two accounts in id order, so two opposite transfers cannot deadlock."""
+        low, high = sorted((first_id, second_id))
+        books = {low: cls.open(account_id=low), high: cls.open(account_id=high)}
+        return books[first_id], books[second_id]
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def balances(self, at: datetime | None = None) -> Balances:
+        return _balances(self.account, self.lots, at or clock.now())
+
+    # --- journal ------------------------------------------------------------------------------
+
+    def _journal(self, lot: Lot, kind: str, cause: Cause, at: datetime, *,
+                 available: int = 0, pending: int = 0) -> None:
+        self._entries.append(_Pending(lot, kind, cause, at, available, pending))
+        self.account.available += available
+        self.account.pending += pending
+        if lot.pk is not None:
+            self._changed_lots[lot.pk] = lot
+
+    def materialise(self, at: datetime) -> None:
+        """Journal what time has done by `at`: activate due pending lots, expire lots past
+        their effective expiry. Idempotent."""
+        time = Cause("time")
+        for lot in self.lots:
+            if lot.remaining <= 0:
+                continue
+            expiry = effective_expiry(lot, self.account)
+            if expiry is not None and expiry <= at:
+                left = lot.remaining
+                lot.remaining = 0
+                if lot.activated:
+                    self._journal(lot, Entry.Kind.EXPIRE, time, expiry, available=-left)
+                else:
+                    self._journal(lot, Entry.Kind.EXPIRE, time, expiry, pending=-left)
+            elif not lot.activated and lot.available_at <= at:
+                lot.activated = True
+                self._journal(lot, Entry.Kind.ACTIVATE, time, lot.available_at,
+                              available=lot.remaining, pending=-lot.remaining)
+
+    def credit(self, amount: int, *, lot_kind: str, entry_kind: str, cause: Cause, at: datetime,
+               available_at: datetime | None = None, expires_at: datetime | None = None,
+               purchase=None) -> Lot | None:
+        """Grant `amount` points as a new lot; pending until `available_at` if that is later."""
+        if amount < 0:
+            raise ValueError("credit amount must not be negative")
+        if amount == 0:
+            return None
+        available_at = available_at or at
+        active = available_at <= clock.now()
+        lot = Lot(
+            merchant_id=self.account.merchant_id, account=self.account, kind=lot_kind,
+            amount=amount, remaining=amount, available_at=available_at, expires_at=expires_at,
+            activated=active, created_at=at, purchase=purchase,
+        )
+        self._new_lots.append(lot)
+        self.lots.append(lot)
+        if active:
+            self._journal(lot, entry_kind, cause, at, available=amount)
+        else:
+            self._journal(lot, entry_kind, cause, at, pending=amount)
+        return lot
+
+    def _spend_order(self, lot: Lot):
+        expiry = effective_expiry(lot, self.account)
+        return (expiry is None, expiry or FAR_FUTURE, lot.available_at, lot.pk or 0)
+
+    def _active_lots(self) -> list[Lot]:
+        active = [lot for lot in self.lots if lot.activated and lot.remaining > 0]
+        return sorted(active, key=self._spend_order)
+
+    def _take(self, amount: int, lots, entry_kind: str, cause: Cause, at: datetime):
+        taken, left = [], amount
+        for lot in lots:
+            if left == 0:
+                break
+            part = min(left, lot.remaining)
+            if part == 0:
+                continue
+            lot.remaining -= part
+            if lot.activated:
+                self._journal(lot, entry_kind, cause, at, available=-part)
+            else:
+                self._journal(lot, entry_kind, cause, at, pending=-part)
+            taken.append((lot, part))
+            left -= part
+        return taken
+
+    def debit(self, amount: int, *, entry_kind: str, cause: Cause,
+              at: datetime) -> list[tuple[Lot, int]]:
+        """Take `amount` spendable points, soonest-expiring lots first. All or nothing."""
+        if amount < 0:
+            raise ValueError("debit amount must not be negative")
+        if amount > self.account.available:
+            raise InsufficientPoints(
+                f"Only {self.account.available} points are available, {amount} requested.",
+                field="points",
+            )
+        return self._take(amount, self._active_lots(), entry_kind, cause, at)
+
+    def reverse(self, amount: int, *, own_lot_ids: set[int], cause: Cause, at: datetime) -> int:
+        """Take back up to `amount` points a purchase created: first from the lots it created
+        (pending or not), then from any spendable lot. Returns how much could NOT be taken
+        back because the member had already spent it — a balance never goes negative."""
+        own = [lot for lot in self.lots if lot.pk in own_lot_ids and lot.remaining > 0]
+        others = [lot for lot in self._active_lots() if lot.pk not in own_lot_ids]
+        taken = self._take(amount, own + others, Entry.Kind.REVERSE, cause, at)
+        return amount - sum(part for _, part in taken)
+
+    # --- account statistics -------------------------------------------------------------------
+
+    def _set(self, **values) -> None:
+        for name, value in values.items():
+            setattr(self.account, name, value)
+        self._account_fields.update(values)
+
+    def record_purchase(self, *, spend: int, at: datetime,
+                        inactivity_deadline: datetime | None) -> None:
+        """Update purchase statistics; with "N days after the last purchase" expiry, push the
+        deadline (never backwards: an old offline upload must not shorten it)."""
+        account = self.account
+        self._set(lifetime_spend=account.lifetime_spend + spend,
+                  purchase_count=account.purchase_count + 1)
+        if account.last_purchase_at is None or at > account.last_purchase_at:
+            self._set(last_purchase_at=at)
+        if inactivity_deadline is not None and (
+            account.inactivity_deadline is None or inactivity_deadline > account.inactivity_deadline
+        ):
+            self._set(inactivity_deadline=inactivity_deadline)
+
+    def record_refund(self, *, spend: int) -> None:
+        """A refund lowers lifetime spend (never below zero)."""
+        self._set(lifetime_spend=max(0, self.account.lifetime_spend - spend))
+
+    def set_tier(self, tier_code: str, *, manual: bool = False) -> None:
+        self._set(tier_code=tier_code, tier_manual=manual)
+
+    # --- writing ------------------------------------------------------------------------------
+
+    def save(self) -> None:
+        """Write new lots, changed lots, the hash-chained entries and the account."""
+        account = self.account
+        if self._new_lots:
+            Lot.objects.bulk_create(self._new_lots)  # ids come back (PostgreSQL, SQLite 3.35+)
+        if self._changed_lots:
+            Lot.objects.bulk_update(list(self._changed_lots.values()), ["remaining", "activated"])
+        entries = []
+        for pending in self._entries:
+            account.entry_seq += 1
+            entry = Entry(
+                merchant_id=account.merchant_id, account=account, seq=account.entry_seq,
+                kind=pending.kind, lot=pending.lot, available_delta=pending.available,
+                pending_delta=pending.pending, cause_type=pending.cause.type,
+                cause_id=str(pending.cause.id), actor=pending.cause.actor[:200],
+                occurred_at=pending.at, prev_hash=account.last_hash,
+            )
+            entry.hash = entry_hash(account.last_hash, entry)
+            account.last_hash = entry.hash
+            entries.append(entry)
+        if entries:
+            Entry.objects.bulk_create(entries)
+            self._account_fields.update(("available", "pending", "entry_seq", "last_hash"))
+        if self._account_fields:
+            account.updated_at = clock.now()
+            account.save(update_fields=[*sorted(self._account_fields), "updated_at"])
+        self._entries, self._new_lots, self._changed_lots = [], [], {}
+        self._account_fields = set()

@@ -1,0 +1,93 @@
+"""Re-prove every ledger invariant from the rows themselves (`kopilka verify-ledger`).
+
+For each account: entries are numbered 1..n without gaps, each entry's hash matches its
+content and its predecessor's hash, the account's cached balances equal the sums of its
+entries and of its lots, and every lot's remaining equals the sum of the entries that touched
+it. The first broken row of each account is reported, named by table and id.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from django_scopes import scopes_disabled
+
+from kopilka.ledger.chain import entry_hash
+from kopilka.ledger.models import Account, Entry, Lot
+
+
+@dataclass(frozen=True)
+class Breach:
+    account_id: int
+    row: str  # "entry 17", "lot 4", "account 3"
+    problem: str
+
+    def __str__(self):
+        return f"account {self.account_id}: {self.row}: {self.problem}"
+
+
+def verify(merchant_id: int | None = None) -> tuple[int, list[Breach]]:
+    """Return (accounts checked, breaches)."""
+    with scopes_disabled():
+        accounts = Account.objects.order_by("pk")
+        if merchant_id is not None:
+            accounts = accounts.filter(merchant_id=merchant_id)
+        checked, breaches = 0, []
+        for account in accounts.iterator(chunk_size=500):
+            checked += 1
+            breach = verify_account(account)
+            if breach is not None:
+                breaches.append(breach)
+    return checked, breaches
+
+
+def verify_account(account: Account) -> Breach | None:
+    def breach(row, problem):
+        return Breach(account.pk, row, problem)
+
+    lot_sums = defaultdict(int)
+    available = pending = 0
+    prev_hash = ""
+    count = 0
+    for expected_seq, entry in enumerate(
+        Entry.objects.filter(account=account).order_by("seq").iterator(chunk_size=2000), start=1
+    ):
+        row = f"entry {entry.pk} (#{entry.seq})"
+        if entry.seq != expected_seq:
+            return breach(row, f"sequence gap: expected #{expected_seq}")
+        if entry.prev_hash != prev_hash:
+            return breach(row, "does not chain to the previous entry")
+        if entry_hash(prev_hash, entry) != entry.hash:
+            return breach(row, "content does not match its hash (edited)")
+        prev_hash = entry.hash
+        count = expected_seq
+        available += entry.available_delta
+        pending += entry.pending_delta
+        lot_sums[entry.lot_id] += entry.available_delta + entry.pending_delta
+    if account.entry_seq != count:
+        return breach(f"account {account.pk}", "entry counter does not match the entries")
+    if account.last_hash != prev_hash:
+        return breach(f"account {account.pk}", "hash head does not match the last entry")
+    if (account.available, account.pending) != (available, pending):
+        return breach(
+            f"account {account.pk}",
+            f"cached balance {account.available}/{account.pending} "
+            f"!= entries {available}/{pending}",
+        )
+    lot_available = lot_pending = 0
+    for lot in Lot.objects.filter(account=account).order_by("pk"):
+        if not 0 <= lot.remaining <= lot.amount:
+            return breach(f"lot {lot.pk}", f"remaining {lot.remaining} outside 0..{lot.amount}")
+        if lot.remaining != lot_sums.get(lot.pk, 0):
+            return breach(
+                f"lot {lot.pk}",
+                f"remaining {lot.remaining} != its entries {lot_sums.get(lot.pk, 0)}",
+            )
+        if lot.activated:
+            lot_available += lot.remaining
+        else:
+            lot_pending += lot.remaining
+    if (lot_available, lot_pending) != (available, pending):
+        return breach(f"account {account.pk}", "lots do not add up to the balance")
+    if available < 0 or pending < 0:
+        return breach(f"account {account.pk}", "negative balance")
+    return None
