@@ -4,6 +4,7 @@
     kopilka worker                  the background worker alone (for separate worker hosts)
     kopilka create-merchant NAME --owner-email EMAIL [...]
     kopilka create-terminal --merchant SLUG --store NAME
+    kopilka verify-ledger [--merchant SLUG]
     kopilka manage ...              any Django management command
 
 Errors are one line on stderr and a non-zero exit: 1 for a refused operation, 2 for bad usage
@@ -189,10 +190,26 @@ def cmd_create_merchant(argv):
     from kopilka.core.actor import Actor
     from kopilka.tenancy import services
 
-    created = run_service(lambda: services.create_merchant(
-        args.name, owner_email=args.owner_email, currency=args.currency, timezone=args.timezone,
-        language=args.language, country=args.country, slug=args.slug, actor=Actor.cli(),
-    ))
+    def create():
+        from django.db import transaction
+        from django_scopes import scope
+
+        from kopilka.programs import services as programs
+
+        with transaction.atomic():
+            created = services.create_merchant(
+                args.name, owner_email=args.owner_email, currency=args.currency,
+                timezone=args.timezone, language=args.language, country=args.country,
+                slug=args.slug, actor=Actor.cli(),
+            )
+            # A starting program (5 % bonus, up to 50 % payable) so the first sale works at
+            # once; the owner adapts it in the cabinet or with PUT /api/v1/manage/program.
+            with scope(merchant=created.merchant):
+                programs.save_program(created.merchant, programs.DEFAULT_PROGRAM,
+                                      actor=Actor.cli())
+        return created
+
+    created = run_service(create)
     merchant = created.merchant
     print(f"Merchant:  {merchant.name} (slug: {merchant.slug})")
     print(f"Owner:     {created.owner.user.email}")
@@ -228,6 +245,26 @@ def cmd_create_terminal(argv):
     terminal, key = run_service(create)
     print(f"Terminal: {terminal.name} in {terminal.store.name}")
     print(f"POS key:  {key}   (shown once)")
+    return 0
+
+
+@command("verify-ledger", "re-prove every ledger invariant; names the first broken row")
+def cmd_verify_ledger(argv):
+    parser = argparse.ArgumentParser(
+        prog="kopilka verify-ledger",
+        description="Re-check the hash chain, the sequence, the cached balances and every lot "
+        "of each points account. Exits 1 and names the first broken row of each broken account.",
+    )
+    parser.add_argument("--merchant", default=None, help="merchant slug (default: all)")
+    args = parser.parse_args(argv)
+    setup_django()
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    try:
+        call_command("verify_ledger", merchant=args.merchant)
+    except CommandError as error:
+        fail(str(error))
     return 0
 
 

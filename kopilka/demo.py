@@ -16,6 +16,9 @@ from django_scopes import scope
 from kopilka.core.actor import Actor
 from kopilka.members import services as members
 from kopilka.members.models import Member
+from kopilka.processing import services as processing
+from kopilka.programs import services as programs
+from kopilka.programs.engine import BasketLine
 from kopilka.tenancy import services as tenancy
 from kopilka.tenancy.models import Merchant
 
@@ -26,6 +29,29 @@ DEMO_MEMBERS = [
     ("+79167654321", "Иван", "Петров", date(1985, 11, 2)),
     ("+380501234567", "Олена", "Коваленко", None),
 ]
+
+# Bronze/Silver/Platinum from the seeds, a welcome bonus, a birthday bonus and
+# "9-12 double bonuses" — enough to see every part of a quote at the demo counter.
+DEMO_PROGRAM = {
+    "type": "bonus",
+    "max_redeem_percent": "50",
+    "welcome_bonus": 5_000,
+    "welcome_validity_days": 30,
+    "expiry": {"mode": "after_accrual", "days": 365},
+    "birthday": {"extra_percent": "5", "days_before": 3, "days_after": 3},
+    "max_total_accrual_percent": "25",
+    "transfers": {"enabled": True, "min_points": 100},
+    "tiers": [
+        {"code": "bronze", "name": "Bronze", "accrual": {"kind": "percent", "percent": "5"}},
+        {"code": "silver", "name": "Silver", "threshold": 500_000,
+         "accrual": {"kind": "percent", "percent": "7"}},
+        {"code": "platinum", "name": "Platinum", "threshold": 2_500_000,
+         "accrual": {"kind": "percent", "percent": "10"}},
+    ],
+    "rules": [{"code": "morning", "name": "9-12 double bonuses",
+               "conditions": {"time_from": "09:00", "time_to": "12:00"},
+               "effects": {"multiply_accrual": "2"}}],
+}
 
 
 def credentials_path():
@@ -62,12 +88,19 @@ def _create_demo(base_url: str) -> str:
     merchant = created.merchant
     terminal, pos_key = tenancy.create_terminal(merchant, store_name="Тверская, 1", actor=actor)
     with scope(merchant=merchant):
-        for phone, first, last, birth in DEMO_MEMBERS:
-            members.register_member(
+        programs.save_program(merchant, DEMO_PROGRAM, actor=actor)
+        enrolled = [
+            processing.enrol(
                 merchant, phone=phone, first_name=first, last_name=last, birth_date=birth,
                 channel=Member.Channel.CASHIER, actor=actor,
                 consents=[members.ConsentGiven("personal_data", "demo-1")],
             )
+            for phone, first, last, birth in DEMO_MEMBERS
+        ]
+        for n, (member, amount) in enumerate(zip(enrolled, (320_000, 85_000), strict=False)):
+            sale = processing.Sale(lines=(BasketLine("1", amount, product_group="coffee"),))
+            processing.commit_purchase(merchant, member, sale, receipt_id=f"DEMO-{n + 1}",
+                                       source="demo", actor=actor, store=terminal.store)
     return "\n".join([
         "Kopilka demo",
         f"  Operator admin:  {base_url}/admin/  login {OPERATOR_EMAIL}"

@@ -167,3 +167,34 @@ def test_errors_come_in_the_operators_language(capsys, monkeypatch, lang, messag
     )
     assert (code, err) == (1, f"kopilka: error: {message}\n")
     assert translation.get_language() == before  # the caller's language is given back
+
+
+@pytest.mark.django_db
+def test_created_merchant_can_sell_at_once(capsys):
+    from kopilka.programs.models import Program
+
+    code, _, _ = run(["create-merchant", "Shop", "--owner-email", "o@example.com"], capsys)
+    assert code == 0
+    program = Program.objects.get(merchant__slug="shop")
+    assert program.config["tiers"][0]["accrual"] == {"kind": "percent", "percent": "5"}
+
+
+@pytest.mark.django_db
+def test_verify_ledger_ok_and_broken(shop, capsys):
+    from kopilka.ledger.models import Entry
+
+    member = shop.join()
+    shop.buy(member, 10_000)
+    code, out, _ = run(["verify-ledger", "--merchant", shop.merchant.slug], capsys)
+    assert (code, out) == (0, "OK: 2 accounts verified.\n")
+    entry = Entry.objects.filter(account__member=member).order_by("seq").last()
+    Entry.objects.filter(pk=entry.pk).update(available_delta=entry.available_delta * 10)
+    code, _, err = run(["verify-ledger"], capsys)
+    assert code == 1
+    assert f"BROKEN account {entry.account_id}: entry {entry.pk} (#{entry.seq}): content" in err
+    assert err.endswith("kopilka: error: 1 of 2 accounts are broken.\n")
+
+
+def test_verify_ledger_unknown_merchant(db, capsys):
+    code, _, err = run(["verify-ledger", "--merchant", "nope"], capsys)
+    assert (code, err) == (1, "kopilka: error: No merchant with slug 'nope'.\n")
