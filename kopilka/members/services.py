@@ -75,18 +75,24 @@ def register_member(
     person, _created = Person.objects.get_or_create(phone=e164, defaults={"created_at": now})
     if Member.objects.filter(merchant=merchant, person=person).exists():
         raise Conflict(_("This phone number is already registered."), field="phone")
-    member = Member.objects.create(
-        merchant=merchant,
-        person=person,
-        registered_at=now,
-        registered_by=staff,
-        registered_via=channel,
-        **profile,
-    )
-    Card.objects.create(
-        merchant=merchant, member=member, number=e164.lstrip("+"), kind=Card.Kind.PHONE,
-        issued_at=now,
-    )
+    try:
+        # A savepoint: two cashiers registering the same phone at the same moment both pass
+        # the check above; the unique constraints decide, and the loser gets a 409, not a 500.
+        with transaction.atomic():
+            member = Member.objects.create(
+                merchant=merchant,
+                person=person,
+                registered_at=now,
+                registered_by=staff,
+                registered_via=channel,
+                **profile,
+            )
+            Card.objects.create(
+                merchant=merchant, member=member, number=e164.lstrip("+"),
+                kind=Card.Kind.PHONE, issued_at=now,
+            )
+    except IntegrityError:
+        raise Conflict(_("This phone number is already registered."), field="phone") from None
     for consent in consents:
         _grant(member, consent, channel, now)
     audit.record(

@@ -69,3 +69,19 @@ def test_the_same_receipt_committed_concurrently_is_one_purchase(shop):
     with scope(merchant=merchant):
         assert Purchase.objects.count() == 1
         assert shop.balance(member) == (5_000, 0)
+
+
+def test_the_same_phone_registered_concurrently_is_one_member(shop):
+    shop.program(welcome_bonus=1_000)
+    merchant = shop.merchant
+
+    def register(n):
+        with scope(merchant=merchant):
+            return shop.join(phone="+79995557777")
+
+    outcomes = run_in_threads(6, register)
+    members = [o for o in outcomes if not isinstance(o, Exception)]
+    assert len(members) == 1, outcomes
+    assert all(isinstance(o, Conflict) for o in outcomes if o not in members)
+    with scope(merchant=merchant):
+        assert shop.balance(members[0]) == (1_000, 0)
