@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
+from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
 from pydantic import StrictInt
 
@@ -93,7 +94,7 @@ class HistoryQuery(Schema):
 def get_program(request):
     program = Program.objects.filter(merchant=request.auth.merchant).first()
     if program is None:
-        raise NotFound("This merchant has no loyalty program yet.", field="program")
+        raise NotFound(_("This merchant has no loyalty program yet."), field="program")
     return program
 
 
@@ -122,12 +123,15 @@ def history(request, member_id: int, page: Query[HistoryQuery]):
     """Every change of the member's points, newest first (the ledger's entries)."""
     principal = request.auth
     if not 1 <= page.limit <= 200:
-        raise InvalidInput("limit must be between 1 and 200.", field="limit")
+        raise InvalidInput(
+            _("limit must be between %(min)s and %(max)s.") % {"min": 1, "max": 200},
+            field="limit",
+        )
     member = members.get_member(principal.merchant, member_id)
     rows = Entry.objects.filter(merchant=principal.merchant, account__member=member)
     if page.cursor:
         if not page.cursor.isdigit():
-            raise InvalidInput("cursor is not valid.", field="cursor")
+            raise InvalidInput(_("cursor is not valid."), field="cursor")
         rows = rows.filter(seq__lt=int(page.cursor))
     found = list(rows.order_by("-seq")[: page.limit + 1])
     more = len(found) > page.limit
@@ -156,7 +160,7 @@ def set_allowance(request, staff_id: int, payload: AllowanceIn):
     principal = request.auth
     staff = Staff.objects.filter(merchant=principal.merchant, pk=staff_id).first()
     if staff is None:
-        raise NotFound(f"No staff member {staff_id}.", field="staff_id")
+        raise NotFound(_("No staff member %(id)s.") % {"id": staff_id}, field="staff_id")
     if principal.staff is None:
         principal.require_role(Staff.Role.OWNER)
     allowance = processing.set_allowance(principal.merchant, staff=staff, points=payload.points,

@@ -4,8 +4,10 @@ from datetime import datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
+from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema, Status
 from pydantic import StrictInt, model_validator
+from pydantic_core import PydanticCustomError
 
 from kopilka.api.auth import TerminalKey, in_merchant_scope
 from kopilka.api.schemas import HintOut, Problem, StrictIn
@@ -33,7 +35,12 @@ class MemberRef(StrictIn):
     @model_validator(mode="after")
     def exactly_one(self):
         if sum(value is not None for value in (self.id, self.phone, self.card, self.qr)) != 1:
-            raise ValueError("give exactly one of id, phone, card, qr")
+            # Not a ValueError: Pydantic would prefix it with an English "Value error, ".
+            raise PydanticCustomError(
+                "value_error",
+                # Translators: id, phone, card and qr are field names: keep them.
+                _("give exactly one of id, phone, card, qr"),
+            )
         return self
 
 
@@ -196,13 +203,14 @@ def refund(request, receipt_id: str, payload: RefundIn):
     back in proportion, spent points returned in proportion; idempotent by refund_id."""
     principal = request.auth
     if payload.amount is not None and payload.lines is not None:
-        raise InvalidInput("Give either amount or lines, not both.", field="amount")
+        raise InvalidInput(_("Give either amount or lines, not both."), field="amount")
     purchase = Purchase.objects.filter(
         merchant=principal.merchant, source=f"terminal:{principal.terminal.pk}",
         receipt_id=receipt_id,
     ).first()
     if purchase is None:
-        raise NotFound(f"No purchase with receipt {receipt_id!r}.", field="receipt_id")
+        raise NotFound(_("No purchase with receipt %(receipt)r.") % {"receipt": receipt_id},
+                       field="receipt_id")
     result = services.refund_purchase(
         principal.merchant, purchase, refund_id=payload.refund_id, actor=principal.actor,
         amount=payload.amount, lines=payload.lines,

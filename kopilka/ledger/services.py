@@ -13,6 +13,8 @@ state as of any moment from the lots, so it is right even if no job has run.
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from django.utils.translation import ngettext
+
 from kopilka.core import clock
 from kopilka.core.errors import Conflict
 from kopilka.ledger.chain import entry_hash
@@ -212,7 +214,11 @@ class Book:
             raise ValueError("debit amount must not be negative")
         if amount > self.account.available:
             raise InsufficientPoints(
-                f"Only {self.account.available} points are available, {amount} requested.",
+                ngettext(
+                    "Only %(available)s point is available, %(requested)s requested.",
+                    "Only %(available)s points are available, %(requested)s requested.",
+                    self.account.available,
+                ) % {"available": self.account.available, "requested": amount},
                 field="points",
             )
         return self._take(amount, self._active_lots(), entry_kind, cause, at)
@@ -224,7 +230,7 @@ class Book:
         own = [lot for lot in self.lots if lot.pk in own_lot_ids and lot.remaining > 0]
         others = [lot for lot in self._active_lots() if lot.pk not in own_lot_ids]
         taken = self._take(amount, own + others, Entry.Kind.REVERSE, cause, at)
-        return amount - sum(part for _, part in taken)
+        return amount - sum(part for _lot, part in taken)
 
     # --- account statistics -------------------------------------------------------------------
 

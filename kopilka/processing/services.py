@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from kopilka.core import audit, clock
 from kopilka.core.actor import Actor
@@ -157,20 +159,21 @@ class Sale:
 
 def _check_sale(sale: Sale, now: datetime) -> datetime:
     if not sale.lines:
-        raise InvalidInput("A purchase needs at least one line.", field="lines")
+        raise InvalidInput(_("A purchase needs at least one line."), field="lines")
     ids = [line.line_id for line in sale.lines]
     if len(set(ids)) != len(ids):
-        raise InvalidInput("Line ids must be unique within a purchase.", field="lines")
+        raise InvalidInput(_("Line ids must be unique within a purchase."), field="lines")
     for n, line in enumerate(sale.lines):
         if line.amount < 0:
-            raise InvalidInput("A line amount cannot be negative.", field=f"lines.{n}.amount")
+            raise InvalidInput(_("A line amount cannot be negative."),
+                               field=f"lines.{n}.amount")
         if line.quantity < 1:
-            raise InvalidInput("Quantity must be at least 1.", field=f"lines.{n}.quantity")
+            raise InvalidInput(_("Quantity must be at least 1."), field=f"lines.{n}.quantity")
     if sale.points_to_spend < 0:
-        raise InvalidInput("points_to_spend cannot be negative.", field="points_to_spend")
+        raise InvalidInput(_("points_to_spend cannot be negative."), field="points_to_spend")
     at = sale.occurred_at or now
     if at > now + CLOCK_SKEW:
-        raise InvalidInput("occurred_at is in the future.", field="occurred_at")
+        raise InvalidInput(_("occurred_at is in the future."), field="occurred_at")
     return at
 
 
@@ -199,7 +202,7 @@ def _replay_purchase(existing: Purchase, member: Member, sale: Sale) -> None:
     )
     if not same:
         raise Conflict(
-            "This receipt was already recorded with different contents.", field="receipt_id"
+            _("This receipt was already recorded with different contents."), field="receipt_id"
         )
 
 
@@ -217,7 +220,7 @@ def commit_purchase(
 ) -> PurchaseResult:
     receipt_id = (receipt_id or "").strip()
     if not receipt_id:
-        raise InvalidInput("receipt_id is required.", field="receipt_id")
+        raise InvalidInput(_("receipt_id is required."), field="receipt_id")
     try:
         with transaction.atomic():
             return _commit(merchant, member, sale, receipt_id, source, actor, terminal, store,
@@ -259,7 +262,11 @@ def _commit(merchant, member, sale, receipt_id, source, actor, terminal, store, 
     quote = _quote(merchant, program, member, account, book.balances(now), sale, at)
     if quote.points_spent < sale.points_to_spend:
         raise Conflict(
-            f"At most {quote.points_spent} points can be spent on this purchase.",
+            ngettext(
+                "At most %(points)s point can be spent on this purchase.",
+                "At most %(points)s points can be spent on this purchase.",
+                quote.points_spent,
+            ) % {"points": quote.points_spent},
             field="points_to_spend",
         )
     tier_before = account.tier_code
@@ -334,22 +341,32 @@ def _refund_split(purchase: Purchase, lines: list[PurchaseLine], by_line: dict |
         for line_id, part in by_line.items():
             field = f"lines.{line_id}"
             if line_id not in left:
-                raise InvalidInput(f"The purchase has no line {line_id!r}.", field=field)
+                raise InvalidInput(
+                    _("The purchase has no line %(line)r.") % {"line": line_id}, field=field
+                )
             if type(part) is not int or part <= 0:
-                raise InvalidInput("A refund amount must be a positive integer.", field=field)
+                raise InvalidInput(_("A refund amount must be a positive integer."),
+                                   field=field)
             if part > left[line_id]:
-                raise Conflict(f"At most {left[line_id]} of line {line_id!r} can be refunded.",
-                               field=field)
+                raise Conflict(
+                    # Translators: amount is money in minor units (kopecks, cents).
+                    _("At most %(amount)s of line %(line)r can be refunded.")
+                    % {"amount": left[line_id], "line": line_id},
+                    field=field,
+                )
         return dict(by_line)
     remaining = sum(left.values())
     if remaining == 0:
-        raise Conflict("This purchase has been refunded in full already.", field="amount")
+        raise Conflict(_("This purchase has been refunded in full already."), field="amount")
     if amount is None:
         amount = remaining
     if type(amount) is not int or amount <= 0:
-        raise InvalidInput("A refund amount must be a positive integer.", field="amount")
+        raise InvalidInput(_("A refund amount must be a positive integer."), field="amount")
     if amount > remaining:
-        raise Conflict(f"At most {remaining} can be refunded.", field="amount")
+        raise Conflict(
+            # Translators: amount is money in minor units (kopecks, cents).
+            _("At most %(amount)s can be refunded.") % {"amount": remaining}, field="amount"
+        )
     ids = list(left)
     parts = split(amount, [left[i] for i in ids])
     return {line_id: part for line_id, part in zip(ids, parts, strict=True) if part}
@@ -387,7 +404,7 @@ def refund_purchase(
 ) -> RefundResult:
     refund_id = (refund_id or "").strip()
     if not refund_id:
-        raise InvalidInput("refund_id is required.", field="refund_id")
+        raise InvalidInput(_("refund_id is required."), field="refund_id")
     with transaction.atomic():
         book = ledger.Book.open(account_id=purchase.account_id)
         existing = Refund.objects.filter(purchase=purchase, refund_id=refund_id).first()
@@ -467,18 +484,27 @@ def transfer_points(merchant: Merchant, *, sender: Member, recipient: Member, po
     sender's expiry dates: a transfer never makes points live longer."""
     limits = programs.load(merchant).config.transfers
     if limits is None or not limits.enabled:
-        raise Forbidden("This program does not allow sending points.", field="points")
+        raise Forbidden(_("This program does not allow sending points."), field="points")
     if type(points) is not int or points <= 0:
-        raise InvalidInput("points must be a positive integer.", field="points")
+        raise InvalidInput(_("points must be a positive integer."), field="points")
     if sender.pk == recipient.pk:
-        raise InvalidInput("Points cannot be sent to oneself.", field="recipient")
+        raise InvalidInput(_("Points cannot be sent to oneself."), field="recipient")
     if recipient.merchant_id != merchant.pk or sender.merchant_id != merchant.pk:
-        raise InvalidInput("Both members must belong to this merchant.", field="recipient")
+        raise InvalidInput(_("Both members must belong to this merchant."), field="recipient")
     if points < limits.min_points or (limits.max_points and points > limits.max_points):
-        raise Conflict(
-            f"A transfer must be between {limits.min_points} and {limits.max_points} points.",
-            field="points",
-        )
+        if limits.max_points:
+            message = ngettext(
+                "A transfer must be between %(min)s and %(max)s point.",
+                "A transfer must be between %(min)s and %(max)s points.",
+                limits.max_points,
+            ) % {"min": limits.min_points, "max": limits.max_points}
+        else:  # no upper limit: only the minimum was missed
+            message = ngettext(
+                "A transfer must be at least %(min)s point.",
+                "A transfer must be at least %(min)s points.",
+                limits.min_points,
+            ) % {"min": limits.min_points}
+        raise Conflict(message, field="points")
     program = programs.load(merchant)
     with transaction.atomic():
         sender_book, recipient_book = ledger.Book.open_pair(
@@ -489,7 +515,7 @@ def transfer_points(merchant: Merchant, *, sender: Member, recipient: Member, po
                                            key=key).first()
         if existing is not None:
             if (existing.recipient_id, existing.points) != (recipient_account.pk, points):
-                raise Conflict("This key was already used for another transfer.", field="key")
+                raise Conflict(_("This key was already used for another transfer."), field="key")
             return existing
         now = clock.now()
         if limits.max_points_per_day:
@@ -498,7 +524,11 @@ def transfer_points(merchant: Merchant, *, sender: Member, recipient: Member, po
             ).values_list("points", flat=True))
             if sent_today + points > limits.max_points_per_day:
                 raise Conflict(
-                    f"At most {limits.max_points_per_day} points can be sent per 24 hours.",
+                    ngettext(
+                        "At most %(points)s point can be sent per 24 hours.",
+                        "At most %(points)s points can be sent per 24 hours.",
+                        limits.max_points_per_day,
+                    ) % {"points": limits.max_points_per_day},
                     field="points",
                 )
         transfer = Transfer.objects.create(merchant=merchant, sender=sender_account,
@@ -526,10 +556,10 @@ def set_allowance(merchant: Merchant, *, staff: Staff, points: int, by: Staff,
                   actor: Actor) -> Allowance:
     """The owner sets how many points an employee may still hand out."""
     if by.role != Staff.Role.OWNER or by.merchant_id != merchant.pk:
-        raise Forbidden("Only the owner sets allowances.")
+        raise Forbidden(_("Only the owner sets allowances."))
     if type(points) is not int or points < 0:
-        raise InvalidInput("points must be a non-negative integer.", field="points")
-    allowance, _ = Allowance.objects.select_for_update().get_or_create(
+        raise InvalidInput(_("points must be a non-negative integer."), field="points")
+    allowance, _created = Allowance.objects.select_for_update().get_or_create(
         merchant=merchant, staff=staff, defaults={"updated_at": clock.now()}
     )
     allowance.remaining = points
@@ -545,11 +575,11 @@ def adjust_points(merchant: Merchant, member: Member, *, points: int, by: Staff,
     """Grant (points > 0) or deduct (points < 0) by hand, with a reason. Grants by anyone but
     the owner use up the employee's allowance; a deduction never takes more than is spendable."""
     if type(points) is not int or points == 0:
-        raise InvalidInput("points must be a non-zero integer.", field="points")
+        raise InvalidInput(_("points must be a non-zero integer."), field="points")
     if not reason.strip():
-        raise InvalidInput("Say why the points are changed.", field="reason")
+        raise InvalidInput(_("Say why the points are changed."), field="reason")
     if by.merchant_id != merchant.pk:
-        raise Forbidden("Not an employee of this merchant.")
+        raise Forbidden(_("Not an employee of this merchant."))
     program = programs.load(merchant)
     with transaction.atomic():
         book = _book(member, program)
@@ -557,14 +587,21 @@ def adjust_points(merchant: Merchant, member: Member, *, points: int, by: Staff,
         existing = Adjustment.objects.filter(merchant=merchant, staff=by, key=key).first()
         if existing is not None:
             if (existing.account_id, existing.points) != (account.pk, points):
-                raise Conflict("This key was already used for another change.", field="key")
+                raise Conflict(_("This key was already used for another change."), field="key")
             return existing
         now = clock.now()
         if points > 0 and by.role != Staff.Role.OWNER:
             allowance = Allowance.objects.select_for_update().filter(staff=by).first()
             if allowance is None or allowance.remaining < points:
                 left = allowance.remaining if allowance else 0
-                raise Conflict(f"Your allowance has {left} points left.", field="points")
+                raise Conflict(
+                    ngettext(
+                        "Your allowance has %(points)s point left.",
+                        "Your allowance has %(points)s points left.",
+                        left,
+                    ) % {"points": left},
+                    field="points",
+                )
             allowance.remaining -= points
             allowance.updated_at = now
             allowance.save(update_fields=["remaining", "updated_at"])
@@ -600,7 +637,7 @@ def assign_tier(merchant: Merchant, member: Member, *, tier_code: str | None, ac
         book.set_tier(tier, manual=False)
     else:
         if tier_code not in program.tiers:
-            raise InvalidInput(f"No tier {tier_code!r}.", field="tier")
+            raise InvalidInput(_("No tier %(tier)r.") % {"tier": tier_code}, field="tier")
         book.set_tier(tier_code, manual=True)
     book.save()
     audit.record("processing.tier.assigned", actor=actor, merchant=merchant, obj=member,

@@ -1,6 +1,7 @@
 """Program configuration: store a validated program, load it (compiled, cached per version)."""
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 from pydantic import ValidationError
 
 from kopilka.core import audit, clock
@@ -29,7 +30,15 @@ def validate(config: dict) -> ProgramConfig:
     except ValidationError as error:
         first = error.errors()[0]
         field = ".".join(str(part) for part in first["loc"])
-        raise InvalidInput(f"{field}: {first['msg']}", field=field) from None
+        # The field path is kept as it is (it names the mistake); the explanation is
+        # Pydantic's or programs/config.py's and stays English for now. Only the frame around
+        # them is a message, so a translation may reorder or reword it.
+        raise InvalidInput(
+            # Translators: field is a path in the program configuration (tiers.0.accrual),
+            # message is the validator's explanation, in English.
+            _("%(field)s: %(message)s") % {"field": field, "message": first["msg"]},
+            field=field,
+        ) from None
 
 
 @transaction.atomic
@@ -62,7 +71,7 @@ def load(merchant) -> CompiledProgram:
     """
     row = Program.objects.filter(merchant=merchant).values_list("pk", "config").first()
     if row is None:
-        raise Conflict("This merchant has no loyalty program yet.", field="program")
+        raise Conflict(_("This merchant has no loyalty program yet."), field="program")
     pk, config = row
     cached = _cache.get(pk)
     if cached is not None and cached[0] == config:

@@ -100,3 +100,22 @@ def test_unreadable_body_gets_a_translated_title(alice):
     assert response.status_code == 400
     assert response.json()["type"] == "/problems/http-error"
     assert response.json()["title"] == "Не вдалося прочитати запит."
+
+
+@pytest.mark.django_db
+def test_sale_conflict_comes_in_the_requested_language(shop):
+    shop.program(welcome_bonus=1_000, max_redeem_percent="50")
+    shop.join(phone="+79995550001")
+    response = shop.tenant.pos("ru").post(
+        "/api/v1/pos/purchases",
+        {"member": {"phone": "+79995550001"}, "receipt_id": "R-1", "points_to_spend": 1_001,
+         "lines": [{"line_id": "1", "amount": 100_000}]},
+        content_type="application/json",
+    )
+    assert response.status_code == 409
+    assert response["Content-Language"] == "ru"
+    problem = response.json()
+    assert problem["type"] == "/problems/conflict"
+    detail = "На эту покупку можно потратить не больше 1000 баллов."  # the whole balance
+    assert (problem["title"], problem["detail"]) == ("Противоречит текущему состоянию.", detail)
+    assert problem["errors"] == [{"field": "points_to_spend", "message": detail}]

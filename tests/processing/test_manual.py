@@ -2,6 +2,7 @@
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.utils import translation
 
 from kopilka.core.actor import Actor
 from kopilka.core.errors import Conflict, Forbidden, InvalidInput
@@ -41,7 +42,8 @@ def test_employee_grants_from_the_allowance_the_owner_set(shop, cashier):
     services.set_allowance(shop.merchant, staff=cashier, points=1_000, by=shop.tenant.owner,
                            actor=ACTOR)
     adjust(shop, member, 600, cashier, key="a")
-    with pytest.raises(Conflict) as error:
+    # Outside a request the default language (Russian) is active: ask for English.
+    with translation.override("en"), pytest.raises(Conflict) as error:
         adjust(shop, member, 500, cashier, key="b")
     assert str(error.value) == "Your allowance has 400 points left."
     adjust(shop, member, 400, cashier, key="c")
