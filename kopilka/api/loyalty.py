@@ -3,7 +3,6 @@ grants within an employee's allowance, tiers by hand, transfers between members.
 
 from datetime import datetime
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
@@ -190,5 +189,4 @@ def transfer(request, payload: TransferIn):
                                      points=payload.points, key=payload.key,
                                      actor=principal.actor)
     return Status(201, {"transfer_id": row.pk, "points": row.points,
-                        "occurred_at": row.occurred_at.astimezone(
-                            ZoneInfo(principal.merchant.timezone))})
+                        "occurred_at": row.occurred_at})

@@ -257,6 +257,14 @@ def _commit(merchant, member, sale, receipt_id, source, actor, terminal, store, 
     if existing is not None:
         _replay_purchase(existing, member, sale)
         return _result(existing, replayed=True, tier_changed=False, book=book)
+    if member.status != Member.Status.ACTIVE:
+        raise Conflict(_("This member's card is blocked or has left the program."),
+                       field="member")
+    if sale.points_to_spend and program.redeem_requires_code:
+        # Fail closed: the program asks for a one-time code before spending, and codes come
+        # with the messaging module. Until then such programs accrue but cannot be spent.
+        raise Conflict(_("This program confirms spending with a one-time code, which this "
+                         "installation cannot send yet."), field="points_to_spend")
     _check_tier(program, book)
     account = book.account
     quote = _quote(merchant, program, member, account, book.balances(now), sale, at)
@@ -409,6 +417,13 @@ def refund_purchase(
         book = ledger.Book.open(account_id=purchase.account_id)
         existing = Refund.objects.filter(purchase=purchase, refund_id=refund_id).first()
         if existing is not None:
+            # A retry may omit the amount (it meant "the rest" the first time), but it may
+            # not ask for something else under the same id.
+            if (amount is not None and amount != existing.amount) or (
+                lines is not None and lines != existing.lines
+            ):
+                raise Conflict(_("This refund id was already used for another refund."),
+                               field="refund_id")
             return _refund_result(existing, book, replayed=True)
         purchase = Purchase.objects.get(pk=purchase.pk)  # fresh totals under the lock
         rows = list(purchase.lines.order_by("pk"))
@@ -488,9 +503,10 @@ def transfer_points(merchant: Merchant, *, sender: Member, recipient: Member, po
     if type(points) is not int or points <= 0:
         raise InvalidInput(_("points must be a positive integer."), field="points")
     if sender.pk == recipient.pk:
-        raise InvalidInput(_("Points cannot be sent to oneself."), field="recipient")
+        raise InvalidInput(_("Points cannot be sent to oneself."), field="to_member_id")
     if recipient.merchant_id != merchant.pk or sender.merchant_id != merchant.pk:
-        raise InvalidInput(_("Both members must belong to this merchant."), field="recipient")
+        raise InvalidInput(_("Both members must belong to this merchant."),
+                           field="to_member_id")
     if points < limits.min_points or (limits.max_points and points > limits.max_points):
         if limits.max_points:
             message = ngettext(

@@ -175,3 +175,23 @@ def test_future_time_is_refused(shop):
     with pytest.raises(InvalidInput) as error:
         shop.buy(member, 100, at=datetime(2999, 1, 1, tzinfo=UTC))
     assert error.value.field == "occurred_at"
+
+
+def test_blocked_member_cannot_buy_with_the_card(shop):
+    shop.program()
+    member = shop.join()
+    member.status = member.Status.BLOCKED
+    member.save(update_fields=["status"])
+    with pytest.raises(Conflict) as error:
+        shop.buy(member, 10_000)
+    assert error.value.field == "member"
+    assert not Purchase.objects.exists()
+
+
+def test_spending_is_refused_while_code_confirmation_cannot_be_sent(shop):
+    shop.program(welcome_bonus=1_000, redeem_requires_code=True)
+    member = shop.join()
+    with pytest.raises(Conflict) as error:
+        shop.buy(member, 10_000, spend=100)
+    assert error.value.field == "points_to_spend"
+    assert shop.buy(member, 10_000).purchase.points_accrued == 500  # accrual still works

@@ -110,3 +110,15 @@ def test_returned_points_whose_expiry_passed_expire_visibly(shop):
         kinds = list(Entry.objects.filter(account__member=member).order_by("seq")
                      .values_list("kind", flat=True))
         assert kinds == ["grant", "redeem", "accrue", "return", "reverse", "expire"]
+
+
+def test_refund_id_reused_for_another_amount_is_a_conflict(shop):
+    shop.program()
+    member = shop.join()
+    purchase = shop.buy(member, 100_000).purchase
+    shop.refund(purchase, "F1", amount=30_000)
+    assert shop.refund(purchase, "F1").replayed  # "the rest" on a retry means the first one
+    with pytest.raises(Conflict) as error:
+        shop.refund(purchase, "F1", amount=40_000)
+    assert error.value.field == "refund_id"
+    assert shop.balance(member) == (3_500, 0)
