@@ -12,6 +12,8 @@ from django.utils.translation import pgettext_lazy
 from django_scopes import ScopedManager
 from phonenumber_field.modelfields import PhoneNumberField
 
+from kopilka.core.phones import mask_phone
+
 
 def new_qr_token() -> str:
     return secrets.token_urlsafe(18)
@@ -26,7 +28,9 @@ class Person(models.Model):
         verbose_name_plural = _("people")
 
     def __str__(self):
-        return str(self.phone)
+        # Masked: a person's str() lands in lists, logs and widgets; the full number is shown
+        # only where a role allows it, explicitly.
+        return mask_phone(str(self.phone))
 
 class Member(models.Model):
     class Gender(models.TextChoices):
@@ -75,7 +79,7 @@ class Member(models.Model):
         indexes = [models.Index(fields=["merchant", "registered_at"], name="member_registered")]
 
     def __str__(self):
-        return self.full_name or str(self.person.phone)
+        return self.full_name or str(self.person)
 
     @property
     def full_name(self) -> str:

@@ -1,0 +1,33 @@
+from django.contrib import admin
+
+from kopilka.ledger.admin import ReadOnlyAdmin
+from kopilka.processing.models import Purchase, PurchaseLine, Refund
+
+
+class LineInline(admin.TabularInline):
+    model = PurchaseLine
+    fields = ["line_id", "sku", "product_group", "quantity", "amount", "discount",
+              "points_money", "accrual", "refunded_amount"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Purchase)
+class PurchaseAdmin(ReadOnlyAdmin):
+    list_display = ["receipt_id", "merchant", "member", "total", "discount", "points_spent",
+                    "points_accrued", "refunded_amount", "occurred_at"]
+    list_select_related = ["merchant", "member__person"]
+    search_fields = ["receipt_id"]
+    date_hierarchy = "occurred_at"
+    inlines = [LineInline]
+
+
+@admin.register(Refund)
+class RefundAdmin(ReadOnlyAdmin):
+    list_display = ["refund_id", "purchase", "amount", "points_reversed", "points_returned",
+                    "points_unrecovered", "occurred_at"]
+    list_select_related = ["purchase"]
