@@ -105,20 +105,32 @@ def register_member(
     return member
 
 
+def _first(rows):
+    """The one row a unique look-up finds, or None — without `.first()`'s ORDER BY id, which
+    can turn an index look-up into a scan."""
+    found = list(rows[:1])
+    return found[0] if found else None
+
+
 def find_member(
     merchant: Merchant, *, phone: str | None = None, card: str | None = None, qr: str | None = None
 ) -> Member:
-    """Counter look-up by phone, card number or the QR token shown on the member page."""
+    """Counter look-up by phone, card number or the QR token shown on the member page.
+
+    Each way goes through its own unique index (person phone, card number per merchant, QR
+    token) before touching members, so the plan does not depend on table statistics.
+    """
     members = Member.objects.filter(merchant=merchant).select_related("person")
     if phone:
-        found = members.filter(person__phone=normalize_phone(phone, merchant.country)).first()
+        person = Person.objects.filter(phone=normalize_phone(phone, merchant.country))
+        found = _first(members.filter(person_id__in=person.values("pk")))
     elif card:
-        number = card.strip()
-        found = members.filter(
-            cards__number=number, cards__status=Card.Status.ACTIVE, cards__merchant=merchant
-        ).first()
+        cards = Card.objects.filter(
+            merchant=merchant, number=card.strip(), status=Card.Status.ACTIVE
+        )
+        found = _first(members.filter(pk__in=cards.values("member_id")))
     elif qr:
-        found = members.filter(qr_token=qr.strip()).first()
+        found = _first(members.filter(qr_token=qr.strip()))
     else:
         raise InvalidInput(_("Give a phone, a card number or a QR token."), field="phone")
     if found is None:
