@@ -3,29 +3,14 @@ processing services, never by hand in the admin."""
 
 from django.contrib import admin
 
+from kopilka.core.admin import ReadOnlyAdmin, ReadOnlyInline
 from kopilka.ledger.models import Account, Entry, Lot
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class LotInline(admin.TabularInline):
+class LotInline(ReadOnlyInline):
     model = Lot
     fields = ["kind", "amount", "remaining", "available_at", "expires_at", "activated"]
     readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Account)

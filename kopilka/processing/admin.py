@@ -1,19 +1,14 @@
 from django.contrib import admin
 
-from kopilka.ledger.admin import ReadOnlyAdmin
+from kopilka.core.admin import ReadOnlyAdmin, ReadOnlyInline
 from kopilka.processing.models import Purchase, PurchaseLine, Refund
 
 
-class LineInline(admin.TabularInline):
+class LineInline(ReadOnlyInline):
     model = PurchaseLine
     fields = ["line_id", "sku", "product_group", "quantity", "amount", "discount",
               "points_money", "accrual", "refunded_amount"]
     readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Purchase)
