@@ -5,6 +5,7 @@ and a logged-in staff member with the session. Each resolves to one merchant; th
 then runs inside `scope(merchant=...)`, so an unscoped query fails loudly instead of leaking.
 """
 
+import re
 from dataclasses import dataclass
 from functools import wraps
 
@@ -16,6 +17,8 @@ from kopilka.core.actor import Actor
 from kopilka.core.errors import Forbidden
 from kopilka.tenancy import services as tenancy
 from kopilka.tenancy.models import Merchant, Staff, Store, Terminal
+
+SLUG = re.compile(r"[-a-zA-Z0-9_]+")  # what django.utils.text.slugify makes
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,8 @@ class StaffSession(SessionAuth):
         if not user.is_authenticated:
             return None
         wanted = request.headers.get("X-Kopilka-Merchant")
+        if wanted and not SLUG.fullmatch(wanted):
+            return None  # no merchant has such a slug (and a NUL must not reach the database)
         with scopes_disabled():
             memberships = Staff.objects.select_related("merchant", "user").filter(
                 user=user, active=True, merchant__status=Merchant.Status.ACTIVE

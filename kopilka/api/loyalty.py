@@ -9,8 +9,15 @@ from ninja import Field, Query, Router, Schema, Status
 from pydantic import StrictInt
 
 from kopilka.api.auth import ManagementToken, StaffSession, in_merchant_scope
-from kopilka.api.schemas import MemberCardOut, Problem, StrictIn, member_card_out
-from kopilka.core.errors import InvalidInput, NotFound
+from kopilka.api.schemas import (
+    CleanIn,
+    MemberCardOut,
+    Problem,
+    StrictIn,
+    cursor_value,
+    member_card_out,
+)
+from kopilka.core.errors import NotFound
 from kopilka.ledger.models import Entry
 from kopilka.members import services as members
 from kopilka.processing import services as processing
@@ -20,8 +27,9 @@ from kopilka.tenancy.models import Staff
 
 router = Router(tags=["Loyalty"], auth=[ManagementToken(), StaffSession()])
 router.add_decorator(in_merchant_scope)
-ERRORS = {401: Problem, 403: Problem, 404: Problem, 409: Problem, 422: Problem}
+ERRORS = {400: Problem, 401: Problem, 403: Problem, 404: Problem, 409: Problem, 422: Problem}
 ADMINS = (Staff.Role.OWNER, Staff.Role.ADMIN)
+MAX_PAGE = 200
 STAFF_WHO_ADJUST = (Staff.Role.OWNER, Staff.Role.ADMIN, Staff.Role.MANAGER)
 Points = Annotated[StrictInt, Field(ge=-(10**12), le=10**12)]
 
@@ -59,7 +67,7 @@ class TierIn(StrictIn):
 class TransferIn(StrictIn):
     from_member_id: StrictInt
     to_member_id: StrictInt
-    points: Annotated[StrictInt, Field(gt=0)]
+    points: Annotated[StrictInt, Field(gt=0, le=10**12)]
     key: str = Field(min_length=1, max_length=100, description="Idempotency key")
 
 
@@ -84,9 +92,9 @@ class HistoryPage(Schema):
     next: str | None
 
 
-class HistoryQuery(Schema):
+class HistoryQuery(CleanIn):
     cursor: str | None = None
-    limit: int = 50
+    limit: int = Field(50, ge=1, le=MAX_PAGE)
 
 
 @router.get("/program", response={200: ProgramOut, **ERRORS})
@@ -121,17 +129,10 @@ def member_card(request, member_id: int):
 def history(request, member_id: int, page: Query[HistoryQuery]):
     """Every change of the member's points, newest first (the ledger's entries)."""
     principal = request.auth
-    if not 1 <= page.limit <= 200:
-        raise InvalidInput(
-            _("limit must be between %(min)s and %(max)s.") % {"min": 1, "max": 200},
-            field="limit",
-        )
     member = members.get_member(principal.merchant, member_id)
     rows = Entry.objects.filter(merchant=principal.merchant, account__member=member)
     if page.cursor:
-        if not page.cursor.isdigit():
-            raise InvalidInput(_("cursor is not valid."), field="cursor")
-        rows = rows.filter(seq__lt=int(page.cursor))
+        rows = rows.filter(seq__lt=cursor_value(page.cursor))
     found = list(rows.order_by("-seq")[: page.limit + 1])
     more = len(found) > page.limit
     found = found[: page.limit]

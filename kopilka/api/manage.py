@@ -1,27 +1,30 @@
 """Management API: what the merchant cabinet does, for the merchant's own systems."""
 
 from django.utils.translation import gettext as _
-from ninja import Query, Router, Schema, Status
+from ninja import Field, Query, Router, Status
 
 from kopilka.api.auth import ManagementToken, StaffSession, in_merchant_scope
 from kopilka.api.schemas import (
     CardIn,
     CardOut,
     CardReplaceIn,
+    CleanIn,
     MemberIn,
     MemberOut,
     MemberPage,
     MerchantOut,
     NewTerminalOut,
+    PathText,
     Problem,
     ProfileIn,
     StoreIn,
     StoreOut,
     TerminalIn,
+    cursor_value,
     member_out,
     terminal_out,
 )
-from kopilka.core.errors import InvalidInput, NotFound
+from kopilka.core.errors import NotFound
 from kopilka.members import services as members
 from kopilka.members.models import Card, Member
 from kopilka.tenancy import services as tenancy
@@ -29,14 +32,14 @@ from kopilka.tenancy.models import Staff, Store
 
 router = Router(tags=["Management"], auth=[ManagementToken(), StaffSession()])
 router.add_decorator(in_merchant_scope)
-ERRORS = {401: Problem, 403: Problem, 404: Problem, 409: Problem, 422: Problem}
+ERRORS = {400: Problem, 401: Problem, 403: Problem, 404: Problem, 409: Problem, 422: Problem}
 ADMINS = (Staff.Role.OWNER, Staff.Role.ADMIN)
 MAX_PAGE = 200
 
 
-class PageQuery(Schema):
+class PageQuery(CleanIn):
     cursor: str | None = None
-    limit: int = 50
+    limit: int = Field(50, ge=1, le=MAX_PAGE)
 
 
 @router.get("/merchant", response={200: MerchantOut, 401: Problem})
@@ -74,16 +77,9 @@ def create_terminal(request, payload: TerminalIn):
 def list_members(request, page: Query[PageQuery]):
     """Members, newest first, with cursor pagination."""
     principal = request.auth
-    if not 1 <= page.limit <= MAX_PAGE:
-        raise InvalidInput(
-            _("limit must be between %(min)s and %(max)s.") % {"min": 1, "max": MAX_PAGE},
-            field="limit",
-        )
     rows = Member.objects.filter(merchant=principal.merchant).select_related("person")
     if page.cursor:
-        if not page.cursor.isdigit():
-            raise InvalidInput(_("cursor is not valid."), field="cursor")
-        rows = rows.filter(pk__lt=int(page.cursor))
+        rows = rows.filter(pk__lt=cursor_value(page.cursor))
     found = list(rows.prefetch_related("cards").order_by("-pk")[: page.limit + 1])
     more = len(found) > page.limit
     found = found[: page.limit]
@@ -130,7 +126,7 @@ def issue_card(request, member_id: int, payload: CardIn):
 
 
 @router.post("/cards/{number}/replace", response={201: CardOut, **ERRORS})
-def replace_card(request, number: str, payload: CardReplaceIn):
+def replace_card(request, number: PathText, payload: CardReplaceIn):
     """Replace a lost or worn card; the member and the balance stay the same."""
     principal = request.auth
     card = Card.objects.filter(merchant=principal.merchant, number=number).first()

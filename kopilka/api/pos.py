@@ -1,9 +1,10 @@
 """POS API: what a cash register or the cashier workplace calls at the counter."""
 
-from ninja import Query, Router, Schema, Status
+from ninja import Query, Router, Status
 
 from kopilka.api.auth import TerminalKey, in_merchant_scope
 from kopilka.api.schemas import (
+    CleanIn,
     MemberCardOut,
     MemberIn,
     Problem,
@@ -17,10 +18,10 @@ from kopilka.processing import services as processing
 
 router = Router(tags=["POS"], auth=TerminalKey())
 router.add_decorator(in_merchant_scope)
-ERRORS = {401: Problem, 404: Problem, 409: Problem, 422: Problem}
+ERRORS = {400: Problem, 401: Problem, 404: Problem, 409: Problem, 422: Problem}
 
 
-class LookupQuery(Schema):
+class LookupQuery(CleanIn):
     phone: str | None = None
     card: str | None = None
     qr: str | None = None

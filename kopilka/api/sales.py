@@ -1,36 +1,56 @@
 """POS API, the sale itself: quote a basket, commit a purchase, refund it."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema, Status
-from pydantic import StrictInt, model_validator
+from pydantic import AfterValidator, AwareDatetime, StrictInt, model_validator
 from pydantic_core import PydanticCustomError
 
 from kopilka.api.auth import TerminalKey, in_merchant_scope
-from kopilka.api.schemas import HintOut, Problem, StrictIn
+from kopilka.api.schemas import HintOut, PathText, Problem, StrictIn
 from kopilka.core.errors import InvalidInput, NotFound
 from kopilka.members import services as members
 from kopilka.processing import hints, services
 from kopilka.processing.models import Purchase
+from kopilka.processing.services import EARLIEST_SALE, MAX_QUANTITY
 from kopilka.programs.engine import BasketLine
 
 router = Router(tags=["POS"], auth=TerminalKey())
 router.add_decorator(in_merchant_scope)
-ERRORS = {401: Problem, 404: Problem, 409: Problem, 422: Problem}
+ERRORS = {400: Problem, 401: Problem, 404: Problem, 409: Problem, 422: Problem}
 Amount = Annotated[StrictInt, Field(ge=0, le=10**13)]
 Points = Annotated[StrictInt, Field(ge=0, le=10**13)]
+
+
+def _sale_time(value: datetime) -> datetime:
+    """In UTC: PostgreSQL keeps offsets up to ±15:59 only (Python's go to ±23:59), and time
+    zone arithmetic near year 1 overflows. Too early for a sale is refused like any bound."""
+    too_early = PydanticCustomError(
+        "greater_than_equal", "Input should be greater than or equal to {ge}",
+        {"ge": EARLIEST_SALE.isoformat().replace("+00:00", "Z")},
+    )
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError:
+        raise too_early from None
+    if value < EARLIEST_SALE:
+        raise too_early
+    return value
+
+
+SaleTime = Annotated[AwareDatetime, AfterValidator(_sale_time)]
 
 
 class MemberRef(StrictIn):
     """Exactly one of: id (from a look-up), phone, card number, member-page QR token."""
 
     id: StrictInt | None = None
-    phone: str | None = None
-    card: str | None = None
-    qr: str | None = None
+    phone: str | None = Field(None, min_length=1, max_length=32)
+    card: str | None = Field(None, min_length=1, max_length=40)
+    qr: str | None = Field(None, min_length=1, max_length=64)
 
     @model_validator(mode="after")
     def exactly_one(self):
@@ -47,7 +67,7 @@ class MemberRef(StrictIn):
 class LineIn(StrictIn):
     line_id: str = Field(min_length=1, max_length=60, description="Unique within the receipt")
     amount: Amount = Field(description="Line total in minor units, after POS-side discounts")
-    quantity: Annotated[StrictInt, Field(ge=1)] = 1
+    quantity: Annotated[StrictInt, Field(ge=1, le=MAX_QUANTITY)] = 1
     sku: str | None = Field(None, max_length=100)
     product_group: str | None = Field(None, max_length=100)
 
@@ -57,8 +77,8 @@ class SaleIn(StrictIn):
     lines: list[LineIn] = Field(min_length=1, max_length=500)
     points_to_spend: Points = 0
     payment_method: str = Field("", max_length=40, description="e.g. cash, card")
-    occurred_at: datetime | None = Field(
-        None, description="Time of sale for offline uploads (RFC 3339 with offset)"
+    occurred_at: SaleTime | None = Field(
+        None, description="Time of sale for offline uploads (RFC 3339 with offset, from 2000)"
     )
 
 
@@ -198,7 +218,7 @@ def commit(request, payload: PurchaseIn):
 
 @router.post("/purchases/{receipt_id}/refunds", response={200: RefundOut, 201: RefundOut,
                                                           **ERRORS}, summary="Refund a purchase")
-def refund(request, receipt_id: str, payload: RefundIn):
+def refund(request, receipt_id: PathText, payload: RefundIn):
     """Refund all or part of a purchase made through this terminal. Accrued points are taken
     back in proportion, spent points returned in proportion; idempotent by refund_id."""
     principal = request.auth

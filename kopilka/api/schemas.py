@@ -1,11 +1,14 @@
 """Request and response shapes shared by the POS and management routers."""
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
+from django.utils.translation import gettext as _
 from ninja import Field, Schema
-from pydantic import ConfigDict
+from pydantic import AfterValidator, ConfigDict, field_validator
+from pydantic_core import PydanticCustomError
 
+from kopilka.core.errors import InvalidInput
 from kopilka.core.phones import mask_phone
 
 
@@ -19,7 +22,45 @@ class Problem(Schema):
     errors: list[dict] | None = Field(None, description="[{field, message}] for invalid input")
 
 
-class StrictIn(Schema):
+def storable_text(value, at: tuple = ()):
+    """Refuse text no database can store: the NUL character (PostgreSQL rejects it in text and
+    in jsonb) and unpaired UTF-16 surrogates (not encodable as UTF-8). Checks strings inside
+    lists and objects too, keys included; `ctx["at"]` is then the path inside the field
+    (problems.py appends it to the field name). The messages are in problems.FIELD_MESSAGES."""
+    if isinstance(value, str):
+        context = {"at": ".".join(str(part) for part in at)}
+        if "\x00" in value:
+            raise PydanticCustomError("string_nul", "Must not contain the NUL character.",
+                                      context)
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise PydanticCustomError("string_unicode", "Must be valid Unicode text.",
+                                      context) from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            storable_text(key, at)
+            storable_text(item, (*at, key))
+    elif isinstance(value, (list, tuple)):
+        for n, item in enumerate(value):
+            storable_text(item, (*at, n))
+    return value
+
+
+# A text path parameter (a receipt id, a card number).
+PathText = Annotated[str, AfterValidator(storable_text)]
+
+
+class CleanIn(Schema):
+    """Input (a body, a query): every text in it must be storable."""
+
+    @field_validator("*")
+    @classmethod
+    def _storable(cls, value):
+        return storable_text(value)
+
+
+class StrictIn(CleanIn):
     # Unknown fields are an error, not silently dropped: a typo must not look like success.
     model_config = ConfigDict(extra="forbid")
 
@@ -139,6 +180,14 @@ class NewTerminalOut(TerminalOut):
 class WhoAmI(Schema):
     merchant: MerchantOut
     terminal: TerminalOut
+
+
+def cursor_value(cursor: str) -> int:
+    """A page cursor is the decimal id the previous page ended at (ASCII digits only: "²" is a
+    digit to str.isdigit() but not to int())."""
+    if not (cursor.isascii() and cursor.isdigit()):
+        raise InvalidInput(_("cursor is not valid."), field="cursor")
+    return int(cursor)
 
 
 def member_out(member, *, full_phone: bool) -> dict:

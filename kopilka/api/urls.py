@@ -1,9 +1,25 @@
+from django.urls import re_path
 from ninja import NinjaAPI
 
 from kopilka import __version__
 from kopilka.api import loyalty, manage, pos, problems, sales
 
-api = NinjaAPI(
+
+class KopilkaAPI(NinjaAPI):
+    """Every answer under /api/v1/ that is an error is a problem, and the OpenAPI document
+    says so."""
+
+    def get_openapi_schema(self, **kwargs):
+        return problems.document(super().get_openapi_schema(**kwargs))
+
+    def _get_urls(self):
+        patterns = super()._get_urls()
+        for pattern in patterns:
+            pattern.callback = problems.method_problems(pattern.callback)
+        return [*patterns, re_path(r"", problems.not_found_view, name="not-found")]
+
+
+api = KopilkaAPI(
     title="Kopilka API",
     version=__version__,
     description=(

@@ -6,6 +6,7 @@ be guessed from a dictionary) and checking one costs microseconds on every POS r
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 
@@ -30,7 +31,11 @@ def digest_key(plaintext: str) -> str:
 def split_key(plaintext: str, kind: str) -> str | None:
     """Return the prefix of a well-formed key of that kind, or None."""
     parts = plaintext.split("_", 3)
-    if len(parts) != 4 or parts[0] != "kp" or parts[1] != kind or len(parts[2]) != 8:
+    if len(parts) != 4 or parts[0] != "kp" or parts[1] != kind:
+        return None
+    # Exactly what new_key makes (8 lowercase hex digits): anything else is no key, and never
+    # reaches the database (PostgreSQL refuses a NUL in a query: that was a 500).
+    if not re.fullmatch(r"[0-9a-f]{8}", parts[2]):
         return None
     return parts[2]
 

@@ -39,14 +39,19 @@ def _clean_profile(changes: dict) -> dict:
     for field, value in changes.items():
         if field in ("first_name", "last_name", "address", "comment"):
             value = (value or "").strip()
-        elif field == "email" and value:
-            value = value.strip().lower()
-            try:
-                validate_email(value)
-            except ValidationError:
-                raise InvalidInput(
-                    _("%(email)r is not an email address.") % {"email": value}, field="email"
-                ) from None
+        elif field == "email":
+            # null clears the address, as "" does (the column holds no NULL).
+            value = (value or "").strip().lower()
+            if value:
+                try:
+                    validate_email(value)
+                except ValidationError:
+                    raise InvalidInput(
+                        _("%(email)r is not an email address.") % {"email": value},
+                        field="email",
+                    ) from None
+        elif field == "gender" and value is None:
+            value = ""  # null clears it, as "" does
         elif field == "gender" and value not in Member.Gender.values:
             raise InvalidInput(_("gender must be female, male or empty."), field="gender")
         elif field == "birth_date" and value is not None:

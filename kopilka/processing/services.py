@@ -8,7 +8,7 @@ first call did and changes nothing.
 """
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
@@ -35,6 +35,8 @@ from kopilka.programs import services as programs
 from kopilka.tenancy.models import Merchant, Staff
 
 CLOCK_SKEW = timedelta(minutes=5)  # a POS clock a little ahead is not "the future"
+EARLIEST_SALE = datetime(2000, 1, 1, tzinfo=UTC)
+MAX_QUANTITY = 1_000_000
 
 
 @dataclass
@@ -169,9 +171,26 @@ def _check_sale(sale: Sale, now: datetime) -> datetime:
                                field=f"lines.{n}.amount")
         if line.quantity < 1:
             raise InvalidInput(_("Quantity must be at least 1."), field=f"lines.{n}.quantity")
+        if line.quantity > MAX_QUANTITY:
+            raise InvalidInput(_("Must be at most %(le)s.") % {"le": MAX_QUANTITY},
+                               field=f"lines.{n}.quantity")
     if sale.points_to_spend < 0:
         raise InvalidInput(_("points_to_spend cannot be negative."), field="points_to_spend")
-    at = sale.occurred_at or now
+    return _sale_time(sale.occurred_at or now, now)
+
+
+def _sale_time(at: datetime, now: datetime) -> datetime:
+    """The moment of a sale in UTC (PostgreSQL keeps offsets up to ±15:59 only, and zone
+    arithmetic near year 1 overflows), between 2000 and a few minutes from now."""
+    if at.tzinfo is None:
+        raise InvalidInput(_("Must have a time zone offset (RFC 3339)."), field="occurred_at")
+    try:
+        at = at.astimezone(UTC)
+    except OverflowError:
+        at = None
+    if at is None or at < EARLIEST_SALE:
+        raise InvalidInput(_("Must be at least %(ge)s.") % {"ge": "2000-01-01T00:00:00Z"},
+                           field="occurred_at")
     if at > now + CLOCK_SKEW:
         raise InvalidInput(_("occurred_at is in the future."), field="occurred_at")
     return at

@@ -195,3 +195,33 @@ def test_spending_is_refused_while_code_confirmation_cannot_be_sent(shop):
         shop.buy(member, 10_000, spend=100)
     assert error.value.field == "points_to_spend"
     assert shop.buy(member, 10_000).purchase.points_accrued == 500  # accrual still works
+
+
+@pytest.mark.parametrize(
+    ("at", "field"),
+    [
+        (datetime(2024, 1, 1, 10, 0), "occurred_at"),  # no offset
+        (datetime(1, 1, 1, tzinfo=UTC), "occurred_at"),  # before 2000
+        (datetime(1999, 12, 31, 23, 59, tzinfo=UTC), "occurred_at"),
+    ],
+)
+def test_sale_time_out_of_range_is_refused_at_the_service(shop, at, field):
+    shop.program()
+    member = shop.join()
+    with pytest.raises(InvalidInput) as error:
+        shop.buy(member, 100, at=at)
+    assert error.value.field == field
+    assert not Purchase.objects.exists()
+
+
+def test_sale_time_is_stored_in_utc(shop):
+    from datetime import timezone
+
+    shop.program()
+    member = shop.join()
+    far_east = timezone(timedelta(hours=19, minutes=20))
+    at = datetime(2026, 6, 10, 20, 0, tzinfo=far_east)
+    with time_machine.travel(NOON, tick=False):
+        purchase = shop.buy(member, 100, at=at).purchase
+    purchase.refresh_from_db()
+    assert purchase.occurred_at == datetime(2026, 6, 10, 0, 40, tzinfo=UTC)
