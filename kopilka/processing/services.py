@@ -516,7 +516,8 @@ def transfer_points(merchant: Merchant, *, sender: Member, recipient: Member, po
                     key: str, actor: Actor) -> Transfer:
     """Send points to another member of the same merchant. The recipient gets lots with the
     sender's expiry dates: a transfer never makes points live longer."""
-    limits = programs.load(merchant).config.transfers
+    program = programs.load(merchant)
+    limits = program.config.transfers
     if limits is None or not limits.enabled:
         raise Forbidden(_("This program does not allow sending points."), field="points")
     if type(points) is not int or points <= 0:
@@ -540,7 +541,6 @@ def transfer_points(merchant: Merchant, *, sender: Member, recipient: Member, po
                 limits.min_points,
             ) % {"min": limits.min_points}
         raise Conflict(message, field="points")
-    program = programs.load(merchant)
     with transaction.atomic():
         sender_book, recipient_book = ledger.Book.open_pair(
             _account(sender, program).pk, _account(recipient, program).pk
