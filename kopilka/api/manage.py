@@ -27,6 +27,7 @@ from kopilka.api.schemas import (
 from kopilka.core.errors import NotFound
 from kopilka.members import services as members
 from kopilka.members.models import Card, Member
+from kopilka.processing import services as processing
 from kopilka.tenancy import services as tenancy
 from kopilka.tenancy.models import Staff, Store
 
@@ -94,7 +95,7 @@ def register_member(request, payload: MemberIn):
     principal = request.auth
     data = payload.model_dump(exclude_unset=True)
     consents = [members.ConsentGiven(**c) for c in data.pop("consents", [])]
-    member = members.register_member(
+    member = processing.enrol(
         principal.merchant, actor=principal.actor, channel=Member.Channel.API,
         staff=principal.staff, consents=consents, **data,
     )

@@ -69,9 +69,13 @@ class RefundResult:
 
 
 def _account(member: Member, program: engine.CompiledProgram) -> Account:
-    account = Account.objects.filter(member=member).first()
-    if account is None:  # a member registered before the program existed
-        account = ledger.open_account(member, tier_code=program.start_tier)
+    """The member's account; opened on first use for a member registered before the merchant
+    had a program (get_or_create: two first purchases at once still make one account)."""
+    account, _created = Account.objects.get_or_create(
+        member=member,
+        defaults={"merchant_id": member.merchant_id, "tier_code": program.start_tier,
+                  "updated_at": clock.now()},
+    )
     return account
 
 

@@ -97,3 +97,12 @@ def test_other_merchant_cannot_touch_loyalty_data(alice, bob):
     assert send(client, "post", "/api/v1/manage/transfers",
                 {"from_member_id": alice.member.pk, "to_member_id": bob.member.pk,
                  "points": 1, "key": "k"}).status_code == 404
+
+
+def test_registration_through_the_management_api_grants_the_welcome_bonus(alice):
+    client = alice.manage()
+    config = client.get("/api/v1/manage/program").json()["config"]
+    send(client, "put", "/api/v1/manage/program", {"config": {**config, "welcome_bonus": 500}})
+    member = send(client, "post", "/api/v1/manage/members", {"phone": "+79165550000"}).json()
+    card = client.get(f"/api/v1/manage/members/{member['id']}/card").json()
+    assert (card["available"], card["tier"]) == (500, "standard")
