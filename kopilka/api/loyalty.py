@@ -75,6 +75,7 @@ class TransferOut(Schema):
     transfer_id: int
     points: int
     occurred_at: datetime
+    replayed: bool = Field(description="True when this key had already been used")
 
 
 class EntryOut(Schema):
@@ -139,19 +140,21 @@ def history(request, member_id: int, page: Query[HistoryQuery]):
     return {"items": found, "next": str(found[-1].seq) if more else None}
 
 
-@router.post("/members/{member_id}/adjustments", response={201: MemberCardOut, **ERRORS})
+@router.post("/members/{member_id}/adjustments",
+             response={200: MemberCardOut, 201: MemberCardOut, **ERRORS})
 def adjust(request, member_id: int, payload: AdjustmentIn):
     """Grant or deduct points by hand, with a reason. Employees other than the owner grant
-    from the allowance the owner gave them. Idempotent by key."""
+    from the allowance the owner gave them. Idempotent by key: a retry answers 200 with the
+    member's card and changes nothing."""
     principal = request.auth
     principal.require_role(*STAFF_WHO_ADJUST)
     member = members.get_member(principal.merchant, member_id)
-    processing.adjust_points(
+    result = processing.adjust_points(
         principal.merchant, member, points=payload.points, by=principal.staff,
         reason=payload.reason, key=payload.key, actor=principal.actor,
         validity_days=payload.validity_days,
     )
-    return Status(201, _card(principal, member_id))
+    return Status(200 if result.replayed else 201, _card(principal, member_id))
 
 
 @router.put("/staff/{staff_id}/allowance", response={200: AllowanceOut, **ERRORS})
@@ -179,15 +182,19 @@ def assign_tier(request, member_id: int, payload: TierIn):
     return _card(principal, member_id)
 
 
-@router.post("/transfers", response={201: TransferOut, **ERRORS})
+@router.post("/transfers", response={200: TransferOut, 201: TransferOut, **ERRORS})
 def transfer(request, payload: TransferIn):
-    """Move points from one member to another (ENG-12), within the program's limits."""
+    """Move points from one member to another (ENG-12), within the program's limits.
+    Idempotent by key: a retry answers 200 with `replayed: true`."""
     principal = request.auth
     principal.require_role(*STAFF_WHO_ADJUST)
     sender = members.get_member(principal.merchant, payload.from_member_id)
     recipient = members.get_member(principal.merchant, payload.to_member_id)
-    row = processing.transfer_points(principal.merchant, sender=sender, recipient=recipient,
-                                     points=payload.points, key=payload.key,
-                                     actor=principal.actor)
-    return Status(201, {"transfer_id": row.pk, "points": row.points,
-                        "occurred_at": row.occurred_at})
+    result = processing.transfer_points(principal.merchant, sender=sender, recipient=recipient,
+                                        points=payload.points, key=payload.key,
+                                        actor=principal.actor)
+    row = result.transfer
+    return Status(200 if result.replayed else 201, {
+        "transfer_id": row.pk, "points": row.points, "occurred_at": row.occurred_at,
+        "replayed": result.replayed,
+    })

@@ -65,6 +65,18 @@ class RefundResult:
     pending: int
 
 
+@dataclass
+class TransferResult:
+    transfer: Transfer
+    replayed: bool
+
+
+@dataclass
+class AdjustmentResult:
+    adjustment: Adjustment
+    replayed: bool
+
+
 # --- accounts and member state ---------------------------------------------------------------
 
 
@@ -517,7 +529,7 @@ def _refund_result(refund: Refund, book: ledger.Book, *, replayed: bool) -> Refu
 
 
 def transfer_points(merchant: Merchant, *, sender: Member, recipient: Member, points: int,
-                    key: str, actor: Actor) -> Transfer:
+                    key: str, actor: Actor) -> TransferResult:
     """Send points to another member of the same merchant. The recipient gets lots with the
     sender's expiry dates: a transfer never makes points live longer."""
     program = programs.load(merchant)
@@ -555,7 +567,7 @@ def transfer_points(merchant: Merchant, *, sender: Member, recipient: Member, po
         if existing is not None:
             if (existing.recipient_id, existing.points) != (recipient_account.pk, points):
                 raise Conflict(_("This key was already used for another transfer."), field="key")
-            return existing
+            return TransferResult(existing, replayed=True)
         now = clock.now()
         if limits.max_points_per_day:
             sent_today = sum(Transfer.objects.filter(
@@ -584,7 +596,7 @@ def transfer_points(merchant: Merchant, *, sender: Member, recipient: Member, po
         recipient_book.save()
         audit.record("processing.points.transferred", actor=actor, merchant=merchant,
                      obj=transfer, data={"points": points, "from": sender.pk, "to": recipient.pk})
-        return transfer
+        return TransferResult(transfer, replayed=False)
 
 
 # --- manual grants and deductions (ENG-13) ---------------------------------------------------
@@ -610,7 +622,8 @@ def set_allowance(merchant: Merchant, *, staff: Staff, points: int, by: Staff,
 
 
 def adjust_points(merchant: Merchant, member: Member, *, points: int, by: Staff, reason: str,
-                  key: str, actor: Actor, validity_days: int | None = None) -> Adjustment:
+                  key: str, actor: Actor,
+                  validity_days: int | None = None) -> AdjustmentResult:
     """Grant (points > 0) or deduct (points < 0) by hand, with a reason. Grants by anyone but
     the owner use up the employee's allowance; a deduction never takes more than is spendable."""
     if type(points) is not int or points == 0:
@@ -627,7 +640,7 @@ def adjust_points(merchant: Merchant, member: Member, *, points: int, by: Staff,
         if existing is not None:
             if (existing.account_id, existing.points) != (account.pk, points):
                 raise Conflict(_("This key was already used for another change."), field="key")
-            return existing
+            return AdjustmentResult(existing, replayed=True)
         now = clock.now()
         if points > 0 and by.role != Staff.Role.OWNER:
             allowance = Allowance.objects.select_for_update().filter(staff=by).first()
@@ -661,7 +674,7 @@ def adjust_points(merchant: Merchant, member: Member, *, points: int, by: Staff,
             actor=actor, merchant=merchant, obj=adjustment,
             data={"points": points, "reason": adjustment.reason, "member": member.pk},
         )
-        return adjustment
+        return AdjustmentResult(adjustment, replayed=False)
 
 
 @transaction.atomic

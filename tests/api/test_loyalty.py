@@ -34,10 +34,12 @@ def test_program_round_trip_and_validation(alice):
 def test_card_history_and_adjustment(alice):
     client = alice.manage()
     url = f"/api/v1/manage/members/{alice.member.pk}"
-    response = send(client, "post", f"{url}/adjustments",
-                    {"points": 1_500, "reason": "apology for the wait", "key": "a1"})
+    body = {"points": 1_500, "reason": "apology for the wait", "key": "a1"}
+    response = send(client, "post", f"{url}/adjustments", body)
     assert response.status_code == 201
     assert response.json()["available"] == 1_500
+    retry = send(client, "post", f"{url}/adjustments", body)
+    assert (retry.status_code, retry.json()["available"]) == (200, 1_500)
     card = client.get(f"{url}/card").json()
     assert (card["available"], card["tier"]) == (1_500, "standard")
     history = client.get(f"{url}/history").json()
@@ -106,3 +108,21 @@ def test_registration_through_the_management_api_grants_the_welcome_bonus(alice)
     member = send(client, "post", "/api/v1/manage/members", {"phone": "+79165550000"}).json()
     card = client.get(f"/api/v1/manage/members/{member['id']}/card").json()
     assert (card["available"], card["tier"]) == (500, "standard")
+
+
+def test_transfer_over_the_api_and_its_replay(alice):
+    client = alice.manage()
+    config = client.get("/api/v1/manage/program").json()["config"]
+    config.update(welcome_bonus=1_000, transfers={"enabled": True, "min_points": 100})
+    assert send(client, "put", "/api/v1/manage/program", {"config": config}).status_code == 200
+    sender = send(client, "post", "/api/v1/manage/members", {"phone": "+79165550001"}).json()
+    friend = send(client, "post", "/api/v1/manage/members", {"phone": "+79165550002"}).json()
+    body = {"from_member_id": sender["id"], "to_member_id": friend["id"], "points": 400,
+            "key": "gift-1"}
+    first = send(client, "post", "/api/v1/manage/transfers", body)
+    assert (first.status_code, first.json()["replayed"]) == (201, False)
+    again = send(client, "post", "/api/v1/manage/transfers", body)
+    assert (again.status_code, again.json()["replayed"]) == (200, True)
+    assert again.json()["transfer_id"] == first.json()["transfer_id"]
+    card = client.get(f"/api/v1/manage/members/{friend['id']}/card").json()
+    assert card["available"] == 1_400

@@ -60,8 +60,8 @@ def test_only_the_owner_sets_allowances(shop, cashier):
 def test_an_adjustment_replay_is_one_adjustment(shop):
     shop.program()
     member = shop.join()
-    adjust(shop, member, 700, shop.tenant.owner, key="same")
-    adjust(shop, member, 700, shop.tenant.owner, key="same")
+    assert not adjust(shop, member, 700, shop.tenant.owner, key="same").replayed
+    assert adjust(shop, member, 700, shop.tenant.owner, key="same").replayed
     assert shop.balance(member) == (700, 0)
     with pytest.raises(Conflict):
         adjust(shop, member, 800, shop.tenant.owner, key="same")
@@ -130,8 +130,8 @@ def test_transfers_are_off_unless_the_program_allows_them(shop):
 def test_transfer_replay_and_self_transfer(shop):
     shop.program(welcome_bonus=1_000, transfers={"enabled": True, "min_points": 1})
     sender, friend = shop.join(), shop.join(phone="+79990000002")
-    shop.send(sender, friend, 100, key="t1")
-    shop.send(sender, friend, 100, key="t1")
+    assert not shop.send(sender, friend, 100, key="t1").replayed
+    assert shop.send(sender, friend, 100, key="t1").replayed
     assert shop.balance(friend) == (1_100, 0)
     with pytest.raises(InvalidInput):
         shop.send(sender, sender, 100)
