@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.db import IntegrityError, transaction
+from django.db.models import Sum
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -570,9 +571,9 @@ def transfer_points(merchant: Merchant, *, sender: Member, recipient: Member, po
             return TransferResult(existing, replayed=True)
         now = clock.now()
         if limits.max_points_per_day:
-            sent_today = sum(Transfer.objects.filter(
+            sent_today = Transfer.objects.filter(
                 sender=sender_account, occurred_at__gte=now - timedelta(days=1)
-            ).values_list("points", flat=True))
+            ).aggregate(total=Sum("points"))["total"] or 0
             if sent_today + points > limits.max_points_per_day:
                 raise Conflict(
                     ngettext(

@@ -201,6 +201,22 @@ def test_bonus_discount_program_accrues_on_the_discounted_amount():
     assert (q.discount, q.accrual_points) == (5000, 2850)  # 3 % of 950.00 = 28.50
 
 
+# «с 9 до 12 начисляем в 2 раза больше бонусов» on a 3 % tier.
+MORNING_DOUBLE = {
+    "type": "bonus",
+    "tiers": [{"code": "standard", "name": "Standard",
+               "accrual": {"kind": "percent", "percent": 3}}],
+    "rules": [
+        {
+            "code": "morning",
+            "name": "9-12 double bonuses",
+            "conditions": {"time_from": "09:00", "time_to": "12:00"},
+            "effects": {"multiply_accrual": 2},
+        }
+    ],
+}
+
+
 @pytest.mark.parametrize(
     ("when", "doubled"),
     [
@@ -212,52 +228,14 @@ def test_bonus_discount_program_accrues_on_the_discounted_amount():
 )
 def test_from_9_to_12_double_bonuses_in_the_merchants_time(when, doubled):
     """«с 9 до 12 начисляем в 2 раза больше бонусов»: 09:00 counts, 12:00 does not."""
-    program = compile_(
-        {
-            "type": "bonus",
-            "tiers": [
-                {
-                    "code": "standard",
-                    "name": "Standard",
-                    "accrual": {"kind": "percent", "percent": 3},
-                }
-            ],
-            "rules": [
-                {
-                    "code": "morning",
-                    "name": "9-12 double bonuses",
-                    "conditions": {"time_from": "09:00", "time_to": "12:00"},
-                    "effects": {"multiply_accrual": 2},
-                }
-            ],
-        }
-    )
+    program = compile_(MORNING_DOUBLE)
     q = sell(program, 100_000, when=when)
     assert q.accrual_points == (6000 if doubled else 3000)
     assert q.lines[0].rules == (("morning",) if doubled else ())
 
 
 def test_9_to_12_is_the_merchants_local_time_not_utc():
-    program = compile_(
-        {
-            "type": "bonus",
-            "tiers": [
-                {
-                    "code": "standard",
-                    "name": "Standard",
-                    "accrual": {"kind": "percent", "percent": 3},
-                }
-            ],
-            "rules": [
-                {
-                    "code": "morning",
-                    "name": "9-12",
-                    "conditions": {"time_from": "09:00", "time_to": "12:00"},
-                    "effects": {"multiply_accrual": 2},
-                }
-            ],
-        }
-    )
+    program = compile_(MORNING_DOUBLE)
     # 10:00 UTC falls in "9-12" for a merchant on UTC, but is 13:00 for one in Moscow.
     q = sell(program, 100_000, when="2026-11-23 10:00", tz="UTC")
     assert q.accrual_points == 6000  # in a UTC merchant it is doubled ...
