@@ -1,0 +1,37 @@
+"""What every backend implements, what it is given and what it answers."""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message as a backend sees it: no database objects, nothing to look up."""
+
+    id: int  # the outbox row: a stable reference for providers that deduplicate on it
+    channel: str  # "sms" or "email"
+    recipient: str  # E.164 ("+79160000001") or an email address
+    body: str
+    subject: str = ""  # email only
+
+
+@dataclass(frozen=True)
+class Sent:
+    provider_id: str = ""  # the provider's message id, for receipts and support
+    parts: int | None = None  # the provider's own part count, when it reports one
+
+
+class DeliveryError(Exception):
+    """Sending failed in a way that may pass: the outbox retries with backoff. Any other
+    exception from a backend (a dropped connection, a timeout) is treated the same."""
+
+
+class Refused(DeliveryError):
+    """The provider said no for good (invalid number, blocked sender, bad credentials): the
+    message is marked refused and never retried."""
+
+
+class BaseBackend:
+    name = "base"  # recorded on the message as its provider
+
+    def send(self, message: Outgoing) -> Sent:
+        raise NotImplementedError

@@ -1,0 +1,61 @@
+"""settings.MESSAGING from the environment: which backend sends each channel, with what options.
+
+Imported by kopilka/settings.py, so it must not import Django models or settings.
+"""
+
+import json
+from collections.abc import Mapping
+
+from django.core.exceptions import ImproperlyConfigured
+
+ALIASES = {
+    "console": "kopilka.messaging.backends.console.ConsoleBackend",
+    "locmem": "kopilka.messaging.backends.locmem.LocmemBackend",
+    "file": "kopilka.messaging.backends.file.FileBackend",
+    "http": "kopilka.messaging.backends.http.HttpBackend",
+    "smpp": "kopilka.messaging.backends.smpp.SmppBackend",
+    "email": "kopilka.messaging.backends.email.EmailBackend",
+}
+
+
+def _channel(env: Mapping[str, str], prefix: str, default: str) -> dict:
+    name = env.get(f"{prefix}_BACKEND", "").strip() or default
+    raw = env.get(f"{prefix}_OPTIONS", "").strip() or "{}"
+    try:
+        options = json.loads(raw)
+    except ValueError as error:
+        raise ImproperlyConfigured(f"{prefix}_OPTIONS is not valid JSON: {error}") from None
+    if not isinstance(options, dict):
+        raise ImproperlyConfigured(f"{prefix}_OPTIONS must be a JSON object")
+    return {"BACKEND": ALIASES.get(name, name), "OPTIONS": options}
+
+
+def messaging_settings(env: Mapping[str, str]) -> dict:
+    """KOPILKA_SMS_BACKEND / KOPILKA_SMS_OPTIONS for SMS (default: console), and
+    KOPILKA_EMAIL_CHANNEL_BACKEND / KOPILKA_EMAIL_CHANNEL_OPTIONS for email (default: Django's
+    mail framework, itself set by the KOPILKA_EMAIL_* transport variables). A backend is an
+    alias above or a dotted path; options are a JSON object of its keyword arguments."""
+    return {
+        "sms": _channel(env, "KOPILKA_SMS", "console"),
+        "email": _channel(env, "KOPILKA_EMAIL_CHANNEL", "email"),
+    }
+
+
+def mailer_settings(env: Mapping[str, str]) -> dict:
+    """Django's default mailer: SMTP to KOPILKA_EMAIL_HOST (KOPILKA_EMAIL_PORT, 587;
+    KOPILKA_EMAIL_USER / _PASSWORD; KOPILKA_EMAIL_TLS, on for port 587), or the console when
+    no host is set, so development prints mail instead of failing to connect."""
+    host = env.get("KOPILKA_EMAIL_HOST", "").strip()
+    if not host:
+        return {"BACKEND": "django.core.mail.backends.console.EmailBackend"}
+    port = int(env.get("KOPILKA_EMAIL_PORT", "").strip() or 587)
+    tls = env.get("KOPILKA_EMAIL_TLS", "").strip().lower()
+    return {
+        "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "OPTIONS": {
+            "host": host, "port": port, "timeout": 30,
+            "username": env.get("KOPILKA_EMAIL_USER", ""),
+            "password": env.get("KOPILKA_EMAIL_PASSWORD", ""),
+            "use_tls": tls in ("1", "true", "yes", "on") if tls else port == 587,
+        },
+    }

@@ -1,0 +1,119 @@
+"""Messaging: the merchant's message templates and the outbox of SMS and email messages.
+
+A `Message` is written in the same transaction as the event it tells about (the outbox), so a
+rolled-back operation sends nothing and a committed one cannot be lost: a task sends it after
+commit, and `deliver_due` (called by `kopilka tick`) sends whatever a lost task left behind.
+Its text is rendered when it is queued, so it tells the member the figures of that moment.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from django_scopes import ScopedManager
+
+
+class Channel(models.TextChoices):
+    SMS = "sms", _("SMS")
+    EMAIL = "email", _("email")
+
+
+class Event(models.TextChoices):
+    """The events a merchant can send a message about (MSG-1)."""
+
+    REGISTRATION = "registration", _("registration")
+    FIRST_PURCHASE = "first_purchase", _("first purchase")
+    ACCRUAL = "accrual", _("points accrued")
+    REDEMPTION = "redemption", _("points spent")
+    REFERRAL_ACCRUAL = "referral_accrual", _("points for a referred friend")
+    GIFT = "gift", _("gift")
+    EXPIRY_SOON = "expiry_soon", _("points expire soon")
+    ACTIVATION = "activation", _("points activated")
+    TIER_CHANGE = "tier_change", _("tier change")
+    BIRTHDAY = "birthday", _("birthday")
+    RELATIVE_BIRTHDAY = "relative_birthday", _("a relative's birthday")
+    REVIEW_REQUEST = "review_request", _("review request")
+    ONE_TIME_CODE = "one_time_code", _("one-time code")
+
+
+class Template(models.Model):
+    """A merchant's own text for one event, language and channel.
+
+    Without a row the shipped default (messaging/defaults.py) is used. A blank body or subject
+    also means the shipped default, so a row can switch an event off without freezing a copy
+    of the default text that would miss later improvements of it.
+    """
+
+    merchant = models.ForeignKey("tenancy.Merchant", on_delete=models.PROTECT, related_name="+")
+    event = models.CharField(_("event"), max_length=32, choices=Event)
+    language = models.CharField(_("language"), max_length=5, choices=settings.LANGUAGES)
+    channel = models.CharField(_("channel"), max_length=8, choices=Channel)
+    subject = models.CharField(_("subject"), max_length=200, blank=True)  # email only
+    body = models.TextField(_("text"), blank=True)
+    enabled = models.BooleanField(_("enabled"), default=True)
+    updated_at = models.DateTimeField(_("updated"))
+
+    objects = ScopedManager(merchant="merchant")
+
+    class Meta:
+        verbose_name = _("message template")
+        verbose_name_plural = _("message templates")
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "event", "language", "channel"],
+                                    name="template_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.event} {self.language} {self.channel}"
+
+
+class Message(models.Model):
+    """One outgoing message: the outbox row, its delivery state and its cost."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("queued")
+        SENT = "sent", _("sent")  # the provider accepted it
+        DELIVERED = "delivered", _("delivered")  # the provider confirmed delivery
+        FAILED = "failed", _("failed")  # out of retries
+        REFUSED = "refused", _("refused")  # the provider said no for good: no retry
+        HELD = "held", _("held")  # waits for something (SMS balance, quiet hours)
+
+    merchant = models.ForeignKey("tenancy.Merchant", on_delete=models.PROTECT, related_name="+")
+    member = models.ForeignKey("members.Member", null=True, blank=True,
+                               on_delete=models.SET_NULL, related_name="+")
+    event = models.CharField(_("event"), max_length=32, choices=Event)
+    channel = models.CharField(_("channel"), max_length=8, choices=Channel)
+    recipient = models.CharField(_("recipient"), max_length=254)  # E.164 phone or email
+    language = models.CharField(_("language"), max_length=5, choices=settings.LANGUAGES)
+    subject = models.CharField(_("subject"), max_length=200, blank=True)
+    body = models.TextField(_("text"))
+    status = models.CharField(_("status"), max_length=16, choices=Status, default=Status.QUEUED)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    # When a worker may (next) send it. While a worker is sending, this is pushed a lease ahead,
+    # which is what keeps a second worker off the row.
+    next_attempt_at = models.DateTimeField(_("next attempt"))
+    provider = models.CharField(_("provider"), max_length=50, blank=True)
+    provider_id = models.CharField(_("provider id"), max_length=100, blank=True)
+    parts = models.PositiveSmallIntegerField(_("parts"), default=1)  # SMS segments billed
+    cost = models.BigIntegerField(_("cost"), default=0)  # money minor units; 0 until billing
+    error = models.CharField(_("error"), max_length=500, blank=True)  # the last one
+    created_at = models.DateTimeField(_("created"))
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    delivered_at = models.DateTimeField(_("delivered"), null=True, blank=True)
+
+    objects = ScopedManager(merchant="merchant")
+
+    class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+        indexes = [
+            models.Index(fields=["merchant", "-created_at"], name="message_log"),
+            models.Index(fields=["merchant", "member", "-created_at"], name="message_member"),
+            models.Index(fields=["merchant", "status"], name="message_status"),
+            # deliver_due's scan across merchants: only the queued rows, by when they are due.
+            models.Index(fields=["next_attempt_at"], condition=Q(status="queued"),
+                         name="message_due"),
+        ]
+
+    def __str__(self):
+        return f"{self.event} {self.channel} #{self.pk}"

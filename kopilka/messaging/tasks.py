@@ -1,0 +1,128 @@
+"""Sending messages: the task, retries with backoff, and the sweep for due messages.
+
+At least once, never twice at the same time. A worker *claims* a message with one conditional
+UPDATE (still queued, due, and nobody else's lease) that pushes `next_attempt_at` a lease ahead
+and counts the attempt; a second worker's identical UPDATE then matches no row. The backend is
+called outside any transaction (a slow gateway must not hold a database lock), and the outcome
+is written only if the claim is still the current one (the lease moment identifies it). A
+worker that dies mid-send leaves the message due again when its lease runs out; gateways that
+deduplicate on a client reference get the message id, which is the same on every attempt.
+
+Each failure schedules the next attempt after `BACKOFF` (a task deferred with `run_after`
+where the tasks backend can defer) and records `next_attempt_at`; `deliver_due`, which
+`kopilka tick` calls, sends whatever is due, so a lost task or a backend that cannot defer
+loses nothing.
+"""
+
+import logging
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import F
+from django.tasks import task
+from django_scopes import scope, scopes_disabled
+
+from kopilka.core import clock
+from kopilka.messaging.backends import get_backend
+from kopilka.messaging.backends.base import Outgoing, Refused
+from kopilka.messaging.models import Message
+
+logger = logging.getLogger(__name__)
+
+# The wait after the 1st, 2nd, ... failed attempt; after the last one the message has failed
+# (5 attempts over about 2.6 hours: a message about a purchase is worthless a day later).
+BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30),
+           timedelta(hours=2))
+# How long a claim keeps other workers off a message: well over any backend's timeout.
+LEASE = timedelta(minutes=2)
+
+
+def enqueue(message_id: int, at: datetime | None = None) -> None:
+    """Queue the message's task (now, or to run at `at`). Called with on_commit."""
+    if at is None:
+        deliver.enqueue(message_id)
+    elif deliver.get_backend().supports_defer:
+        deliver.using(run_after=at).enqueue(message_id)
+    # else: a tasks backend that cannot defer leaves the retry to deliver_due.
+
+
+def enqueue_on_commit(message_id: int) -> None:
+    # robust: a failed enqueue must not turn a committed operation into an error; the
+    # message is in the outbox and deliver_due sends it.
+    transaction.on_commit(lambda: enqueue(message_id), robust=True)
+
+
+@task()
+def deliver(message_id: int) -> str:
+    """Make one attempt at a message if it is due (a late or duplicate task does nothing)."""
+    return attempt(message_id)
+
+
+def attempt(message_id: int, now: datetime | None = None) -> str:
+    """Claim, send and record one attempt. Returns the message's status afterwards, or
+    "skipped" when it was not due, not queued, or claimed by another worker."""
+    now = now or clock.now()
+    with scopes_disabled():  # one narrow look-up by id to learn the tenant; then scoped
+        merchant_id = (Message.objects.filter(pk=message_id)
+                       .values_list("merchant_id", flat=True).first())
+    if merchant_id is None:
+        return "skipped"
+    with scope(merchant=merchant_id):
+        rows = Message.objects.filter(merchant_id=merchant_id, pk=message_id)
+        lease = now + LEASE
+        claimed = rows.filter(status=Message.Status.QUEUED, next_attempt_at__lte=now).update(
+            next_attempt_at=lease, attempts=F("attempts") + 1
+        )
+        if not claimed:
+            return "skipped"
+        return _send(rows.get(), lease)
+
+
+def _send(message: Message, lease: datetime) -> str:
+    outgoing = Outgoing(id=message.pk, channel=message.channel, recipient=message.recipient,
+                        body=message.body, subject=message.subject)
+    sent, error, refused, provider = None, "", False, ""
+    try:
+        backend = get_backend(message.channel)
+        provider = backend.name
+        sent = backend.send(outgoing)
+    except Refused as exc:
+        error, refused = str(exc) or type(exc).__name__, True
+    except Exception as exc:  # any failure of a gateway or its connection: try again later
+        logger.warning("message %s: sending failed: %s", message.pk, exc)
+        error = f"{type(exc).__name__}: {exc}"
+    finished = clock.now()
+    ours = Message.objects.filter(merchant_id=message.merchant_id, pk=message.pk,
+                                  next_attempt_at=lease)
+    error = error.replace("\x00", "")[:500]  # PostgreSQL text cannot hold NUL
+    if sent is not None:
+        ours.update(status=Message.Status.SENT, provider=provider,
+                    provider_id=sent.provider_id, parts=sent.parts or message.parts,
+                    sent_at=finished, next_attempt_at=finished, error="")
+        return Message.Status.SENT
+    if refused:
+        ours.update(status=Message.Status.REFUSED, provider=provider, error=error,
+                    next_attempt_at=finished)
+        return Message.Status.REFUSED
+    if message.attempts > len(BACKOFF):
+        ours.update(status=Message.Status.FAILED, provider=provider, error=error,
+                    next_attempt_at=finished)
+        return Message.Status.FAILED
+    next_at = finished + BACKOFF[message.attempts - 1]
+    with transaction.atomic():
+        if ours.update(next_attempt_at=next_at, provider=provider, error=error):
+            transaction.on_commit(lambda: enqueue(message.pk, next_at), robust=True)
+    return Message.Status.QUEUED
+
+
+def deliver_due(now: datetime | None = None, limit: int = 500) -> int:
+    """Attempt every queued message whose time has come (oldest due first, at most `limit`),
+    whichever merchant it belongs to. Returns how many were attempted. Safe to run beside the
+    workers and beside itself: each message is claimed before it is sent."""
+    now = now or clock.now()
+    with scopes_disabled():  # the sweep is across merchants by nature; attempt() scopes
+        due = list(
+            Message.objects.filter(status=Message.Status.QUEUED, next_attempt_at__lte=now)
+            .order_by("next_attempt_at").values_list("pk", flat=True)[:limit]
+        )
+    return sum(attempt(pk, now) != "skipped" for pk in due)
