@@ -1,17 +1,18 @@
 """Management API for the loyalty program: configuration, balances and history, manual
 grants within an employee's allowance, tiers by hand, transfers between members."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
-from pydantic import StrictInt
+from pydantic import StrictBool, StrictInt
 
 from kopilka.api.auth import ManagementToken, StaffSession, in_merchant_scope
+from kopilka.api.sales import LineIn, QuoteLineOut, SaleTime
 from kopilka.api.schemas import (
-    CleanIn,
     MemberCardOut,
+    PageQuery,
     Problem,
     StrictIn,
     cursor_value,
@@ -22,6 +23,7 @@ from kopilka.ledger.models import Entry
 from kopilka.members import services as members
 from kopilka.processing import services as processing
 from kopilka.programs import services as programs
+from kopilka.programs.engine import BasketLine
 from kopilka.programs.models import Program
 from kopilka.tenancy.models import Staff
 
@@ -29,7 +31,6 @@ router = Router(tags=["Loyalty"], auth=[ManagementToken(), StaffSession()])
 router.add_decorator(in_merchant_scope)
 ERRORS = {400: Problem, 401: Problem, 403: Problem, 404: Problem, 409: Problem, 422: Problem}
 ADMINS = (Staff.Role.OWNER, Staff.Role.ADMIN)
-MAX_PAGE = 200
 STAFF_WHO_ADJUST = (Staff.Role.OWNER, Staff.Role.ADMIN, Staff.Role.MANAGER)
 Points = Annotated[StrictInt, Field(ge=-(10**12), le=10**12)]
 
@@ -42,6 +43,55 @@ class ProgramOut(Schema):
 
 class ProgramIn(StrictIn):
     config: dict = Field(description="The whole program; see docs/rules.md")
+
+
+class TrialBasketIn(StrictIn):
+    """A sale to try the configuration on, and the member to imagine."""
+
+    lines: list[LineIn] = Field(min_length=1, max_length=500)
+    tier: str | None = Field(None, max_length=40, description="Default: the starting tier")
+    birthday: StrictBool = Field(False, description="The member's birthday is that day")
+    occurred_at: SaleTime | None = Field(
+        None, description="Default: now; a future moment (before 2100) is allowed here"
+    )
+    points_to_spend: Annotated[StrictInt, Field(ge=0, le=10**13)] = Field(
+        0, description="The member is imagined to have these points"
+    )
+    tags: list[Annotated[str, Field(max_length=40)]] = Field([], max_length=20)
+    payment_method: str = Field("", max_length=40)
+
+
+class TrialIn(StrictIn):
+    config: dict = Field(description="The whole program; see docs/rules.md")
+    basket: TrialBasketIn | None = None
+
+
+class TrialLotOut(Schema):
+    points: int
+    available_at: datetime
+    expires_at: datetime | None
+
+
+class TrialQuoteOut(Schema):
+    tier: str
+    total: int
+    discount: int
+    max_redeem_points: int
+    points_spent: int
+    points_spent_money: int
+    payable: int
+    accrual_points: int
+    accrual_available_at: datetime
+    effective_accrual_bp: int = Field(description="Accrual's money value / total, basis points")
+    in_birthday_window: bool
+    lines: list[QuoteLineOut]
+    lots: list[TrialLotOut] = Field(description="The accrual as the ledger would grant it")
+
+
+class TrialOut(Schema):
+    valid: bool
+    config: dict = Field(description="The configuration with every default filled in")
+    quote: TrialQuoteOut | None = Field(description="null without a basket")
 
 
 class AdjustmentIn(StrictIn):
@@ -93,11 +143,6 @@ class HistoryPage(Schema):
     next: str | None
 
 
-class HistoryQuery(CleanIn):
-    cursor: str | None = None
-    limit: int = Field(50, ge=1, le=MAX_PAGE)
-
-
 @router.get("/program", response={200: ProgramOut, **ERRORS})
 def get_program(request):
     program = Program.objects.filter(merchant=request.auth.merchant).first()
@@ -120,6 +165,46 @@ def _card(principal, member_id: int):
     return member_card_out(card, full_phone=principal.sees_full_phones)
 
 
+@router.post("/program/validate", response={200: TrialOut, **ERRORS})
+def validate_program(request, payload: TrialIn):
+    """Check a configuration without saving it and, given a basket, show what the engine
+    would make of it: an invalid configuration is 422 naming its field, as with PUT."""
+    principal = request.auth
+    principal.require_role(*ADMINS)
+    basket = payload.basket
+    sale = None
+    if basket is not None:
+        sale = programs.TrialSale(
+            lines=tuple(BasketLine(line_id=line.line_id, amount=line.amount, sku=line.sku,
+                                   product_group=line.product_group, quantity=line.quantity)
+                        for line in basket.lines),
+            tier=basket.tier, birthday=basket.birthday, occurred_at=basket.occurred_at,
+            points_to_spend=basket.points_to_spend, tags=tuple(basket.tags),
+            payment_method=basket.payment_method,
+        )
+    config, quote = programs.try_program(principal.merchant, payload.config, sale)
+    return {"valid": True, "config": config.model_dump(mode="json", by_alias=True),
+            "quote": None if quote is None else _trial_quote(quote)}
+
+
+def _trial_quote(quote) -> dict:
+    def utc(moment):  # the engine works in the merchant's zone; the API answers in UTC
+        return moment.astimezone(UTC) if moment is not None else None
+
+    return {
+        "tier": quote.tier_code, "total": quote.total, "discount": quote.discount,
+        "max_redeem_points": quote.max_redeem_points, "points_spent": quote.points_spent,
+        "points_spent_money": quote.points_spent_money, "payable": quote.payable,
+        "accrual_points": quote.accrual_points, "accrual_available_at": utc(quote.available_at),
+        "effective_accrual_bp": quote.effective_accrual_bp,
+        "in_birthday_window": quote.in_birthday_window,
+        "lines": [{**{f: getattr(line, f) for f in QuoteLineOut.model_fields if f != "rules"},
+                   "rules": list(line.rules)} for line in quote.lines],
+        "lots": [{"points": lot.points, "available_at": utc(lot.available_at),
+                  "expires_at": utc(lot.expires_at)} for lot in quote.accrual_lots],
+    }
+
+
 @router.get("/members/{member_id}/card", response={200: MemberCardOut, **ERRORS})
 def member_card(request, member_id: int):
     """A member with balances, tier and hints."""
@@ -127,7 +212,7 @@ def member_card(request, member_id: int):
 
 
 @router.get("/members/{member_id}/history", response={200: HistoryPage, **ERRORS})
-def history(request, member_id: int, page: Query[HistoryQuery]):
+def history(request, member_id: int, page: Query[PageQuery]):
     """Every change of the member's points, newest first (the ledger's entries)."""
     principal = request.auth
     member = members.get_member(principal.merchant, member_id)

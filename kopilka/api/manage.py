@@ -1,46 +1,61 @@
 """Management API: what the merchant cabinet does, for the merchant's own systems."""
 
+from typing import Annotated, Literal
+
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Status
+from pydantic import StrictBool
 
 from kopilka.api.auth import ManagementToken, StaffSession, in_merchant_scope
 from kopilka.api.schemas import (
     CardIn,
     CardOut,
     CardReplaceIn,
-    CleanIn,
     MemberIn,
     MemberOut,
     MemberPage,
     MerchantOut,
     NewTerminalOut,
+    PageQuery,
     PathText,
     Problem,
     ProfileIn,
     StoreIn,
     StoreOut,
+    StrictIn,
     TerminalIn,
-    cursor_value,
+    TerminalRowOut,
+    UtcTime,
     member_out,
+    member_row_out,
+    paginate,
     terminal_out,
+    terminal_row_out,
 )
 from kopilka.core.errors import NotFound
 from kopilka.members import services as members
 from kopilka.members.models import Card, Member
 from kopilka.processing import services as processing
 from kopilka.tenancy import services as tenancy
-from kopilka.tenancy.models import Staff, Store
+from kopilka.tenancy.models import Staff, Store, Terminal
 
 router = Router(tags=["Management"], auth=[ManagementToken(), StaffSession()])
 router.add_decorator(in_merchant_scope)
 ERRORS = {400: Problem, 401: Problem, 403: Problem, 404: Problem, 409: Problem, 422: Problem}
 ADMINS = (Staff.Role.OWNER, Staff.Role.ADMIN)
-MAX_PAGE = 200
+TAGGERS = (Staff.Role.OWNER, Staff.Role.ADMIN, Staff.Role.MANAGER)
+Money = Annotated[int, Field(ge=0, le=10**15)]
+Count = Annotated[int, Field(ge=0, le=10**9)]
 
 
-class PageQuery(CleanIn):
-    cursor: str | None = None
-    limit: int = Field(50, ge=1, le=MAX_PAGE)
+class StorePatchIn(StrictIn):
+    name: str = Field(None, min_length=1, max_length=200)
+    address: str = Field(None, max_length=300)
+    active: StrictBool = Field(None, description="false closes the store")
+
+
+class TagsIn(StrictIn):
+    tags: list[str] = Field(max_length=100, description="The whole new list")
 
 
 @router.get("/merchant", response={200: MerchantOut, 401: Problem})
@@ -62,6 +77,60 @@ def create_store(request, payload: StoreIn):
     return Status(201, store)
 
 
+@router.get("/stores/{store_id}", response={200: StoreOut, **ERRORS})
+def get_store(request, store_id: int):
+    return _store(request.auth, store_id)
+
+
+@router.patch("/stores/{store_id}", response={200: StoreOut, **ERRORS})
+def update_store(request, store_id: int, payload: StorePatchIn):
+    """Rename a store, change its address, close (`active: false`) or reopen it."""
+    principal = request.auth
+    principal.require_role(*ADMINS)
+    store = _store(principal, store_id)
+    return tenancy.update_store(store, actor=principal.actor,
+                                **payload.model_dump(exclude_unset=True))
+
+
+def _store(principal, store_id: int) -> Store:
+    store = Store.objects.filter(merchant=principal.merchant, pk=store_id).first()
+    if store is None:
+        raise NotFound(_("No store %(id)s.") % {"id": store_id}, field="store_id")
+    return store
+
+
+@router.get("/terminals", response={200: list[TerminalRowOut], **ERRORS})
+def list_terminals(request):
+    """Every terminal, revoked ones included, oldest first."""
+    rows = Terminal.objects.filter(merchant=request.auth.merchant).select_related("store")
+    return [terminal_row_out(terminal) for terminal in rows.order_by("pk")]
+
+
+@router.get("/terminals/{terminal_id}", response={200: TerminalRowOut, **ERRORS})
+def get_terminal(request, terminal_id: int):
+    return terminal_row_out(_terminal(request.auth, terminal_id))
+
+
+@router.post("/terminals/{terminal_id}/revoke", response={200: TerminalRowOut, **ERRORS})
+def revoke_terminal(request, terminal_id: int):
+    """Switch a terminal's key off for good: the POS API answers it 401 from now on.
+    Revoking again changes nothing."""
+    principal = request.auth
+    principal.require_role(*ADMINS)
+    terminal = _terminal(principal, terminal_id)
+    tenancy.revoke_terminal(terminal, actor=principal.actor)
+    return terminal_row_out(terminal)
+
+
+def _terminal(principal, terminal_id: int) -> Terminal:
+    terminal = Terminal.objects.filter(
+        merchant=principal.merchant, pk=terminal_id
+    ).select_related("store").first()
+    if terminal is None:
+        raise NotFound(_("No terminal %(id)s.") % {"id": terminal_id}, field="terminal_id")
+    return terminal
+
+
 @router.post("/terminals", response={201: NewTerminalOut, **ERRORS})
 def create_terminal(request, payload: TerminalIn):
     """Create a POS terminal in a store. The key in the answer is shown only once."""
@@ -74,19 +143,33 @@ def create_terminal(request, payload: TerminalIn):
     return Status(201, {**terminal_out(terminal), "key": key})
 
 
+class MemberQuery(PageQuery):
+    phone: str | None = Field(None, max_length=32, description="Exact number, any common format")
+    q: str | None = Field(None, max_length=100, description="Words the name contains")
+    tier: str | None = Field(None, max_length=40)
+    tag: str | None = Field(None, max_length=40)
+    status: Literal[tuple(Member.Status.values)] | None = None
+    registered_from: UtcTime | None = None
+    registered_to: UtcTime | None = Field(None, description="Exclusive, as every `*_to`")
+    last_purchase_from: UtcTime | None = None
+    last_purchase_to: UtcTime | None = None
+    spend_min: Money | None = Field(None, description="Lifetime spend, money minor units")
+    spend_max: Money | None = None
+    purchases_min: Count | None = None
+    purchases_max: Count | None = None
+
+
 @router.get("/members", response={200: MemberPage, **ERRORS})
-def list_members(request, page: Query[PageQuery]):
-    """Members, newest first, with cursor pagination."""
+def list_members(request, query: Query[MemberQuery]):
+    """Members, newest first, with cursor pagination, narrowed by any of the filters (all
+    must match). Send the same filters with the `cursor` of the previous page."""
     principal = request.auth
-    rows = Member.objects.filter(merchant=principal.merchant).select_related("person")
-    if page.cursor:
-        rows = rows.filter(pk__lt=cursor_value(page.cursor))
-    found = list(rows.prefetch_related("cards").order_by("-pk")[: page.limit + 1])
-    more = len(found) > page.limit
-    found = found[: page.limit]
+    wanted = members.MemberFilter(**query.model_dump(exclude={"cursor", "limit"}))
+    rows = members.search_members(principal.merchant, wanted).prefetch_related("cards")
+    found, cursor = paginate(rows, query.cursor, query.limit)
     return {
-        "items": [member_out(m, full_phone=principal.sees_full_phones) for m in found],
-        "next": str(found[-1].pk) if more else None,
+        "items": [member_row_out(m, full_phone=principal.sees_full_phones) for m in found],
+        "next": cursor,
     }
 
 
@@ -112,8 +195,33 @@ def get_member(request, member_id: int):
 @router.patch("/members/{member_id}", response={200: MemberOut, **ERRORS})
 def update_member(request, member_id: int, payload: ProfileIn):
     principal = request.auth
+    changes = payload.model_dump(exclude_unset=True)
+    if "tags" in changes:  # tags move members into program rules: not every role's call
+        principal.require_role(*TAGGERS)
     member = members.get_member(principal.merchant, member_id)
-    members.update_member(member, actor=principal.actor, **payload.model_dump(exclude_unset=True))
+    members.update_member(member, actor=principal.actor, **changes)
+    return member_out(member, full_phone=principal.sees_full_phones)
+
+
+@router.put("/members/{member_id}/tags", response={200: MemberOut, **ERRORS})
+def set_tags(request, member_id: int, payload: TagsIn):
+    """Replace the member's tags: trimmed, without repeats, sorted; at most 20 of at most 40
+    characters. Program rules match tags exactly (`member_tags_any`)."""
+    principal = request.auth
+    principal.require_role(*TAGGERS)
+    member = members.get_member(principal.merchant, member_id)
+    members.set_tags(member, payload.tags, actor=principal.actor)
+    return member_out(member, full_phone=principal.sees_full_phones)
+
+
+@router.post("/members/{member_id}/erase", response={200: MemberOut, **ERRORS})
+def erase_member(request, member_id: int):
+    """Erase the member's personal data; purchases, refunds and points history stay, no
+    longer saying whose. The phone stops finding the member and may register anew."""
+    principal = request.auth
+    principal.require_role(*ADMINS)
+    member = members.get_member(principal.merchant, member_id)
+    member = members.erase_member(member, actor=principal.actor)
     return member_out(member, full_phone=principal.sees_full_phones)
 
 

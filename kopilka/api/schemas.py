@@ -1,11 +1,12 @@
 """Request and response shapes shared by the POS and management routers."""
 
-from datetime import date, datetime
+import re
+from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
 from django.utils.translation import gettext as _
 from ninja import Field, Schema
-from pydantic import AfterValidator, ConfigDict, field_validator
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, ConfigDict, field_validator
 from pydantic_core import PydanticCustomError
 
 from kopilka.core.errors import InvalidInput
@@ -103,8 +104,17 @@ class ProfileIn(StrictIn):
 
 
 class MemberIn(ProfileIn):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "phone": "+7 916 555-44-33", "first_name": "Мария", "birth_date": "1990-03-14",
+        "consents": [{"kind": "personal_data", "text_version": "2026-01"}]}]})
+
     phone: str = Field(min_length=3, max_length=32, description="Any common format; E.164 out")
     consents: list[ConsentIn] = []
+    referrer_code: str = Field(
+        "", max_length=40,
+        description="The code of the member who recommended the shop, as the customer gave it. "
+                    "Recorded now; the referral program rewards the referrer from it.",
+    )
 
 
 class CardOut(Schema):
@@ -156,8 +166,17 @@ class MemberCardOut(MemberOut):
     hints: list[HintOut]
 
 
+class MemberRowOut(MemberOut):
+    """A member in the list, with the points account's statistics the list filters by."""
+
+    tier: str
+    lifetime_spend: int = Field(description="Money minor units")
+    purchase_count: int
+    last_purchase_at: datetime | None
+
+
 class MemberPage(Schema):
-    items: list[MemberOut]
+    items: list[MemberRowOut]
     next: str | None = Field(description="Pass as `cursor` to get the next page; null at the end")
 
 
@@ -173,6 +192,13 @@ class TerminalOut(Schema):
     key_prefix: str
 
 
+class TerminalRowOut(TerminalOut):
+    store_id: int
+    created_at: datetime
+    last_used_at: datetime | None = Field(description="Updated at most once a minute")
+    revoked_at: datetime | None = Field(description="Set: the key is refused (401)")
+
+
 class NewTerminalOut(TerminalOut):
     key: str = Field(description="The POS API key. Shown once: store it in the POS now.")
 
@@ -180,6 +206,16 @@ class NewTerminalOut(TerminalOut):
 class WhoAmI(Schema):
     merchant: MerchantOut
     terminal: TerminalOut
+
+
+MAX_PAGE = 200
+
+
+class PageQuery(CleanIn):
+    """`cursor` (the `next` of the previous page) and `limit` of every list."""
+
+    cursor: str | None = None
+    limit: int = Field(50, ge=1, le=MAX_PAGE)
 
 
 def cursor_value(cursor: str) -> int:
@@ -190,8 +226,42 @@ def cursor_value(cursor: str) -> int:
     return int(cursor)
 
 
+def paginate(rows, cursor: str | None, limit: int) -> tuple[list, str | None]:
+    """One page of `rows`, newest (highest id) first, and the cursor of the next page. The
+    cursor is an id, so it stays right under any filter: send the same filters with it."""
+    if cursor:
+        rows = rows.filter(pk__lt=cursor_value(cursor))
+    found = list(rows.order_by("-pk")[: limit + 1])
+    more = len(found) > limit
+    found = found[:limit]
+    return found, (str(found[-1].pk) if more else None)
+
+
+def _utc(value: datetime) -> datetime:
+    """In UTC: PostgreSQL keeps offsets up to ±15:59 only, and far-away offsets overflow."""
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise PydanticCustomError("datetime_parsing", "Input should be a valid datetime",
+                                  {"error": "out of range"}) from None
+
+
+def _rfc3339_text(value):
+    """Pydantic also reads "0.5" as seconds since 1970: a query's moment is RFC 3339 only."""
+    if not (isinstance(value, str) and RFC3339_DATE.match(value)):
+        raise PydanticCustomError("datetime_parsing", "Input should be a valid datetime",
+                                  {"error": "not RFC 3339"})
+    return value
+
+
+RFC3339_DATE = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]")
+# A moment given in a filter (RFC 3339 with offset), in UTC.
+UtcTime = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text), AfterValidator(_utc)]
+
+
 def member_out(member, *, full_phone: bool) -> dict:
-    phone = str(member.person.phone)
+    # An erased member's person is a tombstone without a phone (members.services.erase_member).
+    phone = str(member.person.phone) if member.person.phone else ""
     return {
         "id": member.pk,
         "phone": phone if full_phone else mask_phone(phone),
@@ -211,6 +281,18 @@ def member_out(member, *, full_phone: bool) -> dict:
     }
 
 
+def member_row_out(member, *, full_phone: bool) -> dict:
+    # Members registered before the merchant had a program have no account yet.
+    account = getattr(member, "account", None)
+    return {
+        **member_out(member, full_phone=full_phone),
+        "tier": account.tier_code if account else "",
+        "lifetime_spend": account.lifetime_spend if account else 0,
+        "purchase_count": account.purchase_count if account else 0,
+        "last_purchase_at": account.last_purchase_at if account else None,
+    }
+
+
 def member_card_out(card, *, full_phone: bool) -> dict:
     from zoneinfo import ZoneInfo
 
@@ -219,7 +301,7 @@ def member_card_out(card, *, full_phone: bool) -> dict:
     account = card.account
     return {
         **member_out(card.member, full_phone=full_phone),
-        "available": card.available, "pending": card.pending, "tier": account.tier_code,
+        "available": card.available, "pending": card.pending, "tier": card.tier,
         "tier_manual": account.tier_manual, "lifetime_spend": account.lifetime_spend,
         "purchase_count": account.purchase_count,
         "hints": hints.as_dicts(card.hints, ZoneInfo(card.member.merchant.timezone)),
@@ -229,3 +311,9 @@ def member_card_out(card, *, full_phone: bool) -> dict:
 def terminal_out(terminal) -> dict:
     return {"id": terminal.pk, "name": terminal.name, "store": terminal.store.name,
             "key_prefix": terminal.key_prefix}
+
+
+def terminal_row_out(terminal) -> dict:
+    return {**terminal_out(terminal), "store_id": terminal.store_id,
+            "created_at": terminal.created_at, "last_used_at": terminal.last_used_at,
+            "revoked_at": terminal.revoked_at}

@@ -19,7 +19,14 @@ def new_qr_token() -> str:
     return secrets.token_urlsafe(18)
 
 class Person(models.Model):
-    phone = PhoneNumberField(_("phone"), unique=True)
+    """A phone number's owner, shared by their memberships at every merchant.
+
+    A person without a phone is a tombstone: an erased member (members.services.erase_member)
+    is re-pointed to a fresh one, so the number no longer leads to them and can register again.
+    NULLs never collide in the unique index, so any number of tombstones can exist.
+    """
+
+    phone = PhoneNumberField(_("phone"), unique=True, null=True, blank=True)
     verified_at = models.DateTimeField(_("phone verified"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"))
 
@@ -30,7 +37,7 @@ class Person(models.Model):
     def __str__(self):
         # Masked: a person's str() lands in lists, logs and widgets; the full number is shown
         # only where a role allows it, explicitly.
-        return mask_phone(str(self.phone))
+        return mask_phone(str(self.phone)) if self.phone else str(_("erased"))
 
 class Member(models.Model):
     class Gender(models.TextChoices):
@@ -42,6 +49,7 @@ class Member(models.Model):
         ACTIVE = "active", _("active")
         BLOCKED = "blocked", _("blocked")
         LEFT = "left", _("left the program")
+        ERASED = "erased", _("erased")
 
     class Channel(models.TextChoices):
         CASHIER = "cashier", _("at the counter")
@@ -60,6 +68,9 @@ class Member(models.Model):
     address = models.CharField(_("address"), max_length=300, blank=True)
     comment = models.TextField(_("comment"), blank=True)
     tags = models.JSONField(_("tags"), default=list, blank=True)
+    # The code of whoever recommended Kopilka to the member, as given at registration. Kept
+    # as typed: the referral program (campaigns) rewards the referrer from it.
+    referrer_code = models.CharField(_("referrer code"), max_length=40, blank=True)
     status = models.CharField(_("status"), max_length=16, choices=Status, default=Status.ACTIVE)
     qr_token = models.CharField(max_length=32, unique=True, default=new_qr_token, editable=False)
     registered_at = models.DateTimeField(_("registered"))
@@ -95,6 +106,7 @@ class Card(models.Model):
         ACTIVE = "active", _("active")
         LOST = "lost", _("lost")
         REPLACED = "replaced", _("replaced")
+        BLOCKED = "blocked", _("blocked")
 
     merchant = models.ForeignKey("tenancy.Merchant", on_delete=models.PROTECT, related_name="+")
     member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="cards")

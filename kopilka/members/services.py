@@ -5,18 +5,20 @@ so a row of another merchant can never be touched by passing its id.
 """
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import BooleanField, Q
+from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext as _
 
 from kopilka.core import audit, clock
 from kopilka.core.actor import Actor
 from kopilka.core.errors import Conflict, InvalidInput, NotFound
 from kopilka.core.phones import normalize_phone
-from kopilka.members.models import Card, Consent, Member, Person, Relative
+from kopilka.members.models import Card, Consent, Member, Person, Relative, new_qr_token
 from kopilka.tenancy.models import Merchant, Staff
 
 PROFILE_FIELDS = (
@@ -24,10 +26,33 @@ PROFILE_FIELDS = (
 )
 
 
+MAX_TAGS = 20
+MAX_TAG_LENGTH = 40
+
+
 @dataclass(frozen=True)
 class ConsentGiven:
     kind: str
     text_version: str
+
+
+def clean_tags(tags) -> list[str]:
+    """Trimmed, without empties and repeats, sorted; at most MAX_TAGS of MAX_TAG_LENGTH.
+
+    Case is kept: program rules (`member_tags_any`) compare tags exactly, so lower-casing
+    here would silently stop a rule written as "VIP" from matching.
+    """
+    clean = sorted({" ".join(str(tag).split()) for tag in tags} - {""})
+    for tag in clean:
+        if len(tag) > MAX_TAG_LENGTH:
+            raise InvalidInput(
+                _("A tag has at most %(max)s characters: %(tag)r.")
+                % {"max": MAX_TAG_LENGTH, "tag": tag},
+                field="tags",
+            )
+    if len(clean) > MAX_TAGS:
+        raise InvalidInput(_("At most %(max)s tags.") % {"max": MAX_TAGS}, field="tags")
+    return clean
 
 
 def _clean_profile(changes: dict) -> dict:
@@ -58,7 +83,7 @@ def _clean_profile(changes: dict) -> dict:
             if not isinstance(value, date) or value > clock.now().date():
                 raise InvalidInput(_("birth_date must be a past date."), field="birth_date")
         elif field == "tags":
-            value = sorted({str(tag).strip() for tag in (value or []) if str(tag).strip()})
+            value = clean_tags(value or [])
         clean[field] = value
     return clean
 
@@ -72,10 +97,12 @@ def register_member(
     channel: str,
     staff: Staff | None = None,
     consents: list[ConsentGiven] = (),
+    referrer_code: str = "",
     **profile,
 ) -> Member:
     e164 = normalize_phone(phone, merchant.country)
     profile = _clean_profile(profile)
+    referrer_code = referrer_code.strip()
     now = clock.now()
     person, _created = Person.objects.get_or_create(phone=e164, defaults={"created_at": now})
     if Member.objects.filter(merchant=merchant, person=person).exists():
@@ -90,6 +117,7 @@ def register_member(
                 registered_at=now,
                 registered_by=staff,
                 registered_via=channel,
+                referrer_code=referrer_code,
                 **profile,
             )
             Card.objects.create(
@@ -125,7 +153,7 @@ def find_member(
     Each way goes through its own unique index (person phone, card number per merchant, QR
     token) before touching members, so the plan does not depend on table statistics.
     """
-    members = Member.objects.filter(merchant=merchant).select_related("person")
+    members = _members_at_the_counter(merchant)
     if phone:
         person = Person.objects.filter(phone=normalize_phone(phone, merchant.country))
         found = _first(members.filter(person_id__in=person.values("pk")))
@@ -140,18 +168,28 @@ def find_member(
         raise InvalidInput(_("Give a phone, a card number or a QR token."), field="phone")
     if found is None:
         raise NotFound(_("No member found."))
+    found.merchant = merchant  # the caller's instance: no query for member.merchant
     return found
 
 
 def get_member(merchant: Merchant, member_id: int) -> Member:
-    try:
-        return Member.objects.select_related("person").get(merchant=merchant, pk=member_id)
-    except Member.DoesNotExist:
-        raise NotFound(_("No member %(id)s.") % {"id": member_id}) from None
+    found = _first(_members_at_the_counter(merchant).filter(pk=member_id))
+    if found is None:
+        raise NotFound(_("No member %(id)s.") % {"id": member_id})
+    found.merchant = merchant
+    return found
+
+
+def _members_at_the_counter(merchant: Merchant):
+    """Members with their person and points account joined: whoever finds a member at the
+    counter shows the phone and the balance next (the POS query budget counts on one query).
+    The account is a snapshot: writes lock and re-read it (ledger.Book.open)."""
+    return Member.objects.filter(merchant=merchant).select_related("person", "account")
 
 
 @transaction.atomic
 def update_member(member: Member, *, actor: Actor, **changes) -> Member:
+    _check_not_erased(member)
     clean = _clean_profile(changes)
     changed = {field: value for field, value in clean.items() if getattr(member, field) != value}
     if not changed:
@@ -191,6 +229,7 @@ def _new_card(member: Member, number: str, kind: str) -> Card:
 
 @transaction.atomic
 def issue_card(member: Member, *, number: str, actor: Actor, kind: str = Card.Kind.PLASTIC) -> Card:
+    _check_not_erased(member)
     card = _new_card(member, _check_card_number(number), kind)
     audit.record("members.card.issued", actor=actor, merchant=member.merchant, obj=card)
     return card
@@ -267,3 +306,128 @@ def has_consent(member: Member, kind: str) -> bool:
     return Consent.objects.filter(
         merchant=member.merchant, member=member, kind=kind, revoked_at__isnull=True
     ).exists()
+
+
+# --- searching, tags and erasure -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MemberFilter:
+    """What the member list can be narrowed by; None means "any". Time bounds: from
+    inclusive, to exclusive. Spend, purchases and tier are the points account's."""
+
+    phone: str | None = None
+    q: str | None = None
+    tier: str | None = None
+    tag: str | None = None
+    status: str | None = None
+    registered_from: datetime | None = None
+    registered_to: datetime | None = None
+    last_purchase_from: datetime | None = None
+    last_purchase_to: datetime | None = None
+    spend_min: int | None = None
+    spend_max: int | None = None
+    purchases_min: int | None = None
+    purchases_max: int | None = None
+
+
+def _with_tag(rows, tag: str):
+    if connection.features.supports_json_field_contains:  # PostgreSQL: jsonb @> '["tag"]'
+        return rows.filter(tags__contains=[tag])
+    # SQLite has no JSON containment: look through the array with json_each.
+    has_tag = RawSQL(
+        f"EXISTS (SELECT 1 FROM json_each({Member._meta.db_table}.tags) WHERE value = %s)",
+        (tag,), output_field=BooleanField(),
+    )
+    return rows.alias(has_tag=has_tag).filter(has_tag=True)
+
+
+def search_members(merchant: Merchant, wanted: MemberFilter):
+    """The merchant's members matching every given criterion, person and account joined (one
+    query for a page of any size, whatever the filter)."""
+    rows = Member.objects.filter(merchant=merchant).select_related("person", "account")
+    if wanted.phone is not None:
+        e164 = normalize_phone(wanted.phone, merchant.country)
+        rows = rows.filter(person__phone=e164)
+    for word in (wanted.q or "").split():
+        rows = rows.filter(Q(first_name__icontains=word) | Q(last_name__icontains=word))
+    if wanted.tag is not None:
+        rows = _with_tag(rows, " ".join(wanted.tag.split()))
+    bounds = {
+        "account__tier_code": wanted.tier,
+        "status": wanted.status,
+        "registered_at__gte": wanted.registered_from,
+        "registered_at__lt": wanted.registered_to,
+        "account__last_purchase_at__gte": wanted.last_purchase_from,
+        "account__last_purchase_at__lt": wanted.last_purchase_to,
+        "account__lifetime_spend__gte": wanted.spend_min,
+        "account__lifetime_spend__lte": wanted.spend_max,
+        "account__purchase_count__gte": wanted.purchases_min,
+        "account__purchase_count__lte": wanted.purchases_max,
+    }
+    return rows.filter(**{lookup: value for lookup, value in bounds.items() if value is not None})
+
+
+def _check_not_erased(member: Member) -> None:
+    if member.status == Member.Status.ERASED:
+        raise Conflict(_("This member was erased."), field="member")
+
+
+@transaction.atomic
+def set_tags(member: Member, tags: list[str], *, actor: Actor) -> Member:
+    """Replace the member's tags. Tags decide which program rules apply to the member
+    (`member_tags_any`), so every change is in the audit log with both lists."""
+    _check_not_erased(member)
+    clean = clean_tags(tags)
+    if clean != member.tags:
+        before, member.tags = member.tags, clean
+        member.save(update_fields=["tags"])
+        audit.record("members.member.tagged", actor=actor, merchant=member.merchant, obj=member,
+                     data={"before": before, "after": clean})
+    return member
+
+
+@transaction.atomic
+def erase_member(member: Member, *, actor: Actor) -> Member:
+    """Erase a member's personal data (GDPR "right to erasure"), keeping the financial records.
+
+    What goes: the profile (names, gender, email, birth date, address, comment, tags), the
+    relatives; consents are revoked (the rows stay as the record of what was agreed to and
+    when); every card is blocked, and the number of the phone card — the phone itself — is
+    replaced; the QR token is renewed. The points account, its ledger, purchases and refunds
+    stay: they are accounting records, and without the profile they no longer say whose.
+
+    The phone lives on `Person`, the global identity other merchants' memberships share, and
+    `Member.person` is PROTECT and not nullable (every look-up and answer relies on a person).
+    So the member is re-pointed to a fresh tombstone Person without a phone; the old Person is
+    deleted when no other merchant's membership uses it. Either way the phone no longer finds
+    this member, and the person can register again as a new member with a new account.
+    Erasing twice changes nothing.
+    """
+    member = Member.objects.select_for_update().select_related("person").get(pk=member.pk)
+    if member.status == Member.Status.ERASED:
+        return member
+    now = clock.now()
+    old_person = member.person
+    member.person = Person.objects.create(phone=None, created_at=now)
+    for field in ("first_name", "last_name", "gender", "email", "address", "comment"):
+        setattr(member, field, "")
+    member.birth_date, member.tags = None, []
+    member.status, member.qr_token = Member.Status.ERASED, new_qr_token()
+    member.save()
+    relatives, _deleted = Relative.objects.filter(merchant=member.merchant, member=member).delete()
+    consents = Consent.objects.filter(
+        merchant=member.merchant, member=member, revoked_at__isnull=True
+    ).update(revoked_at=now)
+    cards = list(Card.objects.filter(merchant=member.merchant, member=member))
+    for card in cards:
+        card.status = Card.Status.BLOCKED
+        if card.kind == Card.Kind.PHONE:
+            card.number = f"erased{card.pk}"  # unique, and the phone may register again
+    Card.objects.bulk_update(cards, ["status", "number"])
+    # The old person goes with its phone unless another merchant's membership still uses it
+    # (the join is not scoped: it looks at every merchant on purpose).
+    Person.objects.filter(pk=old_person.pk, memberships__isnull=True).delete()
+    audit.record("members.member.erased", actor=actor, merchant=member.merchant, obj=member,
+                 data={"relatives": relatives, "consents": consents, "cards": len(cards)})
+    return member

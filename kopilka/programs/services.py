@@ -1,5 +1,9 @@
 """Program configuration: store a validated program, load it (compiled, cached per version)."""
 
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
 from django.db import transaction
 from django.utils.translation import gettext as _
 from pydantic import ValidationError
@@ -8,8 +12,18 @@ from kopilka.core import audit, clock
 from kopilka.core.actor import Actor
 from kopilka.core.errors import Conflict, InvalidInput
 from kopilka.programs.config import ProgramConfig
-from kopilka.programs.engine import CompiledProgram, compile_program
+from kopilka.programs.engine import (
+    Basket,
+    BasketLine,
+    CompiledProgram,
+    MemberState,
+    Quote,
+    QuoteContext,
+    compile_program,
+    quote,
+)
 from kopilka.programs.models import Program
+from kopilka.tenancy.models import Merchant
 
 # A small starting program so a new merchant can sell at once: 5 % bonus, up to 50 % of a
 # check payable with points. The owner adapts it in the cabinet.
@@ -53,6 +67,7 @@ def save_program(merchant, config: dict, *, actor: Actor) -> Program:
         program.version += 1
         program.updated_at = clock.now()
         program.save(update_fields=["config", "version", "updated_at"])
+    Merchant.program.related.set_cached_value(merchant, program)  # load() must see this one
     audit.record(
         "programs.program.saved",
         actor=actor,
@@ -67,9 +82,14 @@ def load(merchant) -> CompiledProgram:
     """The merchant's compiled program, re-validated only when its configuration changed.
 
     The cache compares the stored document itself, not a version number: ids and versions can
-    repeat after a rolled-back transaction, a document cannot lie about its content.
+    repeat after a rolled-back transaction, a document cannot lie about its content. A merchant
+    that came with its program joined (API authentication does that) costs no query.
     """
-    row = Program.objects.filter(merchant=merchant).values_list("pk", "config").first()
+    if Merchant.program.is_cached(merchant):
+        program = getattr(merchant, "program", None)  # None cached: the join found none
+        row = (program.pk, program.config) if program is not None else None
+    else:
+        row = Program.objects.filter(merchant=merchant).values_list("pk", "config").first()
     if row is None:
         raise Conflict(_("This merchant has no loyalty program yet."), field="program")
     pk, config = row
@@ -79,3 +99,51 @@ def load(merchant) -> CompiledProgram:
     program = compile_program(ProgramConfig.model_validate(config))
     _cache[pk] = (config, program)
     return program
+
+
+# --- trying a configuration before saving it -------------------------------------------------
+
+LATEST_TRIAL = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class TrialSale:
+    """A basket to try a configuration on, and the member and moment to imagine."""
+
+    lines: tuple[BasketLine, ...]
+    tier: str | None = None  # None: the tier a new member starts in
+    birthday: bool = False  # the member's birthday is on the sale's (local) day
+    occurred_at: datetime | None = None  # None: now; the future is allowed here
+    points_to_spend: int = 0  # the member is imagined to have these points
+    tags: tuple[str, ...] = ()
+    payment_method: str = ""
+
+
+def try_program(merchant, config: dict, sale: TrialSale | None) -> tuple[ProgramConfig,
+                                                                         Quote | None]:
+    """Validate a configuration and, given a basket, quote it with the pure engine as that
+    configuration would: the owner sees what a change does before saving it. Writes and
+    reads nothing; errors name the field as save_program's do (`basket.*` for the basket)."""
+    validated = validate(config)
+    if sale is None:
+        return validated, None
+    program = compile_program(validated)
+    tier = sale.tier if sale.tier is not None else program.start_tier
+    if tier not in program.tiers:
+        raise InvalidInput(_("No tier %(tier)r.") % {"tier": tier}, field="basket.tier")
+    ids = [line.line_id for line in sale.lines]
+    if len(set(ids)) != len(ids):
+        raise InvalidInput(_("Line ids must be unique within a purchase."), field="basket.lines")
+    at = sale.occurred_at or clock.now()
+    if at >= LATEST_TRIAL:  # expiry dates computed from later moments leave the calendar
+        raise InvalidInput(_("Must be less than %(lt)s.") % {"lt": "2100-01-01T00:00:00Z"},
+                           field="basket.occurred_at")
+    today = at.astimezone(ZoneInfo(merchant.timezone)).date()
+    member = MemberState(
+        tier_code=tier, available_points=sale.points_to_spend,
+        birth_date=date(2000, today.month, today.day) if sale.birthday else None,  # leap year
+        tags=frozenset(sale.tags),
+    )
+    context = QuoteContext(at=at, tz=merchant.timezone, payment_method=sale.payment_method or None,
+                           points_to_spend=sale.points_to_spend)
+    return validated, quote(program, member, Basket(sale.lines), context)

@@ -22,7 +22,7 @@ from django_scopes import scope, scopes_disabled
 
 from kopilka.core import audit, clock, keys
 from kopilka.core.actor import Actor
-from kopilka.core.errors import Conflict, InvalidInput, NotFound
+from kopilka.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from kopilka.tenancy.models import ApiToken, Merchant, Staff, Store, Terminal
 
 # Where a currency tells the country, phone numbers default to that country's format.
@@ -225,22 +225,29 @@ def create_api_token(staff: Staff, *, name: str, actor: Actor) -> str:
 
 @transaction.atomic
 def revoke_terminal(terminal: Terminal, *, actor: Actor) -> None:
+    if terminal.revoked_at is not None:  # revoking again changes nothing
+        return
     terminal.revoked_at = clock.now()
     terminal.save(update_fields=["revoked_at"])
     audit.record("tenancy.terminal.revoked", actor=actor, merchant=terminal.merchant, obj=terminal)
 
 
-def _authenticate(model, plaintext: str, kind: str):
+def _authenticate(model, plaintext: str, kind: str, *related: str):
     """Find the live key by its prefix, then compare hashes in constant time.
 
     Runs before the request's merchant is known, so the lookup is deliberately unscoped;
-    the caller enters the scope of the merchant the key belongs to.
+    the caller enters the scope of the merchant the key belongs to. The merchant's program and
+    webhook subscription come in the same query: nearly every request needs the program
+    (programs.load) and every write asks whether anyone listens (webhooks.emit).
     """
     prefix = keys.split_key(plaintext or "", kind)
     if prefix is None:
         return None
     with scopes_disabled():
-        row = model.objects.select_related("merchant").filter(key_prefix=prefix).first()
+        rows = model.objects.select_related(
+            "merchant", "merchant__program", "merchant__webhook_subscription", *related
+        )
+        row = rows.filter(key_prefix=prefix).first()
     if row is None or row.revoked_at is not None or not keys.same_digest(plaintext, row.key_hash):
         return None
     if row.merchant.status != Merchant.Status.ACTIVE:
@@ -254,7 +261,7 @@ def _authenticate(model, plaintext: str, kind: str):
 
 
 def authenticate_terminal(plaintext: str) -> Terminal | None:
-    return _authenticate(Terminal, plaintext, "pos")
+    return _authenticate(Terminal, plaintext, "pos", "store")
 
 
 def authenticate_token(plaintext: str) -> ApiToken | None:
@@ -266,4 +273,132 @@ def authenticate_token(plaintext: str) -> ApiToken | None:
     if not staff.active or not staff.user.is_active:
         return None
     token.staff = staff
+    return token
+
+
+# --- stores, staff and tokens from the management API ----------------------------------------
+
+
+@transaction.atomic
+def update_store(store: Store, *, actor: Actor, name: str | None = None,
+                 address: str | None = None, active: bool | None = None) -> Store:
+    """Rename, re-address, open or close a store; only what is given changes."""
+    changes = {}
+    if name is not None:
+        name = name.strip()
+        if not name:
+            raise InvalidInput(_("The store needs a name."), field="name")
+        taken = Store.objects.filter(merchant=store.merchant, name=name).exclude(pk=store.pk)
+        if taken.exists():
+            raise Conflict(
+                _("A store named %(name)r already exists.") % {"name": name}, field="name"
+            )
+        changes["name"] = name
+    if address is not None:
+        changes["address"] = address.strip()
+    if active is not None:
+        changes["active"] = active
+    changes = {field: value for field, value in changes.items()
+               if getattr(store, field) != value}
+    if changes:
+        for field, value in changes.items():
+            setattr(store, field, value)
+        store.save(update_fields=list(changes))
+        audit.record("tenancy.store.updated", actor=actor, merchant=store.merchant, obj=store,
+                     data={"fields": sorted(changes)})
+    return store
+
+
+def _check_may_manage(by: Staff | None, role: str) -> None:
+    """Admins manage staff and tokens, but only an owner makes, changes or speaks for an owner:
+    otherwise an admin could promote themselves or act with an owner's token. `by` None is
+    the operator (CLI)."""
+    if by is not None and by.role != Staff.Role.OWNER and role == Staff.Role.OWNER:
+        raise Forbidden(_("Only an owner can manage owners."))
+
+
+@dataclass(frozen=True)
+class NewStaff:
+    staff: Staff
+    password: str | None  # one-time password of a new user; None when the user existed
+
+
+@transaction.atomic
+def add_staff(merchant: Merchant, *, email: str, role: str, by: Staff | None,
+              actor: Actor) -> NewStaff:
+    """Give a person a role at the merchant, creating their user (with a one-time password)
+    when the email has none yet — as owners are made with the merchant."""
+    email = email.strip().lower()
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise InvalidInput(
+            _("%(email)r is not an email address.") % {"email": email}, field="email"
+        ) from None
+    if role not in Staff.Role.values:
+        raise InvalidInput(_("Unknown role %(role)r.") % {"role": role}, field="role")
+    _check_may_manage(by, role)
+    user, password = _user_for_email(email)
+    if Staff.objects.filter(merchant=merchant, user=user).exists():
+        raise Conflict(
+            _("%(email)s already works for this merchant.") % {"email": email}, field="email"
+        )
+    staff = Staff.objects.create(merchant=merchant, user=user, role=role, created_at=clock.now())
+    audit.record("tenancy.staff.added", actor=actor, merchant=merchant, obj=staff,
+                 data={"email": email, "role": role, "new_user": password is not None})
+    return NewStaff(staff=staff, password=password)
+
+
+@transaction.atomic
+def update_staff(staff: Staff, *, by: Staff | None, actor: Actor, role: str | None = None,
+                 active: bool | None = None) -> Staff:
+    """Change a staff member's role or switch them off. The merchant always keeps an active
+    owner: the owners are locked and counted, so two owners demoting each other at the same
+    moment cannot both succeed."""
+    staff = Staff.objects.select_for_update().select_related("user").get(pk=staff.pk)
+    if role is not None and role not in Staff.Role.values:
+        raise InvalidInput(_("Unknown role %(role)r.") % {"role": role}, field="role")
+    _check_may_manage(by, staff.role)
+    _check_may_manage(by, role)
+    changes = {field: value for field, value in (("role", role), ("active", active))
+               if value is not None and getattr(staff, field) != value}
+    if not changes:
+        return staff
+    stays_owner = changes.get("role", staff.role) == Staff.Role.OWNER
+    if staff.active and staff.role == Staff.Role.OWNER and not (
+        stays_owner and changes.get("active", True)
+    ):
+        owners = Staff.objects.select_for_update().filter(
+            merchant=staff.merchant, role=Staff.Role.OWNER, active=True
+        )
+        if len(owners) <= 1:
+            raise Conflict(_("The merchant must keep an active owner."),
+                           field="role" if "role" in changes else "active")
+    for field, value in changes.items():
+        setattr(staff, field, value)
+    staff.save(update_fields=list(changes))
+    audit.record("tenancy.staff.updated", actor=actor, merchant=staff.merchant, obj=staff,
+                 data={field: value for field, value in changes.items()})
+    return staff
+
+
+@transaction.atomic
+def issue_api_token(staff: Staff, *, name: str, by: Staff | None,
+                    actor: Actor) -> tuple[ApiToken, str]:
+    """A management token acting as `staff`; the key is returned once."""
+    _check_may_manage(by, staff.role)
+    if not staff.active:
+        raise Conflict(_("This staff member is switched off."), field="staff_id")
+    plaintext = create_api_token(staff, name=name.strip(), actor=actor)
+    return ApiToken.objects.get(key_prefix=keys.split_key(plaintext, "mgt")), plaintext
+
+
+@transaction.atomic
+def revoke_api_token(token: ApiToken, *, by: Staff | None, actor: Actor) -> ApiToken:
+    _check_may_manage(by, token.staff.role)
+    if token.revoked_at is None:  # revoking again changes nothing
+        token.revoked_at = clock.now()
+        token.save(update_fields=["revoked_at"])
+        audit.record("tenancy.api_token.revoked", actor=actor, merchant=token.merchant,
+                     obj=token, data={"key_prefix": token.key_prefix})
     return token

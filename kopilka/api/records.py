@@ -1,0 +1,209 @@
+"""Management API for the records: purchases with their lines and refunds, refunds, and the
+audit log. Read-only; lists are newest first with cursor pagination."""
+
+from datetime import datetime
+
+from django.utils.translation import gettext as _
+from ninja import Field, Query, Router, Schema
+
+from kopilka.api.auth import ManagementToken, StaffSession, in_merchant_scope
+from kopilka.api.schemas import PageQuery, Problem, UtcTime, paginate
+from kopilka.core.errors import NotFound
+from kopilka.core.models import AuditEntry
+from kopilka.processing.models import Purchase, Refund
+from kopilka.tenancy.models import Staff
+
+router = Router(tags=["Records"], auth=[ManagementToken(), StaffSession()])
+router.add_decorator(in_merchant_scope)
+ERRORS = {400: Problem, 401: Problem, 403: Problem, 404: Problem, 409: Problem, 422: Problem}
+AUDITORS = (Staff.Role.OWNER, Staff.Role.ADMIN, Staff.Role.MANAGER)
+
+
+class PurchaseQuery(PageQuery):
+    member_id: int | None = None
+    store_id: int | None = None
+    terminal_id: int | None = None
+    receipt_id: str | None = Field(None, max_length=100)
+    from_: UtcTime | None = Field(None, alias="from", description="Time of sale, inclusive")
+    to: UtcTime | None = Field(None, description="Time of sale, exclusive")
+
+
+class RefundQuery(PageQuery):
+    purchase_id: int | None = None
+    member_id: int | None = None
+    store_id: int | None = None
+    refund_id: str | None = Field(None, max_length=100)
+    from_: UtcTime | None = Field(None, alias="from", description="Time of refund, inclusive")
+    to: UtcTime | None = Field(None, description="Time of refund, exclusive")
+
+
+class AuditQuery(PageQuery):
+    action: str | None = Field(None, max_length=100, examples=["members.member.registered"])
+    object_type: str | None = Field(None, max_length=60, examples=["members.member"])
+    object_id: str | None = Field(None, max_length=60)
+    from_: UtcTime | None = Field(None, alias="from", description="Inclusive")
+    to: UtcTime | None = Field(None, description="Exclusive")
+
+
+class PurchaseRecordOut(Schema):
+    id: int
+    receipt_id: str
+    member_id: int
+    store_id: int | None
+    terminal_id: int | None
+    cashier_id: int | None
+    source: str = Field(description="terminal:<id>, or who recorded it otherwise")
+    payment_method: str
+    occurred_at: datetime
+    recorded_at: datetime
+    total: int
+    discount: int
+    points_spent: int
+    points_spent_money: int
+    points_accrued: int
+    tier_before: str
+    tier_after: str
+    refunded_amount: int = Field(description="Money refunded so far")
+    points_reversed: int = Field(description="Accrued points taken back by refunds so far")
+    points_returned: int = Field(description="Spent points given back by refunds so far")
+
+
+class LineOut(Schema):
+    line_id: str
+    sku: str
+    product_group: str
+    quantity: int
+    amount: int
+    discount: int
+    points_money: int = Field(description="This line's part paid with points")
+    accrual: int
+    refunded_amount: int
+
+
+class RefundRecordOut(Schema):
+    id: int
+    refund_id: str
+    purchase_id: int
+    receipt_id: str
+    member_id: int
+    amount: int
+    lines: dict[str, int] = Field(description="Money refunded per line id")
+    points_reversed: int
+    points_returned: int
+    points_unrecovered: int = Field(description="Accrued points already spent: not taken back")
+    occurred_at: datetime
+
+
+class PurchaseDetailOut(PurchaseRecordOut):
+    lines: list[LineOut]
+    refunds: list[RefundRecordOut]
+
+
+class PurchasePage(Schema):
+    items: list[PurchaseRecordOut]
+    next: str | None = Field(description="Pass as `cursor` to get the next page; null at the end")
+
+
+class RefundPage(Schema):
+    items: list[RefundRecordOut]
+    next: str | None
+
+
+class AuditOut(Schema):
+    id: int
+    created_at: datetime
+    actor_kind: str = Field(description="staff, token, terminal, cli, system")
+    actor_label: str
+    action: str
+    object_type: str
+    object_id: str
+    data: dict
+    ip: str | None
+
+
+class AuditPage(Schema):
+    items: list[AuditOut]
+    next: str | None
+
+
+def _refund_out(refund: Refund, purchase: Purchase) -> dict:
+    return {
+        "id": refund.pk, "refund_id": refund.refund_id, "purchase_id": purchase.pk,
+        "receipt_id": purchase.receipt_id, "member_id": purchase.member_id,
+        "amount": refund.amount, "lines": refund.lines,
+        "points_reversed": refund.points_reversed, "points_returned": refund.points_returned,
+        "points_unrecovered": refund.points_unrecovered, "occurred_at": refund.occurred_at,
+    }
+
+
+def _between(rows, field: str, query) -> object:
+    if query.from_ is not None:
+        rows = rows.filter(**{f"{field}__gte": query.from_})
+    if query.to is not None:
+        rows = rows.filter(**{f"{field}__lt": query.to})
+    return rows
+
+
+def _given(**lookups) -> dict:
+    return {lookup: value for lookup, value in lookups.items() if value is not None}
+
+
+@router.get("/purchases", response={200: PurchasePage, **ERRORS})
+def list_purchases(request, query: Query[PurchaseQuery]):
+    """Purchases, the most recently recorded first (offline uploads come when they come)."""
+    rows = Purchase.objects.filter(merchant=request.auth.merchant, **_given(
+        member_id=query.member_id, store_id=query.store_id, terminal_id=query.terminal_id,
+        receipt_id=query.receipt_id,
+    ))
+    found, cursor = paginate(_between(rows, "occurred_at", query), query.cursor, query.limit)
+    return {"items": found, "next": cursor}
+
+
+@router.get("/purchases/{purchase_id}", response={200: PurchaseDetailOut, **ERRORS})
+def get_purchase(request, purchase_id: int):
+    """One purchase with its lines and its refunds."""
+    purchase = Purchase.objects.filter(
+        merchant=request.auth.merchant, pk=purchase_id
+    ).prefetch_related("lines", "refunds").first()
+    if purchase is None:
+        raise NotFound(_("No purchase %(id)s.") % {"id": purchase_id}, field="purchase_id")
+    return {
+        **PurchaseRecordOut.from_orm(purchase).model_dump(),
+        "lines": sorted(purchase.lines.all(), key=lambda line: line.pk),
+        "refunds": [_refund_out(refund, purchase)
+                    for refund in sorted(purchase.refunds.all(), key=lambda r: r.pk)],
+    }
+
+
+@router.get("/refunds", response={200: RefundPage, **ERRORS})
+def list_refunds(request, query: Query[RefundQuery]):
+    """Refunds, the most recently recorded first."""
+    rows = Refund.objects.filter(merchant=request.auth.merchant, **_given(
+        purchase_id=query.purchase_id, purchase__member_id=query.member_id,
+        purchase__store_id=query.store_id, refund_id=query.refund_id,
+    )).select_related("purchase")
+    found, cursor = paginate(_between(rows, "occurred_at", query), query.cursor, query.limit)
+    return {"items": [_refund_out(refund, refund.purchase) for refund in found], "next": cursor}
+
+
+@router.get("/refunds/{refund_id}", response={200: RefundRecordOut, **ERRORS})
+def get_refund(request, refund_id: int):
+    """One refund, by the id this API gives it (`id`, not the POS's `refund_id`)."""
+    refund = Refund.objects.filter(
+        merchant=request.auth.merchant, pk=refund_id
+    ).select_related("purchase").first()
+    if refund is None:
+        raise NotFound(_("No refund %(id)s.") % {"id": refund_id}, field="refund_id")
+    return _refund_out(refund, refund.purchase)
+
+
+@router.get("/audit", response={200: AuditPage, **ERRORS})
+def audit_log(request, query: Query[AuditQuery]):
+    """Who did what, when and from where: staff, tokens, terminals and the operator's CLI."""
+    principal = request.auth
+    principal.require_role(*AUDITORS)
+    rows = AuditEntry.objects.filter(merchant=principal.merchant, **_given(
+        action=query.action, object_type=query.object_type, object_id=query.object_id,
+    ))
+    found, cursor = paginate(_between(rows, "created_at", query), query.cursor, query.limit)
+    return {"items": found, "next": cursor}

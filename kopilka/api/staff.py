@@ -1,0 +1,148 @@
+"""Management API for people and keys: staff members with their roles, and the management
+tokens that act for them. Owners and admins only; only an owner manages owners."""
+
+from datetime import datetime
+from typing import Literal
+
+from django.utils.translation import gettext as _
+from ninja import Field, Router, Schema, Status
+from pydantic import StrictBool
+
+from kopilka.api.auth import ManagementToken, StaffSession, in_merchant_scope
+from kopilka.api.schemas import Problem, StrictIn
+from kopilka.core.errors import NotFound
+from kopilka.tenancy import services as tenancy
+from kopilka.tenancy.models import ApiToken, Staff
+
+router = Router(tags=["Staff"], auth=[ManagementToken(), StaffSession()])
+router.add_decorator(in_merchant_scope)
+ERRORS = {400: Problem, 401: Problem, 403: Problem, 404: Problem, 409: Problem, 422: Problem}
+ADMINS = (Staff.Role.OWNER, Staff.Role.ADMIN)
+Role = Literal[tuple(Staff.Role.values)]
+
+
+class StaffOut(Schema):
+    id: int
+    email: str
+    role: str
+    active: bool
+    created_at: datetime
+
+
+class NewStaffOut(StaffOut):
+    password: str | None = Field(
+        description="The new user's password, shown once; null when the user already existed"
+    )
+
+
+class StaffIn(StrictIn):
+    email: str = Field(min_length=3, max_length=254)
+    role: Role
+
+
+class StaffPatchIn(StrictIn):
+    role: Role = None
+    active: StrictBool = Field(None, description="false switches the person and their tokens off")
+
+
+class TokenIn(StrictIn):
+    name: str = Field("api", min_length=1, max_length=200, description="What the token is for")
+
+
+class TokenOut(Schema):
+    id: int
+    name: str
+    staff_id: int
+    email: str = Field(description="The staff member the token acts for")
+    key_prefix: str
+    created_at: datetime
+    last_used_at: datetime | None = Field(description="Updated at most once a minute")
+    revoked_at: datetime | None
+
+
+class NewTokenOut(TokenOut):
+    key: str = Field(description="The management token. Shown once: store it now.")
+
+
+def _staff_out(staff: Staff) -> dict:
+    return {"id": staff.pk, "email": staff.user.email, "role": staff.role,
+            "active": staff.active, "created_at": staff.created_at}
+
+
+def _token_out(token: ApiToken) -> dict:
+    return {"id": token.pk, "name": token.name, "staff_id": token.staff_id,
+            "email": token.staff.user.email, "key_prefix": token.key_prefix,
+            "created_at": token.created_at, "last_used_at": token.last_used_at,
+            "revoked_at": token.revoked_at}
+
+
+def _staff(principal, staff_id: int) -> Staff:
+    staff = Staff.objects.filter(
+        merchant=principal.merchant, pk=staff_id
+    ).select_related("user").first()
+    if staff is None:
+        raise NotFound(_("No staff member %(id)s.") % {"id": staff_id}, field="staff_id")
+    return staff
+
+
+@router.get("/staff", response={200: list[StaffOut], **ERRORS})
+def list_staff(request):
+    """Everyone who works for the merchant, switched-off people included."""
+    principal = request.auth
+    principal.require_role(*ADMINS)
+    rows = Staff.objects.filter(merchant=principal.merchant).select_related("user")
+    return [_staff_out(staff) for staff in rows.order_by("pk")]
+
+
+@router.post("/staff", response={201: NewStaffOut, **ERRORS})
+def add_staff(request, payload: StaffIn):
+    """Give a person a role. A new email gets a user with a one-time password (in the
+    answer, once); a known one keeps their password (`password: null`)."""
+    principal = request.auth
+    principal.require_role(*ADMINS)
+    new = tenancy.add_staff(principal.merchant, email=payload.email, role=payload.role,
+                            by=principal.staff, actor=principal.actor)
+    return Status(201, {**_staff_out(new.staff), "password": new.password})
+
+
+@router.patch("/staff/{staff_id}", response={200: StaffOut, **ERRORS})
+def update_staff(request, staff_id: int, payload: StaffPatchIn):
+    """Change a role or switch a person off (their tokens and sessions stop working). The
+    last active owner stays an owner (409)."""
+    principal = request.auth
+    principal.require_role(*ADMINS)
+    staff = tenancy.update_staff(_staff(principal, staff_id), by=principal.staff,
+                                 actor=principal.actor, **payload.model_dump(exclude_unset=True))
+    return _staff_out(staff)
+
+
+@router.post("/staff/{staff_id}/tokens", response={201: NewTokenOut, **ERRORS})
+def issue_token(request, staff_id: int, payload: TokenIn):
+    """A management token acting as this staff member, with their role."""
+    principal = request.auth
+    principal.require_role(*ADMINS)
+    token, key = tenancy.issue_api_token(_staff(principal, staff_id), name=payload.name,
+                                         by=principal.staff, actor=principal.actor)
+    return Status(201, {**_token_out(token), "key": key})
+
+
+@router.get("/tokens", response={200: list[TokenOut], **ERRORS})
+def list_tokens(request):
+    """Every management token, revoked ones included, oldest first."""
+    principal = request.auth
+    principal.require_role(*ADMINS)
+    rows = ApiToken.objects.filter(merchant=principal.merchant).select_related("staff__user")
+    return [_token_out(token) for token in rows.order_by("pk")]
+
+
+@router.post("/tokens/{token_id}/revoke", response={200: TokenOut, **ERRORS})
+def revoke_token(request, token_id: int):
+    """Switch a token off for good (401 from now on). Revoking again changes nothing."""
+    principal = request.auth
+    principal.require_role(*ADMINS)
+    token = ApiToken.objects.filter(
+        merchant=principal.merchant, pk=token_id
+    ).select_related("staff__user").first()
+    if token is None:
+        raise NotFound(_("No token %(id)s.") % {"id": token_id}, field="token_id")
+    return _token_out(tenancy.revoke_api_token(token, by=principal.staff, actor=principal.actor))
