@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema, Status
-from pydantic import AfterValidator, AwareDatetime, StrictInt, model_validator
+from pydantic import AfterValidator, AwareDatetime, ConfigDict, StrictInt, model_validator
 from pydantic_core import PydanticCustomError
 
 from kopilka.api.auth import TerminalKey, in_merchant_scope
@@ -72,7 +72,22 @@ class LineIn(StrictIn):
     product_group: str | None = Field(None, max_length=100)
 
 
+SALE_EXAMPLE = {
+    "member": {"phone": "+79161234567"},
+    "lines": [
+        {"line_id": "1", "amount": 45000, "quantity": 1, "sku": "LATTE-L",
+         "product_group": "coffee"},
+        {"line_id": "2", "amount": 30000, "quantity": 2, "sku": "CROISSANT",
+         "product_group": "bakery"},
+    ],
+    "points_to_spend": 5000,
+    "payment_method": "card",
+}
+
+
 class SaleIn(StrictIn):
+    model_config = ConfigDict(json_schema_extra={"examples": [SALE_EXAMPLE]})
+
     member: MemberRef
     lines: list[LineIn] = Field(min_length=1, max_length=500)
     points_to_spend: Points = 0
@@ -83,6 +98,9 @@ class SaleIn(StrictIn):
 
 
 class PurchaseIn(SaleIn):
+    model_config = ConfigDict(json_schema_extra={
+        "examples": [{**SALE_EXAMPLE, "receipt_id": "0001-000123"}]})
+
     receipt_id: str = Field(
         min_length=1, max_length=100,
         description="The receipt's id; re-sending the same receipt returns the first result",
@@ -90,6 +108,11 @@ class PurchaseIn(SaleIn):
 
 
 class RefundIn(StrictIn):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"refund_id": "RET-1"}, {"refund_id": "RET-2", "amount": 17500},
+        {"refund_id": "RET-3", "lines": {"2": 15000}},
+    ]})
+
     refund_id: str = Field(min_length=1, max_length=100, description="Idempotency key")
     amount: Amount | None = Field(None, description="Money to refund, spread over the lines")
     lines: dict[str, Annotated[StrictInt, Field(gt=0)]] | None = Field(
@@ -151,7 +174,8 @@ class RefundOut(Schema):
     replayed: bool
 
 
-def _member(merchant, ref: MemberRef):
+def member_from_ref(merchant, ref: MemberRef):
+    """The member a POS request names, in the caller's merchant (404 otherwise)."""
     if ref.id is not None:
         return members.get_member(merchant, ref.id)
     return members.find_member(merchant, phone=ref.phone, card=ref.card, qr=ref.qr)
@@ -173,7 +197,7 @@ def _sale(principal, payload: SaleIn) -> services.Sale:
 def quote(request, payload: SaleIn):
     """What the purchase would do — discount, points payable, accrual, hints. Writes nothing."""
     principal = request.auth
-    member = _member(principal.merchant, payload.member)
+    member = member_from_ref(principal.merchant, payload.member)
     result = services.quote_purchase(principal.merchant, member, _sale(principal, payload))
     tz = ZoneInfo(principal.merchant.timezone)
     return {
@@ -207,7 +231,7 @@ def commit(request, payload: PurchaseIn):
     """Record the sale: spend the points asked for, accrue, move the tier. Idempotent by
     receipt_id per terminal: a retry answers 200 with `replayed: true` and changes nothing."""
     principal = request.auth
-    member = _member(principal.merchant, payload.member)
+    member = member_from_ref(principal.merchant, payload.member)
     result = services.commit_purchase(
         principal.merchant, member, _sale(principal, payload), receipt_id=payload.receipt_id,
         source=f"terminal:{principal.terminal.pk}", actor=principal.actor,

@@ -34,6 +34,8 @@ from kopilka.processing.models import (
 from kopilka.programs import engine
 from kopilka.programs import services as programs
 from kopilka.tenancy.models import Merchant, Staff
+from kopilka.webhooks import payloads
+from kopilka.webhooks import services as webhooks
 
 CLOCK_SKEW = timedelta(minutes=5)  # a POS clock a little ahead is not "the future"
 EARLIEST_SALE = datetime(2000, 1, 1, tzinfo=UTC)
@@ -47,6 +49,7 @@ class MemberCard:
     available: int
     pending: int
     hints: tuple[engine.Hint, ...]
+    tier: str  # the account's, or the starting tier if the program no longer has that one
 
 
 @dataclass
@@ -83,7 +86,12 @@ class AdjustmentResult:
 
 def _account(member: Member, program: engine.CompiledProgram) -> Account:
     """The member's account; opened on first use for a member registered before the merchant
-    had a program (get_or_create: two first purchases at once still make one account)."""
+    had a program (get_or_create: two first purchases at once still make one account).
+    A member found at the counter comes with the account joined: no query then."""
+    if Member.account.is_cached(member):
+        account = getattr(member, "account", None)  # None cached: the join found none
+        if account is not None:
+            return account
     account, _created = Account.objects.get_or_create(
         member=member,
         defaults={"merchant_id": member.merchant_id, "tier_code": program.start_tier,
@@ -95,15 +103,24 @@ def _account(member: Member, program: engine.CompiledProgram) -> Account:
 def _book(member: Member, program: engine.CompiledProgram) -> ledger.Book:
     """The member's account, locked, with time's effects journalled."""
     try:
-        return ledger.Book.open(member_id=member.pk)
+        book = ledger.Book.open(member_id=member.pk)
     except Account.DoesNotExist:
         _account(member, program)
-        return ledger.Book.open(member_id=member.pk)
+        book = ledger.Book.open(member_id=member.pk)
+    _attach(member, book.account)
+    return book
 
 
-def _state(member: Member, account: Account, balances: ledger.Balances) -> engine.MemberState:
+def _attach(member: Member, account: Account) -> None:
+    """Give the caller's member the live, locked account the write changes, so a member
+    object kept across writes never shows a balance or tier from before them."""
+    Member.account.related.set_cached_value(member, account)
+
+
+def _state(program: engine.CompiledProgram, member: Member, account: Account,
+           balances: ledger.Balances) -> engine.MemberState:
     return engine.MemberState(
-        tier_code=account.tier_code,
+        tier_code=_tier_in(program, account),
         lifetime_spend=account.lifetime_spend,
         available_points=balances.available,
         pending_lots=tuple(engine.DatedPoints(p, t) for p, t in balances.activating),
@@ -114,8 +131,22 @@ def _state(member: Member, account: Account, balances: ledger.Balances) -> engin
     )
 
 
+def _require_active(member: Member, field: str) -> None:
+    """Blocked, departed and erased members neither buy nor receive points (refunds and
+    deductions still work: they settle what already happened)."""
+    if member.status != Member.Status.ACTIVE:
+        raise Conflict(_("This member's card is blocked or has left the program."),
+                       field=field)
+
+
+def _tier_in(program: engine.CompiledProgram, account: Account) -> str:
+    """The member's tier, or the starting tier if the owner removed theirs from the program
+    (the next write records the move: _check_tier)."""
+    return account.tier_code if account.tier_code in program.tiers else program.start_tier
+
+
 def _check_tier(program: engine.CompiledProgram, book: ledger.Book) -> None:
-    if book.account.tier_code not in program.tiers:  # the owner removed the member's tier
+    if book.account.tier_code not in program.tiers:
         book.set_tier(program.start_tier)
 
 
@@ -140,6 +171,8 @@ def enrol(merchant: Merchant, *, phone: str, actor: Actor, channel: str, staff=N
             expires_at=welcome.expires_at,
         )
         book.save()
+    webhooks.emit(merchant, "member.registered", payloads.member_registered(
+        member, tier=account.tier_code, welcome_points=welcome.points if welcome else 0))
     return member
 
 
@@ -149,11 +182,10 @@ def member_card(merchant: Merchant, member: Member, at: datetime | None = None) 
     program = programs.load(merchant)
     account = _account(member, program)
     balances = ledger.balances(account, at)
-    hints = ()
-    if account.tier_code in program.tiers:
-        state = _state(member, account, balances)
-        hints = engine.hints_for(program, state, at, merchant.timezone)
-    return MemberCard(member, account, balances.available, balances.pending, hints)
+    hints = engine.hints_for(program, _state(program, member, account, balances), at,
+                             merchant.timezone)
+    return MemberCard(member, account, balances.available, balances.pending, hints,
+                      _tier_in(program, account))
 
 
 def lookup(merchant: Merchant, *, phone=None, card=None, qr=None) -> MemberCard:
@@ -218,8 +250,8 @@ def _quote(merchant, program, member, account, balances, sale: Sale, at) -> engi
         at=at, tz=merchant.timezone, store_id=sale.store_id, cashier_id=sale.cashier_id,
         payment_method=sale.payment_method or None, points_to_spend=sale.points_to_spend,
     )
-    return engine.quote(program, _state(member, account, balances), engine.Basket(sale.lines),
-                        context)
+    return engine.quote(program, _state(program, member, account, balances),
+                        engine.Basket(sale.lines), context)
 
 
 def quote_purchase(merchant: Merchant, member: Member, sale: Sale) -> engine.Quote:
@@ -293,9 +325,7 @@ def _commit(merchant, member, sale, receipt_id, source, actor, terminal, store, 
     if existing is not None:
         _replay_purchase(existing, member, sale)
         return _result(existing, replayed=True, tier_changed=False, book=book)
-    if member.status != Member.Status.ACTIVE:
-        raise Conflict(_("This member's card is blocked or has left the program."),
-                       field="member")
+    _require_active(member, "member")
     if sale.points_to_spend and program.redeem_requires_code:
         # Fail closed: the program asks for a one-time code before spending, and codes come
         # with the messaging module. Until then such programs accrue but cannot be spent.
@@ -358,7 +388,15 @@ def _commit(merchant, member, sale, receipt_id, source, actor, terminal, store, 
         data={"receipt_id": receipt_id, "total": quote.total, "spent": quote.points_spent,
               "accrued": quote.accrual_points, "tier": [tier_before, tier_after]},
     )
-    return _result(purchase, replayed=False, tier_changed=tier_after != tier_before, book=book)
+    result = _result(purchase, replayed=False, tier_changed=tier_after != tier_before,
+                     book=book)
+    webhooks.emit(merchant, "purchase.committed", payloads.purchase_committed(
+        purchase, available=result.available, pending=result.pending))
+    if result.tier_changed:
+        webhooks.emit(merchant, "member.tier_changed", payloads.tier_changed(
+            member.pk, before=tier_before, after=tier_after, manual=False, cause="purchase",
+            at=at))
+    return result
 
 
 def _quote_record(quote: engine.Quote) -> dict:
@@ -493,6 +531,7 @@ def refund_purchase(
         book.materialise(now)  # returned points whose expiry has passed expire now
         book.record_refund(spend=refund_amount)
         account = book.account
+        tier_before = account.tier_code
         program = programs.load(merchant)
         if not account.tier_manual and account.tier_code in program.tiers:
             tier = engine.tier_for_lifetime(program, account.lifetime_spend, account.tier_code)
@@ -518,7 +557,15 @@ def refund_purchase(
                 "processing.refund.points_unrecovered", actor=actor, merchant=merchant,
                 obj=refund, data={"points": unrecovered, "purchase": purchase.pk},
             )
-        return _refund_result(refund, book, replayed=False)
+        result = _refund_result(refund, book, replayed=False)
+        webhooks.emit(merchant, "purchase.refunded", payloads.purchase_refunded(
+            purchase, refund, tier=account.tier_code, available=result.available,
+            pending=result.pending))
+        if account.tier_code != tier_before:
+            webhooks.emit(merchant, "member.tier_changed", payloads.tier_changed(
+                purchase.member_id, before=tier_before, after=account.tier_code, manual=False,
+                cause="refund", at=now))
+        return result
 
 
 def _refund_result(refund: Refund, book: ledger.Book, *, replayed: bool) -> RefundResult:
@@ -563,12 +610,16 @@ def transfer_points(merchant: Merchant, *, sender: Member, recipient: Member, po
             _account(sender, program).pk, _account(recipient, program).pk
         )
         sender_account, recipient_account = sender_book.account, recipient_book.account
+        _attach(sender, sender_account)
+        _attach(recipient, recipient_account)
         existing = Transfer.objects.filter(merchant=merchant, sender=sender_account,
                                            key=key).first()
         if existing is not None:
             if (existing.recipient_id, existing.points) != (recipient_account.pk, points):
                 raise Conflict(_("This key was already used for another transfer."), field="key")
             return TransferResult(existing, replayed=True)
+        _require_active(sender, "from_member_id")
+        _require_active(recipient, "to_member_id")
         now = clock.now()
         if limits.max_points_per_day:
             sent_today = Transfer.objects.filter(
@@ -597,6 +648,10 @@ def transfer_points(merchant: Merchant, *, sender: Member, recipient: Member, po
         recipient_book.save()
         audit.record("processing.points.transferred", actor=actor, merchant=merchant,
                      obj=transfer, data={"points": points, "from": sender.pk, "to": recipient.pk})
+        webhooks.emit(merchant, "points.transferred", payloads.points_transferred(
+            transfer, sender_id=sender.pk, recipient_id=recipient.pk,
+            sender_available=sender_book.balances(now).available,
+            recipient_available=recipient_book.balances(now).available))
         return TransferResult(transfer, replayed=False)
 
 
@@ -642,6 +697,8 @@ def adjust_points(merchant: Merchant, member: Member, *, points: int, by: Staff,
             if (existing.account_id, existing.points) != (account.pk, points):
                 raise Conflict(_("This key was already used for another change."), field="key")
             return AdjustmentResult(existing, replayed=True)
+        if points > 0:
+            _require_active(member, "member")
         now = clock.now()
         if points > 0 and by.role != Staff.Role.OWNER:
             allowance = Allowance.objects.select_for_update().filter(staff=by).first()
@@ -675,6 +732,9 @@ def adjust_points(merchant: Merchant, member: Member, *, points: int, by: Staff,
             actor=actor, merchant=merchant, obj=adjustment,
             data={"points": points, "reason": adjustment.reason, "member": member.pk},
         )
+        balances = book.balances(now)
+        webhooks.emit(merchant, "points.adjusted", payloads.points_adjusted(
+            adjustment, member.pk, available=balances.available, pending=balances.pending))
         return AdjustmentResult(adjustment, replayed=False)
 
 
@@ -685,6 +745,7 @@ def assign_tier(merchant: Merchant, member: Member, *, tier_code: str | None, ac
     program = programs.load(merchant)
     book = _book(member, program)
     account = book.account
+    tier_before = account.tier_code
     if tier_code is None:
         tier = engine.tier_for_lifetime(program, account.lifetime_spend, program.start_tier)
         book.set_tier(tier, manual=False)
@@ -695,4 +756,8 @@ def assign_tier(merchant: Merchant, member: Member, *, tier_code: str | None, ac
     book.save()
     audit.record("processing.tier.assigned", actor=actor, merchant=merchant, obj=member,
                  data={"tier": account.tier_code, "manual": account.tier_manual})
+    if account.tier_code != tier_before:
+        webhooks.emit(merchant, "member.tier_changed", payloads.tier_changed(
+            member.pk, before=tier_before, after=account.tier_code, manual=account.tier_manual,
+            cause="manual", at=clock.now()))
     return account

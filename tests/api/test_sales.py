@@ -3,6 +3,7 @@
 import pytest
 from django_scopes import scopes_disabled
 
+from kopilka.ledger.models import Account
 from kopilka.processing.models import Purchase
 
 pytestmark = pytest.mark.django_db
@@ -93,3 +94,15 @@ def test_other_merchants_terminal_cannot_refund_or_sell_to_my_member(pos, bob):
     assert post(client, "/api/v1/pos/purchases/A-4/refunds", {"refund_id": "x"}).status_code \
         == 404
     assert post(client, "/api/v1/pos/quote", sale()).status_code == 404
+
+
+def test_a_tier_removed_from_the_program_reads_as_the_starting_tier(pos, shop):
+    with scopes_disabled():
+        Account.objects.filter(member__person__phone="+79995550001").update(tier_code="gone")
+    quote = post(pos, "/api/v1/pos/quote", sale())
+    assert quote.status_code == 200, quote.json()
+    assert (quote.json()["tier"], quote.json()["accrual_points"]) == ("base", 5_000)
+    card = pos.get("/api/v1/pos/members/lookup?phone=%2B79995550001").json()
+    assert card["tier"] == "base"
+    committed = post(pos, "/api/v1/pos/purchases", sale(receipt_id="T1"))
+    assert (committed.json()["tier"], committed.json()["points_accrued"]) == ("base", 5_000)
