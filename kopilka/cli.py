@@ -2,6 +2,7 @@
 
     kopilka up [--demo]             migrate, (demo data), web server + background worker
     kopilka worker                  the background worker alone (for separate worker hosts)
+    kopilka tick [--at T] [--every S]  the periodic work that is due (up and worker run it)
     kopilka create-merchant NAME --owner-email EMAIL [...]
     kopilka create-terminal --merchant SLUG --store NAME
     kopilka verify-ledger [--merchant SLUG]
@@ -19,6 +20,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 COMMANDS = {}
 # What setup_django() switches on for one command (the operator's language); main() undoes it,
@@ -102,6 +104,10 @@ def worker_command() -> list[str]:
     return [sys.executable, "-m", "django", "db_worker", "--no-reload", "--interval", "1"]
 
 
+def ticker_command() -> list[str]:
+    return [sys.executable, "-m", "kopilka.cli", "tick", "--every", "60", "--quiet"]
+
+
 def run_children(commands: list[list[str]]) -> int:
     """Run the processes side by side; stop all of them when one exits or on Ctrl-C/SIGTERM."""
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "kopilka.settings"}
@@ -153,10 +159,12 @@ def cmd_up(argv):
 
         print(demo.ensure_demo(base_url=f"http://{args.host}:{args.port}"))
     print(f"Kopilka is starting on http://{args.host}:{args.port}/  (Ctrl-C stops it)", flush=True)
-    return run_children([web_server_command(args.host, args.port), worker_command()])
+    return run_children([web_server_command(args.host, args.port), worker_command(),
+                         ticker_command()])
 
 
-cmd_up_doc = "Run Kopilka: the web server (gunicorn) and the background worker, side by side."
+cmd_up_doc = ("Run Kopilka: the web server (gunicorn), the background worker and a tick every "
+              "minute, side by side.")
 
 
 @command("worker", "run the background worker only")
@@ -165,7 +173,57 @@ def cmd_worker(argv):
         argv
     )
     setup_django()
-    return run_children([worker_command()])
+    return run_children([worker_command(), ticker_command()])
+
+
+@command("tick", "do the periodic work that is due (deliveries left behind, clean-ups)")
+def cmd_tick(argv):
+    parser = argparse.ArgumentParser(
+        prog="kopilka tick",
+        description="One idempotent pass over the periodic work that is due; safe to repeat "
+                    "and to overlap. Cron or celery beat can call it instead of the worker.",
+    )
+    parser.add_argument("--at", help="the moment to run for (RFC 3339 with offset); default now")
+    parser.add_argument("--every", type=int, metavar="SECONDS",
+                        help="repeat every SECONDS until stopped")
+    parser.add_argument("--quiet", action="store_true", help="print only when something was done")
+    args = parser.parse_args(argv)
+    if args.every is not None and (args.every < 1 or args.at):
+        parser.error("--every needs a positive number of seconds and no --at")
+    at = None
+    if args.at:
+        from datetime import datetime
+
+        try:
+            at = datetime.fromisoformat(args.at)
+        except ValueError:
+            parser.error(f"--at {args.at!r} is not a date and time (RFC 3339)")
+        if at.tzinfo is None:
+            parser.error("--at needs a time zone offset, e.g. 2026-11-23T09:00:00+03:00")
+    setup_django()
+    import logging
+
+    from django.db import DatabaseError, close_old_connections
+
+    from kopilka.automation import tick
+
+    if args.every is None:
+        _print_tick(tick.run(at), args.quiet)
+        return 0
+    while True:
+        close_old_connections()  # a long-lived loop: drop connections the database closed
+        try:
+            _print_tick(tick.run(), args.quiet)
+        except DatabaseError:
+            # The database is away for a moment (a restart): the next tick catches up. The
+            # loop must not die, or `up` would stop the web server with it.
+            logging.getLogger("kopilka.tick").exception("tick failed; retrying next time")
+        time.sleep(args.every)
+
+
+def _print_tick(done: dict[str, int], quiet: bool) -> None:
+    if not quiet or any(done.values()):
+        print("; ".join(f"{name}: {count}" for name, count in done.items()), flush=True)
 
 
 # --- operator chores ----------------------------------------------------------------------

@@ -1,0 +1,38 @@
+"""`kopilka tick`: one pass over the periodic work that is due.
+
+Each job is idempotent and safe beside itself and beside the workers, so a tick may run twice,
+overlap another, or be skipped: the next one catches up. `kopilka up` and `kopilka worker` run
+a tick every minute; at scale, cron or celery beat calls `kopilka tick` instead.
+
+Today's jobs are the safety nets of the outboxes (a delivery whose task was lost is sent by
+the next tick) and the clean-up of old idempotency records. The automation jobs of the
+processing centre (activation, expiry, birthdays, inactivity chains) join this list.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from kopilka.api import idempotency
+from kopilka.core import clock
+from kopilka.messaging import tasks as messaging
+from kopilka.webhooks import tasks as webhooks
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    run: Callable[[datetime], int]  # does what is due at that moment; how many things it did
+
+
+JOBS = (
+    Job("webhook deliveries due", lambda at: webhooks.deliver_due(at)),
+    Job("messages due", lambda at: messaging.deliver_due(at)),
+    Job("idempotency records purged", lambda at: idempotency.purge(now=at)),
+)
+
+
+def run(at: datetime | None = None) -> dict[str, int]:
+    """Run every job for the moment `at` (default: now); what each did, by job name."""
+    at = at or clock.now()
+    return {job.name: job.run(at) for job in JOBS}
