@@ -17,6 +17,7 @@ from kopilka.core.config import (
     load_or_create_secret_key,
     require_production_safety,
 )
+from kopilka.messaging.conf import mailer_settings, messaging_settings
 
 BASE_DIR = Path(__file__).resolve().parent
 KOPILKA_ENV = os.environ.get("KOPILKA_ENV", "development").strip().lower()
@@ -49,6 +50,8 @@ INSTALLED_APPS = [
     "kopilka.programs",
     "kopilka.ledger",
     "kopilka.processing",
+    "kopilka.webhooks",
+    "kopilka.messaging",
     "kopilka.api",
 ]
 
@@ -57,12 +60,14 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    "kopilka.api.ratelimit.RateLimitMiddleware",  # before any work; 429s in the caller's language
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "kopilka.core.middleware.OperatorScopesMiddleware",
+    "kopilka.api.idempotency.IdempotencyMiddleware",  # needs request.user; wraps the view only
 ]
 
 ROOT_URLCONF = "kopilka.urls"
@@ -98,6 +103,34 @@ AUTH_PASSWORD_VALIDATORS = [
 # Background work goes through Django's tasks API; the embedded default stores tasks in the
 # database and `kopilka up` runs the worker beside the web server.
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+# Outgoing SMS and email (docs/messaging.md): a backend per channel with its options,
+# from KOPILKA_SMS_BACKEND/_OPTIONS and KOPILKA_EMAIL_CHANNEL_BACKEND/_OPTIONS.
+MESSAGING = messaging_settings(os.environ)
+# Email's transport (Django's mailers): SMTP when KOPILKA_EMAIL_HOST is set, else the console.
+MAILERS = {"default": mailer_settings(os.environ)}
+DEFAULT_FROM_EMAIL = os.environ.get("KOPILKA_EMAIL_FROM", "kopilka@localhost")
+
+# Webhooks may go to loopback/private addresses only outside production, unless allowed
+# (docs/webhooks.md, "Where webhooks may go").
+WEBHOOKS_ALLOW_PRIVATE = env_bool("KOPILKA_WEBHOOKS_ALLOW_PRIVATE", default=not PRODUCTION)
+
+# The cache holds the API's rate-limit counters (kopilka/api/ratelimit.py). LocMem is per
+# process: with several web processes each counts alone. KOPILKA_REDIS_URL (redis://host:6379/0;
+# needs `pip install redis`) shares the counts between processes and hosts.
+REDIS_URL = os.environ.get("KOPILKA_REDIS_URL", "").strip()
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+         "KEY_PREFIX": "kopilka"}
+        if REDIS_URL else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+# Requests per credential: "<requests>/<seconds>", "0" = no limit.
+RATE_LIMITS = {
+    "pos": os.environ.get("KOPILKA_RATE_LIMIT_POS", "1200/60"),
+    "manage": os.environ.get("KOPILKA_RATE_LIMIT_MANAGE", "600/60"),
+}
 
 LANGUAGE_CODE = os.environ.get("KOPILKA_LANGUAGE", "ru")
 LANGUAGES = [("ru", _("Russian")), ("uk", _("Ukrainian")), ("en", _("English"))]

@@ -2,7 +2,19 @@ from django.urls import re_path
 from ninja import NinjaAPI
 
 from kopilka import __version__
-from kopilka.api import loyalty, manage, pos, problems, sales
+from kopilka.api import (
+    counter,
+    idempotency,
+    loyalty,
+    manage,
+    pos,
+    problems,
+    ratelimit,
+    records,
+    sales,
+    staff,
+    webhooks,
+)
 
 
 class KopilkaAPI(NinjaAPI):
@@ -10,7 +22,9 @@ class KopilkaAPI(NinjaAPI):
     says so."""
 
     def get_openapi_schema(self, **kwargs):
-        return problems.document(super().get_openapi_schema(**kwargs))
+        schema = super().get_openapi_schema(**kwargs)
+        # The middlewares' answers (Idempotency-Key on writes, 429 everywhere) are declared too.
+        return problems.document(ratelimit.document(idempotency.document(schema)))
 
     def _get_urls(self):
         patterns = super()._get_urls()
@@ -34,5 +48,9 @@ api = KopilkaAPI(
 problems.install(api)
 api.add_router("/pos", pos.router)
 api.add_router("/pos", sales.router)
+api.add_router("/pos", counter.router)
 api.add_router("/manage", manage.router)
 api.add_router("/manage", loyalty.router)
+api.add_router("/manage", staff.router)
+api.add_router("/manage", records.router)
+api.add_router("/manage", webhooks.router)
