@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 import time_machine
+from django.utils import translation
 from django_scopes import scope
 
 from kopilka.core.actor import Actor
@@ -116,7 +117,8 @@ def test_a_switched_off_event_queues_nothing(alice, outbox):
     ("subject", "Hello {Name}", "{Name}"),
 ])
 def test_an_unknown_placeholder_is_refused_naming_it(alice, field, text, placeholder):
-    with scope(merchant=alice.merchant), pytest.raises(InvalidInput) as error:
+    with (scope(merchant=alice.merchant), translation.override("en"),
+          pytest.raises(InvalidInput) as error):
         services.save_template(alice.merchant, event="registration", language="en",
                                channel="email", actor=Actor.cli(), **{field: text})
     assert error.value.field == field
