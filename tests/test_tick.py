@@ -1,7 +1,7 @@
 """`kopilka tick`: the periodic pass — sends what a lost task left in the outboxes, purges old
 idempotency records, and doing it twice does nothing twice."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 import time_machine
@@ -10,6 +10,7 @@ from django_scopes import scope, scopes_disabled
 
 from kopilka import cli
 from kopilka.api.models import IdempotencyRecord
+from kopilka.core.actor import Actor
 from kopilka.messaging import services as messaging
 from kopilka.messaging.backends import locmem
 from kopilka.messaging.models import Message
@@ -31,6 +32,8 @@ def outbox():
 def test_tick_sends_what_a_lost_task_left_and_only_once(alice, outbox, capsys):
     with time_machine.travel(NOW, tick=False):
         with scope(merchant=alice.merchant):
+            messaging.save_settings(alice.merchant, transactional="all", quiet_from=time(0),
+                                    quiet_to=time(0), actor=Actor.cli())
             # The test's transaction never commits, so the message's task is never queued:
             # exactly what a worker crash between commit and enqueue leaves behind.
             message = messaging.queue(alice.merchant, event="accrual", member=alice.member,
@@ -39,10 +42,12 @@ def test_tick_sends_what_a_lost_task_left_and_only_once(alice, outbox, capsys):
         assert cli.main(["tick"]) == 0
         assert cli.main(["tick"]) == 0
     first, second = capsys.readouterr().out.splitlines()
+    # alice's daily jobs are due (12:00 in Moscow) and run once: materialise, expiry
+    # reminders, birthday gifts.
     assert first == ("webhook deliveries due: 0; messages due: 1; "
-                     "idempotency records purged: 0")
+                     "idempotency records purged: 0; merchant jobs run: 3")
     assert second == ("webhook deliveries due: 0; messages due: 0; "
-                      "idempotency records purged: 0")
+                      "idempotency records purged: 0; merchant jobs run: 0")
     assert [sent.recipient for sent in outbox] == ["+79160000001"]
     with scopes_disabled():
         assert Message.objects.get(pk=message.pk).status == Message.Status.SENT

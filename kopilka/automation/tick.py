@@ -4,9 +4,10 @@ Each job is idempotent and safe beside itself and beside the workers, so a tick 
 overlap another, or be skipped: the next one catches up. `kopilka up` and `kopilka worker` run
 a tick every minute; at scale, cron or celery beat calls `kopilka tick` instead.
 
-Today's jobs are the safety nets of the outboxes (a delivery whose task was lost is sent by
-the next tick) and the clean-up of old idempotency records. The automation jobs of the
-processing centre (activation, expiry, birthdays, inactivity chains) join this list.
+The jobs are the safety nets of the outboxes (a delivery whose task was lost is sent by the
+next tick), the clean-up of old idempotency records, and the merchants' daily jobs (activation
+and expiry, expiry reminders, birthday gifts: automation/schedule.py), each run at most once
+per merchant and local day.
 """
 
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from kopilka.api import idempotency
+from kopilka.automation import schedule
 from kopilka.core import clock
 from kopilka.messaging import tasks as messaging
 from kopilka.webhooks import tasks as webhooks
@@ -29,6 +31,7 @@ JOBS = (
     Job("webhook deliveries due", lambda at: webhooks.deliver_due(at)),
     Job("messages due", lambda at: messaging.deliver_due(at)),
     Job("idempotency records purged", lambda at: idempotency.purge(now=at)),
+    Job("merchant jobs run", schedule.run_due),
 )
 
 

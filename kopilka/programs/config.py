@@ -302,6 +302,14 @@ class Birthday(Model):
     days_after: Annotated[StrictInt, Field(ge=0, le=31)] = 0
 
 
+class BirthdayGift(Model):
+    """Points given on the member's birthday (the merchant's local date), once a year."""
+
+    points: Annotated[StrictInt, Field(gt=0)]
+    #: The gift is spendable through the birthday plus this many days.
+    validity_days: Days
+
+
 class Transfers(Model):
     """Members sending points to each other (ENG-12); processing enforces the limits."""
 
@@ -430,6 +438,9 @@ class ProgramConfig(Model):
     welcome_bonus: Points = 0
     welcome_validity_days: Days | None = None
     birthday: Birthday | None = None
+    birthday_gift: BirthdayGift | None = None
+    #: Members are messaged this many days before their points expire; 0 = no reminders.
+    expiry_reminder_days: Annotated[StrictInt, Field(ge=0, le=365)] = 7
     #: Cap on the combined accrual percent of a line, applied after all rules; None = no cap.
     max_total_accrual_percent: Percent | None = None
     #: Sending points to another member (ENG-12); None = not allowed.
