@@ -6,7 +6,7 @@ demo is created, so later runs can print them again instead of creating anything
 
 import os
 import secrets
-from datetime import date
+from datetime import date, time
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -16,6 +16,7 @@ from django_scopes import scope
 from kopilka.core.actor import Actor
 from kopilka.members import services as members
 from kopilka.members.models import Member
+from kopilka.messaging import services as messaging
 from kopilka.processing import services as processing
 from kopilka.programs import services as programs
 from kopilka.programs.engine import BasketLine
@@ -89,6 +90,9 @@ def _create_demo(base_url: str) -> str:
     terminal, pos_key = tenancy.create_terminal(merchant, store_name="Тверская, 1", actor=actor)
     with scope(merchant=merchant):
         programs.save_program(merchant, DEMO_PROGRAM, actor=actor)
+        # Receipts to every member, so the demo's console shows a message per sale.
+        messaging.save_settings(merchant, transactional="all", quiet_from=time(21),
+                                quiet_to=time(9), actor=actor)
         enrolled = [
             processing.enrol(
                 merchant, phone=phone, first_name=first, last_name=last, birth_date=birth,

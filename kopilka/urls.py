@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from django.views.generic import RedirectView
 
 from kopilka.api.urls import api
@@ -13,4 +13,5 @@ urlpatterns = [
     path("health", health, name="health"),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
+    path("", include("kopilka.messaging.urls")),
 ]

@@ -5,6 +5,7 @@ from kopilka import __version__
 from kopilka.api import (
     counter,
     idempotency,
+    inbound,
     loyalty,
     manage,
     pos,
@@ -54,3 +55,4 @@ api.add_router("/manage", loyalty.router)
 api.add_router("/manage", staff.router)
 api.add_router("/manage", records.router)
 api.add_router("/manage", webhooks.router)
+api.add_router("", inbound.router)

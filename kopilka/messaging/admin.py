@@ -1,13 +1,19 @@
 from django.contrib import admin
 
 from kopilka.core.admin import ReadOnlyAdmin
-from kopilka.messaging.models import Message, Template
+from kopilka.messaging.models import Message, Settings, Template
 
 
 @admin.register(Template)
 class TemplateAdmin(ReadOnlyAdmin):
     list_display = ["event", "language", "channel", "merchant", "enabled", "updated_at"]
     list_filter = ["event", "language", "channel", "enabled"]
+    list_select_related = ["merchant"]
+
+
+@admin.register(Settings)
+class SettingsAdmin(ReadOnlyAdmin):
+    list_display = ["merchant", "transactional", "quiet_from", "quiet_to", "updated_at"]
     list_select_related = ["merchant"]
 
 

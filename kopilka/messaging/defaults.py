@@ -49,6 +49,11 @@ DEFAULTS: dict[str, dict[str, tuple[str, str]]] = {
         "uk": ("Подарунок", "{name}, {merchant} дарує вам {points} до {date}"),
         "en": ("A gift", "{name}, {merchant} gives you {points}, valid until {date}"),
     },
+    "transfer": {
+        "ru": ("Вам передали баллы", "{merchant}: вам передали {points}. Баланс: {balance}"),
+        "uk": ("Вам передали бали", "{merchant}: вам передали {points}. Баланс: {balance}"),
+        "en": ("Points received", "{merchant}: you received {points}. Balance: {balance}"),
+    },
     "expiry_soon": {
         "ru": ("Срок действия истекает", "{name}, {date} сгорят {points}. "
                                          "Ждём вас в {merchant}!"),

@@ -6,6 +6,8 @@ commit, and `deliver_due` (called by `kopilka tick`) sends whatever a lost task 
 Its text is rendered when it is queued, so it tells the member the figures of that moment.
 """
 
+from datetime import time
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -27,6 +29,7 @@ class Event(models.TextChoices):
     REDEMPTION = "redemption", _("points spent")
     REFERRAL_ACCRUAL = "referral_accrual", _("points for a referred friend")
     GIFT = "gift", _("gift")
+    TRANSFER = "transfer", _("points received from another member")
     EXPIRY_SOON = "expiry_soon", _("points expire soon")
     ACTIVATION = "activation", _("points activated")
     TIER_CHANGE = "tier_change", _("tier change")
@@ -34,6 +37,37 @@ class Event(models.TextChoices):
     RELATIVE_BIRTHDAY = "relative_birthday", _("a relative's birthday")
     REVIEW_REQUEST = "review_request", _("review request")
     ONE_TIME_CODE = "one_time_code", _("one-time code")
+
+
+class Settings(models.Model):
+    """A merchant's messaging policy: whom transactional messages go to, and quiet hours.
+
+    One row per merchant that changed anything; a merchant without one has the defaults
+    (`services.settings_for`). Quiet hours are local to the merchant's time zone; a window whose
+    end is before its start runs over midnight (21:00-09:00)."""
+
+    class Transactional(models.TextChoices):
+        # Purchase receipts and the like cost an SMS each: a merchant chooses to send them.
+        OFF = "off", _("not sent")
+        CONSENTED = "consented", _("to members who agreed to messages")
+        ALL = "all", _("to every member")
+
+    merchant = models.OneToOneField("tenancy.Merchant", on_delete=models.CASCADE,
+                                    primary_key=True, related_name="messaging_settings")
+    transactional = models.CharField(_("transactional messages"), max_length=16,
+                                     choices=Transactional, default=Transactional.OFF)
+    quiet_from = models.TimeField(_("quiet hours from"), default=time(21, 0))
+    quiet_to = models.TimeField(_("quiet hours to"), default=time(9, 0))
+    updated_at = models.DateTimeField(_("updated"))
+
+    objects = ScopedManager(merchant="merchant")
+
+    class Meta:
+        verbose_name = _("messaging settings")
+        verbose_name_plural = _("messaging settings")
+
+    def __str__(self):
+        return f"{self.transactional} {self.quiet_from}-{self.quiet_to}"
 
 
 class Template(models.Model):

@@ -1,8 +1,9 @@
-"""Message templates (the merchant's texts, over the shipped defaults), their preview, and
-`queue`, the one call every service uses to send a member a message."""
+"""Message templates (the merchant's texts, over the shipped defaults), their preview, the
+merchant's messaging settings (who gets transactional messages, quiet hours), and `queue`, the
+one call every service uses to send a member a message."""
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -14,10 +15,25 @@ from kopilka.core import audit, clock
 from kopilka.core.actor import Actor
 from kopilka.core.errors import InvalidInput
 from kopilka.core.phones import normalize_phone
-from kopilka.messaging import render, sms, tasks
+from kopilka.members import services as members
+from kopilka.members.models import Consent
+from kopilka.messaging import quiet, render, sms, tasks
 from kopilka.messaging.defaults import DEFAULTS
-from kopilka.messaging.models import Channel, Event, Message, Template
+from kopilka.messaging.models import Channel, Event, Message, Settings, Template
 from kopilka.tenancy.models import Merchant
+
+# Which events need the member's consent to messages (Consent kind "messages"): the ones that
+# advertise — they invite the member back or offer something — and which a member who said
+# STOP must never get. They also wait out the merchant's quiet hours. Every other event tells
+# the member about their own account (a receipt, a new tier, points received) and goes to the
+# members the merchant's `Settings.transactional` names, at once. REQUESTED ones go whatever
+# the consent and settings: the member has just asked for them (the law allows it).
+MARKETING = frozenset({
+    Event.GIFT, Event.EXPIRY_SOON, Event.BIRTHDAY, Event.RELATIVE_BIRTHDAY,
+    Event.REVIEW_REQUEST,
+})
+REQUESTED = frozenset({Event.ONE_TIME_CODE})
+TRANSACTIONAL = frozenset(Event.values) - MARKETING - REQUESTED
 
 MAX_BODY = {Channel.SMS: 1000, Channel.EMAIL: 10_000}  # characters
 MAX_SUBJECT = 200
@@ -128,6 +144,59 @@ def preview(merchant: Merchant, *, event: str, language: str, channel: str = Cha
     return _rendered(merchant, language, channel, subject, body, sample_context(language))
 
 
+# --- settings --------------------------------------------------------------------------------
+
+
+def settings_for(merchant: Merchant) -> Settings:
+    """The merchant's messaging settings, or the defaults (unsaved) when it never changed them.
+    Kept on the merchant object: the operations of one request ask once."""
+    try:
+        return merchant.messaging_settings
+    except Settings.DoesNotExist:
+        return Settings(merchant=merchant)
+
+
+@transaction.atomic
+def save_settings(merchant: Merchant, *, transactional: str, quiet_from: time,
+                  quiet_to: time, actor: Actor) -> Settings:
+    """Whom transactional messages go to (off, consented, all) and the quiet hours, local
+    times; equal times mean no quiet hours."""
+    _check_choice(transactional, Settings.Transactional.values, "transactional")
+    for field, value in (("quiet_from", quiet_from), ("quiet_to", quiet_to)):
+        if not isinstance(value, time) or value.tzinfo is not None:
+            raise InvalidInput(_("Must be a local time of day (HH:MM)."), field=field)
+    row, _created = Settings.objects.update_or_create(
+        merchant=merchant, defaults={"transactional": transactional, "quiet_from": quiet_from,
+                                     "quiet_to": quiet_to, "updated_at": clock.now()},
+    )
+    Merchant.messaging_settings.related.set_cached_value(merchant, row)
+    audit.record("messaging.settings.saved", actor=actor, merchant=merchant, obj=row,
+                 data={"transactional": transactional, "quiet_from": quiet_from.isoformat(),
+                       "quiet_to": quiet_to.isoformat()})
+    return row
+
+
+def may_send(merchant: Merchant, member, event: str) -> bool:
+    """Whether the member is to get a message about `event` at all (MARKETING above)."""
+    if event in REQUESTED:
+        return True
+    if event in MARKETING:
+        return members.has_consent(member, Consent.Kind.MESSAGES)
+    policy = settings_for(merchant).transactional
+    if policy == Settings.Transactional.ALL:
+        return True
+    return (policy == Settings.Transactional.CONSENTED
+            and members.has_consent(member, Consent.Kind.MESSAGES))
+
+
+def _due(merchant: Merchant, event: str, now: datetime) -> datetime:
+    """When the message may go: marketing waits for the end of the merchant's quiet hours."""
+    if event not in MARKETING:
+        return now
+    row = settings_for(merchant)
+    return quiet.release_at(now, row.quiet_from, row.quiet_to, merchant.timezone) or now
+
+
 def _recipient(merchant: Merchant, channel: str, member, recipient: str | None) -> str | None:
     if recipient is not None:
         if channel == Channel.SMS:
@@ -152,11 +221,14 @@ def queue(merchant: Merchant, *, event: str, member=None, recipient: str | None 
     """Write the event's message to the outbox and send it after commit.
 
     Call it inside the operation's transaction: a rollback then sends nothing. Returns None,
-    queuing nothing, when the merchant switched the event off or the member has no address
-    for the channel. `context` holds raw figures (see render.values); `language` defaults to
-    the merchant's."""
+    queuing nothing, when the member is not to get it (`may_send`: consent and the merchant's
+    settings), the merchant switched the event off, or the member has no address for the
+    channel. A marketing message queued in the quiet hours waits for their end. `context`
+    holds raw figures (see render.values); `language` defaults to the merchant's."""
     if member is not None and member.merchant_id != merchant.pk:
         raise ValueError("the member belongs to another merchant")  # a programming error
+    if member is not None and not may_send(merchant, member, event):
+        return None
     language = language or merchant.language
     template = effective(merchant, event, language, channel)
     if not template.enabled:
@@ -166,10 +238,11 @@ def queue(merchant: Merchant, *, event: str, member=None, recipient: str | None 
         return None
     rendered = _rendered(merchant, language, channel, template.subject, template.body, context)
     now = clock.now()
+    due = _due(merchant, event, now)
     message = Message.objects.create(
         merchant=merchant, member=member, event=event, channel=channel, recipient=address,
         language=language, subject=rendered.subject, body=rendered.body, parts=rendered.parts,
-        next_attempt_at=now, created_at=now,
+        next_attempt_at=due, created_at=now,
     )
-    tasks.enqueue_on_commit(message.pk)
+    tasks.enqueue_on_commit(message.pk, None if due == now else due)
     return message

@@ -46,10 +46,10 @@ def enqueue(message_id: int, at: datetime | None = None) -> None:
     # else: a tasks backend that cannot defer leaves the retry to deliver_due.
 
 
-def enqueue_on_commit(message_id: int) -> None:
+def enqueue_on_commit(message_id: int, at: datetime | None = None) -> None:
     # robust: a failed enqueue must not turn a committed operation into an error; the
     # message is in the outbox and deliver_due sends it.
-    transaction.on_commit(lambda: enqueue(message_id), robust=True)
+    transaction.on_commit(lambda: enqueue(message_id, at), robust=True)
 
 
 @task()

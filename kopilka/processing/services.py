@@ -23,6 +23,7 @@ from kopilka.ledger import services as ledger
 from kopilka.ledger.models import Account, Entry, Lot
 from kopilka.members import services as members
 from kopilka.members.models import Member
+from kopilka.messaging import notify as messages
 from kopilka.processing.models import (
     Adjustment,
     Allowance,
@@ -173,6 +174,7 @@ def enrol(merchant: Merchant, *, phone: str, actor: Actor, channel: str, staff=N
         book.save()
     webhooks.emit(merchant, "member.registered", payloads.member_registered(
         member, tier=account.tier_code, welcome_points=welcome.points if welcome else 0))
+    messages.registered(merchant, member, balance=account.available)
     return member
 
 
@@ -396,6 +398,11 @@ def _commit(merchant, member, sale, receipt_id, source, actor, terminal, store, 
         webhooks.emit(merchant, "member.tier_changed", payloads.tier_changed(
             member.pk, before=tier_before, after=tier_after, manual=False, cause="purchase",
             at=at))
+    messages.purchased(merchant, member, first=account.purchase_count == 1, amount=quote.total,
+                       accrued=quote.accrual_points, spent=quote.points_spent,
+                       balance=result.available)
+    if result.tier_changed:
+        messages.tier_changed(merchant, member, tier=program.tiers[tier_after].name)
     return result
 
 
@@ -652,6 +659,8 @@ def transfer_points(merchant: Merchant, *, sender: Member, recipient: Member, po
             transfer, sender_id=sender.pk, recipient_id=recipient.pk,
             sender_available=sender_book.balances(now).available,
             recipient_available=recipient_book.balances(now).available))
+        messages.received(merchant, recipient, points=points,
+                          balance=recipient_book.balances(now).available)
         return TransferResult(transfer, replayed=False)
 
 

@@ -236,16 +236,18 @@ def _authenticate(model, plaintext: str, kind: str, *related: str):
     """Find the live key by its prefix, then compare hashes in constant time.
 
     Runs before the request's merchant is known, so the lookup is deliberately unscoped;
-    the caller enters the scope of the merchant the key belongs to. The merchant's program and
-    webhook subscription come in the same query: nearly every request needs the program
-    (programs.load) and every write asks whether anyone listens (webhooks.emit).
+    the caller enters the scope of the merchant the key belongs to. The merchant's program,
+    webhook subscription and messaging settings come in the same query: nearly every request
+    needs the program (programs.load) and every write asks whether anyone listens
+    (webhooks.emit) and whether the member gets a message (messaging).
     """
     prefix = keys.split_key(plaintext or "", kind)
     if prefix is None:
         return None
     with scopes_disabled():
         rows = model.objects.select_related(
-            "merchant", "merchant__program", "merchant__webhook_subscription", *related
+            "merchant", "merchant__program", "merchant__webhook_subscription",
+            "merchant__messaging_settings", *related,
         )
         row = rows.filter(key_prefix=prefix).first()
     if row is None or row.revoked_at is not None or not keys.same_digest(plaintext, row.key_hash):

@@ -17,7 +17,8 @@ from kopilka.messaging.backends.base import BaseBackend, DeliveryError, Outgoing
 from kopilka.messaging.models import Message
 from tests.webhooks.tools import run_worker
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow,
+              pytest.mark.usefixtures("sending")]
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 

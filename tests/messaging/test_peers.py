@@ -22,7 +22,8 @@ from kopilka.messaging.backends.file import FileBackend
 from kopilka.messaging.models import Message
 from tests.messaging.peers import free_port, http_gateway, smpp_server, smtp_server
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow,
+              pytest.mark.usefixtures("sending")]
 
 
 def channel(backend, **options):

@@ -15,7 +15,7 @@ from kopilka.messaging import render, services
 from kopilka.messaging.defaults import DEFAULTS
 from kopilka.messaging.models import Event, Message, Template
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("sending")]
 
 
 @pytest.mark.parametrize(("language", "expected"), [
