@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "kopilka.processing",
     "kopilka.webhooks",
     "kopilka.messaging",
+    "kopilka.automation",
     "kopilka.api",
 ]
 
@@ -110,14 +111,22 @@ MESSAGING = messaging_settings(os.environ)
 # Email's transport (Django's mailers): SMTP when KOPILKA_EMAIL_HOST is set, else the console.
 MAILERS = {"default": mailer_settings(os.environ)}
 DEFAULT_FROM_EMAIL = os.environ.get("KOPILKA_EMAIL_FROM", "kopilka@localhost")
+# Where members reach this installation (the unsubscribe link in messages), without a slash
+# at the end; and the shared secret SMS gateways send inbound replies ("STOP") with, as
+# `Authorization: Bearer ...` (unset: inbound SMS is refused). docs/messaging.md.
+PUBLIC_URL = os.environ.get("KOPILKA_PUBLIC_URL", "http://localhost:8000").strip().rstrip("/")
+INBOUND_SMS_SECRET = os.environ.get("KOPILKA_INBOUND_SMS_SECRET", "").strip()
 
 # Webhooks may go to loopback/private addresses only outside production, unless allowed
 # (docs/webhooks.md, "Where webhooks may go").
 WEBHOOKS_ALLOW_PRIVATE = env_bool("KOPILKA_WEBHOOKS_ALLOW_PRIVATE", default=not PRODUCTION)
 
+# Local hour from which the daily member jobs (reminders, birthday gifts) run: not at night.
+AUTOMATION_HOUR = int(os.environ.get("KOPILKA_AUTOMATION_HOUR", "10"))
+
 # The cache holds the API's rate-limit counters (kopilka/api/ratelimit.py). LocMem is per
-# process: with several web processes each counts alone. KOPILKA_REDIS_URL (redis://host:6379/0;
-# needs `pip install redis`) shares the counts between processes and hosts.
+# process: with several web processes each counts alone. KOPILKA_REDIS_URL (redis://host:6379/0)
+# shares the counts between processes and hosts.
 REDIS_URL = os.environ.get("KOPILKA_REDIS_URL", "").strip()
 CACHES = {
     "default": (
