@@ -19,29 +19,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/kopilka_bench"
+# A sibling script (its folder is on the path when run as a script), not a package.
+from bench_commit import DEFAULT_URL, create_database, setup_django  # noqa: E402
+
 BATCH = 10_000  # rows per bulk_create round, to keep memory flat at a million members
 POINTS = 1_000
-
-
-def setup_django(url: str) -> None:
-    os.environ["DATABASE_URL"] = url
-    os.environ.setdefault("KOPILKA_DATA_DIR", str(ROOT / "var" / "bench"))
-    os.environ["DJANGO_SETTINGS_MODULE"] = "kopilka.settings"
-    os.environ["KOPILKA_LOG_LEVEL"] = "WARNING"
-    import django
-
-    django.setup()
-
-
-def create_database(url: str) -> None:
-    import psycopg
-
-    name = url.rsplit("/", 1)[1]
-    admin = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname=%s", (name,)).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def load(members: int, now):

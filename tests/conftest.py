@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from django.test import Client
+from django.test import Client, override_settings
 from django_scopes import scope, scopes_disabled
 
 from kopilka.core.actor import Actor
@@ -73,6 +73,18 @@ def shop(alice):
     """Alice's merchant as a `Shop` (tests/shop.py), inside its tenant scope."""
     with scope(merchant=alice.merchant):
         yield Shop(alice)
+
+
+@pytest.fixture
+def outbox():
+    """Messages of both channels go to the in-memory backend; yields its list of sent ones."""
+    from kopilka.messaging.backends import locmem
+
+    backend = {"BACKEND": "kopilka.messaging.backends.locmem.LocmemBackend"}
+    locmem.outbox.clear()
+    with override_settings(MESSAGING={"sms": backend, "email": backend}):
+        yield locmem.outbox
+    locmem.outbox.clear()
 
 
 @pytest.fixture

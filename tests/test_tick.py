@@ -5,28 +5,17 @@ from datetime import UTC, datetime, time, timedelta
 
 import pytest
 import time_machine
-from django.test import override_settings
 from django_scopes import scope, scopes_disabled
 
 from kopilka import cli
 from kopilka.api.models import IdempotencyRecord
 from kopilka.core.actor import Actor
 from kopilka.messaging import services as messaging
-from kopilka.messaging.backends import locmem
 from kopilka.messaging.models import Message
 
 pytestmark = pytest.mark.django_db
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-LOCMEM = {"BACKEND": "kopilka.messaging.backends.locmem.LocmemBackend"}
-
-
-@pytest.fixture
-def outbox():
-    locmem.outbox.clear()
-    with override_settings(MESSAGING={"sms": LOCMEM, "email": LOCMEM}):
-        yield locmem.outbox
-    locmem.outbox.clear()
 
 
 def test_tick_sends_what_a_lost_task_left_and_only_once(alice, outbox, capsys):

@@ -1,21 +1,8 @@
 import pytest
-from django.test import override_settings
 from django_scopes import scope
 
 from kopilka.core.actor import Actor
-from kopilka.messaging.backends import locmem
 from kopilka.programs import services as programs
-
-LOCMEM = {"BACKEND": "kopilka.messaging.backends.locmem.LocmemBackend"}
-
-
-@pytest.fixture
-def outbox():
-    """Both channels go to the in-memory backend; yields its list of sent messages."""
-    locmem.outbox.clear()
-    with override_settings(MESSAGING={"sms": LOCMEM, "email": LOCMEM}):
-        yield locmem.outbox
-    locmem.outbox.clear()
 
 
 @pytest.fixture
