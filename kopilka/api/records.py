@@ -7,7 +7,7 @@ from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema
 
 from kopilka.api.auth import ManagementToken, StaffSession, in_merchant_scope
-from kopilka.api.schemas import PageQuery, Problem, UtcTime, paginate
+from kopilka.api.schemas import Id, PageQuery, Problem, UtcTime, paginate
 from kopilka.core.errors import NotFound
 from kopilka.core.models import AuditEntry
 from kopilka.processing.models import Purchase, Refund
@@ -20,18 +20,18 @@ AUDITORS = (Staff.Role.OWNER, Staff.Role.ADMIN, Staff.Role.MANAGER)
 
 
 class PurchaseQuery(PageQuery):
-    member_id: int | None = None
-    store_id: int | None = None
-    terminal_id: int | None = None
+    member_id: Id | None = None
+    store_id: Id | None = None
+    terminal_id: Id | None = None
     receipt_id: str | None = Field(None, max_length=100)
     from_: UtcTime | None = Field(None, alias="from", description="Time of sale, inclusive")
     to: UtcTime | None = Field(None, description="Time of sale, exclusive")
 
 
 class RefundQuery(PageQuery):
-    purchase_id: int | None = None
-    member_id: int | None = None
-    store_id: int | None = None
+    purchase_id: Id | None = None
+    member_id: Id | None = None
+    store_id: Id | None = None
     refund_id: str | None = Field(None, max_length=100)
     from_: UtcTime | None = Field(None, alias="from", description="Time of refund, inclusive")
     to: UtcTime | None = Field(None, description="Time of refund, exclusive")

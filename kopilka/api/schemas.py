@@ -209,6 +209,9 @@ class WhoAmI(Schema):
 
 
 MAX_PAGE = 200
+# An id filter: a database row id is a signed 64-bit integer; anything larger names nothing and
+# must not reach SQLite (which raises on integers it cannot store).
+Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
 
 
 class PageQuery(CleanIn):

@@ -323,3 +323,16 @@ def test_a_sale_time_with_a_far_offset_is_kept_as_the_same_instant(alice):
     with scopes_disabled():
         purchase = Purchase.objects.get(receipt_id="T-2")
     assert purchase.occurred_at.isoformat() == "2020-01-01T00:30:00+00:00"
+
+
+@pytest.mark.parametrize("url", [
+    "/api/v1/manage/refunds?purchase_id=99999999999999999999",
+    "/api/v1/manage/refunds?member_id=9223372036854775808",
+    "/api/v1/manage/purchases?store_id=99999999999999999999",
+])
+def test_ids_beyond_64_bits_are_refused_not_500(alice, url):
+    response = alice.manage().get(url)
+    assert response.status_code == 422
+    assert response["Content-Type"] == "application/problem+json"
+    field = url.split("?")[1].split("=")[0]
+    assert [error["field"] for error in response.json()["errors"]] == [field]
