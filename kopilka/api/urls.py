@@ -8,6 +8,7 @@ from kopilka.api import (
     inbound,
     loyalty,
     manage,
+    messaging,
     pos,
     problems,
     ratelimit,
@@ -55,4 +56,5 @@ api.add_router("/manage", loyalty.router)
 api.add_router("/manage", staff.router)
 api.add_router("/manage", records.router)
 api.add_router("/manage", webhooks.router)
+api.add_router("/manage", messaging.router)
 api.add_router("", inbound.router)

@@ -71,9 +71,25 @@ def _check_key(event: str, language: str, channel: str) -> None:
 
 def effective(merchant: Merchant, event: str, language: str, channel: str) -> Effective:
     _check_key(event, language, channel)
-    subject, body = DEFAULTS[event][language]
     row = Template.objects.filter(merchant=merchant, event=event, language=language,
                                   channel=channel).first()
+    return _effective(event, language, row)
+
+
+def all_effective(merchant: Merchant) -> dict[tuple[str, str, str], Effective]:
+    """Every (event, language, channel) in force for the merchant, from one query."""
+    rows = {(row.event, row.language, row.channel): row
+            for row in Template.objects.filter(merchant=merchant)}
+    return {
+        (event, language, channel): _effective(event, language,
+                                               rows.get((event, language, channel)))
+        for event in DEFAULTS for language in DEFAULTS[event] for channel in Channel.values
+    }
+
+
+def _effective(event: str, language: str, row: Template | None) -> Effective:
+    """The merchant's row over the shipped default: a blank text means the default."""
+    subject, body = DEFAULTS[event][language]
     if row is None:
         return Effective(subject=subject, body=body, enabled=True, custom=False)
     return Effective(subject=row.subject or subject, body=row.body or body,

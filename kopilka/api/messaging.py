@@ -1,0 +1,209 @@
+"""Management API for messaging (MSG-1): the merchant's message templates per event, language
+and channel, their preview with sample figures, the messaging settings (who gets transactional
+messages, quiet hours) and the outbox log. See docs/messaging.md."""
+
+from datetime import datetime, time
+from typing import Literal
+
+from django.conf import settings
+from ninja import Field, Query, Router, Schema
+from pydantic import StrictBool
+
+from kopilka.api.auth import ManagementToken, StaffSession, in_merchant_scope
+from kopilka.api.schemas import PageQuery, Problem, StrictIn, paginate
+from kopilka.core.phones import mask_phone
+from kopilka.messaging import services as messaging
+from kopilka.messaging.models import Channel, Event, Message, Settings, Template
+from kopilka.tenancy.models import Staff
+
+router = Router(tags=["Messaging"], auth=[ManagementToken(), StaffSession()])
+router.add_decorator(in_merchant_scope)
+READ = {401: Problem, 422: Problem}
+WRITE = {400: Problem, 401: Problem, 403: Problem, 422: Problem}
+ADMINS = (Staff.Role.OWNER, Staff.Role.ADMIN)
+
+# Closed sets in the path and body: an unknown event, language or channel is a 422 naming the
+# field, as any other malformed path value (a non-numeric id) is, and the OpenAPI lists them.
+EventName = Literal[tuple(Event.values)]
+Language = Literal[tuple(code for code, _name in settings.LANGUAGES)]
+ChannelName = Literal[tuple(Channel.values)]
+HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+MAX_BODY = max(messaging.MAX_BODY.values())
+
+
+class TemplateOut(Schema):
+    event: str
+    language: str
+    channel: str
+    subject: str = Field(description="Email only; empty for SMS")
+    body: str
+    enabled: bool = Field(description="false: nothing is sent for this event, language and "
+                                      "channel")
+    custom: bool = Field(description="true: the merchant's own text; false: the shipped "
+                                     "default")
+
+
+class TemplateIn(StrictIn):
+    # A field left out stays as saved; a blank body or subject goes back to the default.
+    enabled: StrictBool = Field(None, description="false: send nothing for it")
+    subject: str = Field(None, max_length=messaging.MAX_SUBJECT,
+                         description="Email only; blank: the default")
+    body: str = Field(None, max_length=MAX_BODY,
+                      description="Blank: the default. SMS at most 1000 characters")
+
+
+class PreviewIn(StrictIn):
+    event: EventName
+    language: Language
+    channel: ChannelName = "sms"
+    subject: str = Field(None, max_length=messaging.MAX_SUBJECT,
+                         description="A draft; left out: the subject in force")
+    body: str = Field(None, max_length=MAX_BODY,
+                      description="A draft; left out: the text in force")
+
+
+class PreviewOut(Schema):
+    subject: str = Field(description="Email only; empty for SMS")
+    body: str
+    parts: int = Field(description="SMS parts it takes; 1 for email")
+    encoding: str = Field(description="gsm7 or ucs2 for SMS; empty for email")
+
+
+class SettingsIn(StrictIn):
+    transactional: Literal[tuple(Settings.Transactional.values)] = Field(
+        description="off, consented (members who agreed to messages) or all")
+    quiet_from: str = Field(pattern=HHMM, description="Local time, HH:MM")
+    quiet_to: str = Field(pattern=HHMM, description="Local time, HH:MM; equal to quiet_from: "
+                                                    "no quiet hours")
+
+
+class SettingsOut(Schema):
+    transactional: str
+    quiet_from: str = Field(description="HH:MM, the merchant's local time")
+    quiet_to: str
+
+
+class MessageQuery(PageQuery):
+    status: Literal[tuple(Message.Status.values)] | None = None
+    event: EventName | None = None
+    member_id: int | None = None
+
+
+class MessageOut(Schema):
+    id: int
+    member_id: int | None
+    event: str
+    channel: str
+    language: str
+    recipient: str = Field(description="Phone (E.164, masked unless the caller's role may see "
+                                       "numbers) or email")
+    status: str = Field(description="queued, sent, delivered, failed, refused or held")
+    attempts: int
+    provider: str
+    provider_id: str
+    parts: int
+    cost: int = Field(description="Money minor units")
+    error: str = Field(description="The last failure")
+    created_at: datetime
+    next_attempt_at: datetime
+    sent_at: datetime | None
+    delivered_at: datetime | None
+
+
+class MessagePage(Schema):
+    items: list[MessageOut]
+    next: str | None = Field(description="Pass as `cursor` to get the next page; null at the end")
+
+
+def _template_out(event: str, language: str, channel: str, current) -> dict:
+    return {"event": event, "language": language, "channel": channel,
+            "subject": current.subject if channel == Channel.EMAIL else "",
+            "body": current.body, "enabled": current.enabled, "custom": current.custom}
+
+
+def _hhmm(value: time) -> str:
+    return value.strftime("%H:%M")
+
+
+def _settings_out(row: Settings) -> dict:
+    return {"transactional": row.transactional, "quiet_from": _hhmm(row.quiet_from),
+            "quiet_to": _hhmm(row.quiet_to)}
+
+
+def _message_out(message: Message, *, full_phone: bool) -> dict:
+    recipient = message.recipient
+    if message.channel == Channel.SMS and not full_phone:
+        recipient = mask_phone(recipient)
+    return {name: getattr(message, name) for name in MessageOut.model_fields} | {
+        "recipient": recipient}
+
+
+def _admin(request):
+    principal = request.auth
+    principal.require_role(*ADMINS)
+    return principal
+
+
+@router.get("/messages/templates", response={200: list[TemplateOut], 401: Problem})
+def list_templates(request):
+    """Every event, language and channel with the text in force and whether it is sent."""
+    in_force = messaging.all_effective(request.auth.merchant)
+    return [_template_out(event, language, channel, in_force[event, language, channel])
+            for event in Event.values
+            for language, _name in settings.LANGUAGES
+            for channel in Channel.values]
+
+
+@router.put("/messages/templates/{event}/{language}/{channel}",
+            response={200: TemplateOut, **WRITE})
+def save_template(request, event: EventName, language: Language, channel: ChannelName,
+                  payload: TemplateIn):
+    """Set the text or switch the event off (only the fields sent; a blank body or subject
+    goes back to the shipped default). Owners and admins."""
+    principal = _admin(request)
+    merchant = principal.merchant
+    saved = Template.objects.filter(merchant=merchant, event=event, language=language,
+                                    channel=channel).first()
+    current = {"enabled": saved.enabled, "subject": saved.subject, "body": saved.body} \
+        if saved else {"enabled": True, "subject": "", "body": ""}
+    messaging.save_template(merchant, event=event, language=language, channel=channel,
+                            actor=principal.actor,
+                            **(current | payload.model_dump(exclude_unset=True)))
+    return _template_out(event, language, channel,
+                         messaging.effective(merchant, event, language, channel))
+
+
+@router.post("/messages/preview", response={200: PreviewOut, 400: Problem, **READ})
+def preview(request, payload: PreviewIn):
+    """The message as a member would get it, with sample figures; nothing is saved."""
+    return messaging.preview(request.auth.merchant, **payload.model_dump(exclude_unset=True))
+
+
+@router.get("/messages/settings", response={200: SettingsOut, 401: Problem})
+def get_settings(request):
+    return _settings_out(messaging.settings_for(request.auth.merchant))
+
+
+@router.put("/messages/settings", response={200: SettingsOut, **WRITE})
+def save_settings(request, payload: SettingsIn):
+    """Whom transactional messages go to, and the quiet hours. Owners and admins."""
+    principal = _admin(request)
+    row = messaging.save_settings(
+        principal.merchant, transactional=payload.transactional,
+        quiet_from=time.fromisoformat(payload.quiet_from),
+        quiet_to=time.fromisoformat(payload.quiet_to), actor=principal.actor)
+    return _settings_out(row)
+
+
+@router.get("/messages", response={200: MessagePage, **READ})
+def list_messages(request, page: Query[MessageQuery]):
+    """The outbox: every message queued for a member, newest first, with cursor pagination."""
+    principal = request.auth
+    rows = Message.objects.filter(merchant=principal.merchant)
+    for name in ("status", "event", "member_id"):
+        value = getattr(page, name)
+        if value is not None:
+            rows = rows.filter(**{name: value})
+    found, cursor = paginate(rows, page.cursor, page.limit)
+    return {"items": [_message_out(m, full_phone=principal.sees_full_phones) for m in found],
+            "next": cursor}
