@@ -5,11 +5,15 @@ lots and journals what time has done (activation, expiry); the operations then c
 lots and the balance in memory and queue entries; `save()` writes everything in a handful of
 set-based statements (new lots, changed lots, entries, the account). Callers hold one
 `transaction.atomic()` around open … save. Callers are `processing` and `automation`.
+`save_books()` writes many Books in those same statements: the daily sweep (sweep.py) builds
+a chunk of Books from preloaded rows and saves them together.
 
 Reads that must not write (a look-up at the counter) use `balances()`, which computes the
 state as of any moment from the lots, so it is right even if no job has run.
 """
 
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -17,6 +21,7 @@ from django.utils.translation import ngettext
 
 from kopilka.core import clock
 from kopilka.core.errors import Conflict
+from kopilka.ledger.bulk import insert_rows, update_rows
 from kopilka.ledger.chain import entry_hash
 from kopilka.ledger.models import Account, Entry, Lot
 
@@ -113,7 +118,10 @@ class Book:
         load its open lots and journal activation/expiry due by `at` (default: now)."""
         rows = Account.objects.select_for_update()
         account = rows.get(pk=account_id) if account_id else rows.get(member_id=member_id)
-        book = cls(account, list(Lot.objects.filter(account=account, remaining__gt=0)))
+        # In id order: the entries of one materialise come out in the same order however
+        # the lots were loaded (Book.open here, the sweep's chunks in sweep.py).
+        lots = Lot.objects.filter(account=account, remaining__gt=0).order_by("pk")
+        book = cls(account, list(lots))
         book.materialise(at or clock.now())
         return book
 
@@ -264,17 +272,19 @@ class Book:
 
     def save(self) -> None:
         """Write new lots, changed lots, the hash-chained entries and the account."""
+        save_books([self])
+
+    def _chained_entries(self) -> list[Entry]:
+        """The queued entries as rows, continuing the account's hash chain (seq, prev_hash,
+        hash) and moving its head. New lots must have their ids: the hash covers lot_id."""
         account = self.account
-        if self._new_lots:
-            Lot.objects.bulk_create(self._new_lots)  # ids come back (PostgreSQL, SQLite 3.35+)
-        if self._changed_lots:
-            Lot.objects.bulk_update(list(self._changed_lots.values()), ["remaining", "activated"])
         entries = []
         for pending in self._entries:
             account.entry_seq += 1
+            # By id, not object: assigning related objects costs more than the rest of the row.
             entry = Entry(
-                merchant_id=account.merchant_id, account=account, seq=account.entry_seq,
-                kind=pending.kind, lot=pending.lot, available_delta=pending.available,
+                merchant_id=account.merchant_id, account_id=account.pk, seq=account.entry_seq,
+                kind=pending.kind, lot_id=pending.lot.pk, available_delta=pending.available,
                 pending_delta=pending.pending, cause_type=pending.cause.type,
                 cause_id=str(pending.cause.id), actor=pending.cause.actor[:200],
                 occurred_at=pending.at, prev_hash=account.last_hash,
@@ -283,10 +293,38 @@ class Book:
             account.last_hash = entry.hash
             entries.append(entry)
         if entries:
-            Entry.objects.bulk_create(entries)
             self._account_fields.update(("available", "pending", "entry_seq", "last_hash"))
-        if self._account_fields:
-            account.updated_at = clock.now()
-            account.save(update_fields=[*sorted(self._account_fields), "updated_at"])
+        return entries
+
+    def _written(self) -> None:
         self._entries, self._new_lots, self._changed_lots = [], [], {}
         self._account_fields = set()
+
+
+def save_books(books: Sequence[Book]) -> int:
+    """Write what several Books changed with one statement per table — new lots, changed lots,
+    entries, accounts (one per distinct set of changed account fields) — and return how many
+    entries were written. `Book.save()` is this for one Book; the sweep (sweep.py) saves a
+    chunk of accounts at once. The caller holds the transaction and the accounts' locks."""
+    new_lots = [lot for book in books for lot in book._new_lots]
+    if new_lots:
+        Lot.objects.bulk_create(new_lots)  # ids come back (PostgreSQL, SQLite 3.35+)
+    changed_lots = [lot for book in books for lot in book._changed_lots.values()]
+    if changed_lots:
+        update_rows(changed_lots, ["remaining", "activated"])
+    entries = [entry for book in books for entry in book._chained_entries()]
+    insert_rows(entries)  # append-only: their ids are not needed back
+    now = clock.now()
+    accounts_by_fields: dict[tuple[str, ...], list[Account]] = defaultdict(list)
+    for book in books:
+        if book._account_fields:
+            book.account.updated_at = now
+            fields = (*sorted(book._account_fields), "updated_at")
+            accounts_by_fields[fields].append(book.account)
+        book._written()
+    for fields, accounts in accounts_by_fields.items():
+        if len(accounts) == 1:
+            accounts[0].save(update_fields=fields)
+        else:
+            update_rows(accounts, fields)
+    return len(entries)
