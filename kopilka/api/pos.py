@@ -1,6 +1,6 @@
 """POS API: what a cash register or the cashier workplace calls at the counter."""
 
-from ninja import Query, Router, Status
+from ninja import Field, Query, Router, Status
 
 from kopilka.api.auth import TerminalKey, in_merchant_scope
 from kopilka.api.schemas import (
@@ -21,6 +21,14 @@ router.add_decorator(in_merchant_scope)
 ERRORS = {400: Problem, 401: Problem, 404: Problem, 409: Problem, 422: Problem}
 
 
+class RegistrationIn(MemberIn):
+    code: str | None = Field(
+        None, min_length=1, max_length=16,
+        description="The registration code sent to the phone (POST /pos/codes): the phone is "
+                    "then recorded as verified and the consents as confirmed by it",
+    )
+
+
 class LookupQuery(CleanIn):
     phone: str | None = None
     card: str | None = None
@@ -34,9 +42,11 @@ def whoami(request):
 
 
 @router.post("/members", response={201: MemberCardOut, **ERRORS}, summary="Register a member")
-def register(request, payload: MemberIn):
+def register(request, payload: RegistrationIn):
     """Register a member at the counter (the phone is the only required field); the welcome
-    bonus, if the program has one, is on the card at once."""
+    bonus, if the program has one, is on the card at once. With `code` (the registration code
+    sent by POST /pos/codes) the phone is recorded as verified and the consents as confirmed
+    by it; a wrong or stale code is a 422 on `code` and registers nobody."""
     principal = request.auth
     data = payload.model_dump(exclude_unset=True)
     consents = [members.ConsentGiven(**c) for c in data.pop("consents", [])]

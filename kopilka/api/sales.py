@@ -95,6 +95,12 @@ class SaleIn(StrictIn):
     occurred_at: SaleTime | None = Field(
         None, description="Time of sale for offline uploads (RFC 3339 with offset, from 2000)"
     )
+    code: str | None = Field(
+        None, min_length=1, max_length=16,
+        description="The one-time code the member received (POST /pos/codes, purpose "
+                    "`spending`): required to spend points when the program confirms spending "
+                    "with a code. Checked by a quote, used up by the purchase.",
+    )
 
 
 class PurchaseIn(SaleIn):
@@ -142,6 +148,8 @@ class QuoteOut(Schema):
     payable: int = Field(description="Money the customer pays: total - discount - points")
     accrual_points: int
     accrual_available_at: datetime
+    code_required: bool = Field(
+        description="Spending these points needs the member's one-time code at the commit")
     lines: list[QuoteLineOut]
     hints: list[HintOut]
 
@@ -198,7 +206,8 @@ def quote(request, payload: SaleIn):
     """What the purchase would do — discount, points payable, accrual, hints. Writes nothing."""
     principal = request.auth
     member = member_from_ref(principal.merchant, payload.member)
-    result = services.quote_purchase(principal.merchant, member, _sale(principal, payload))
+    result = services.quote_purchase(principal.merchant, member, _sale(principal, payload),
+                                     code=payload.code)
     tz = ZoneInfo(principal.merchant.timezone)
     return {
         "member_id": member.pk, "tier": result.tier_code, "total": result.total,
@@ -206,6 +215,7 @@ def quote(request, payload: SaleIn):
         "points_spent": result.points_spent, "points_spent_money": result.points_spent_money,
         "payable": result.payable, "accrual_points": result.accrual_points,
         "accrual_available_at": result.available_at,
+        "code_required": result.redeem_requires_code and payload.points_to_spend > 0,
         "lines": [{**{f: getattr(line, f) for f in QuoteLineOut.model_fields if f != "rules"},
                    "rules": list(line.rules)} for line in result.lines],
         "hints": hints.as_dicts(result.hints, tz),
@@ -235,7 +245,7 @@ def commit(request, payload: PurchaseIn):
     result = services.commit_purchase(
         principal.merchant, member, _sale(principal, payload), receipt_id=payload.receipt_id,
         source=f"terminal:{principal.terminal.pk}", actor=principal.actor,
-        terminal=principal.terminal, store=principal.store,
+        terminal=principal.terminal, store=principal.store, code=payload.code,
     )
     return Status(200 if result.replayed else 201, _purchase_out(result))
 

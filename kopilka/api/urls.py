@@ -3,6 +3,7 @@ from ninja import NinjaAPI
 
 from kopilka import __version__
 from kopilka.api import (
+    codes,
     counter,
     idempotency,
     inbound,
@@ -48,9 +49,11 @@ api = KopilkaAPI(
     urls_namespace="api",
 )
 problems.install(api)
+codes.install(api)
 api.add_router("/pos", pos.router)
 api.add_router("/pos", sales.router)
 api.add_router("/pos", counter.router)
+api.add_router("/pos", codes.router)
 api.add_router("/manage", manage.router)
 api.add_router("/manage", loyalty.router)
 api.add_router("/manage", staff.router)

@@ -155,6 +155,11 @@ class Consent(models.Model):
         MESSAGES = "messages", _("messages")
         PERSONAL_DATA = "personal_data", _("personal data processing")
 
+    class Evidence(models.TextChoices):
+        NONE = "", _("not confirmed")
+        # The customer typed the code sent to the phone while giving the consent (MEM-1).
+        ONE_TIME_CODE = "one_time_code", _("confirmed with a one-time code")
+
     merchant = models.ForeignKey("tenancy.Merchant", on_delete=models.PROTECT, related_name="+")
     member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="consents")
     kind = models.CharField(_("consent to"), max_length=20, choices=Kind)
@@ -162,6 +167,11 @@ class Consent(models.Model):
     channel = models.CharField(_("channel"), max_length=16, choices=Member.Channel)
     granted_at = models.DateTimeField(_("granted"))
     revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+    evidence = models.CharField(_("evidence"), max_length=20, choices=Evidence, blank=True,
+                                default=Evidence.NONE)
+    # The code that confirmed it. The evidence kind stays if code rows are ever purged.
+    one_time_code = models.ForeignKey("codes.OneTimeCode", null=True, blank=True,
+                                      on_delete=models.SET_NULL, related_name="+")
 
     objects = ScopedManager(merchant="merchant")
 

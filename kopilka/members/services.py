@@ -98,8 +98,12 @@ def register_member(
     staff: Staff | None = None,
     consents: list[ConsentGiven] = (),
     referrer_code: str = "",
+    confirmed_by=None,
     **profile,
 ) -> Member:
+    """`confirmed_by`: the one-time code (codes.OneTimeCode) the customer typed to prove the
+    phone is theirs; the phone is then recorded as verified, and the consents as confirmed
+    by that code (MEM-1). The caller checks and uses up the code."""
     e164 = normalize_phone(phone, merchant.country)
     profile = _clean_profile(profile)
     referrer_code = referrer_code.strip()
@@ -126,14 +130,18 @@ def register_member(
             )
     except IntegrityError:
         raise Conflict(_("This phone number is already registered."), field="phone") from None
+    if confirmed_by is not None:
+        person.verified_at = now
+        person.save(update_fields=["verified_at"])
     for consent in consents:
-        _grant(member, consent, channel, now)
+        _grant(member, consent, channel, now, confirmed_by=confirmed_by)
     audit.record(
         "members.member.registered",
         actor=actor,
         merchant=merchant,
         obj=member,
-        data={"channel": channel, "consents": [c.kind for c in consents]},
+        data={"channel": channel, "consents": [c.kind for c in consents],
+              "phone_verified": confirmed_by is not None},
     )
     return member
 
@@ -268,7 +276,8 @@ def add_relative(
     return relative
 
 
-def _grant(member: Member, consent: ConsentGiven, channel: str, now) -> Consent:
+def _grant(member: Member, consent: ConsentGiven, channel: str, now,
+           confirmed_by=None) -> Consent:
     if consent.kind not in Consent.Kind.values:
         raise InvalidInput(
             _("Unknown consent %(kind)r.") % {"kind": consent.kind}, field="consents"
@@ -280,6 +289,8 @@ def _grant(member: Member, consent: ConsentGiven, channel: str, now) -> Consent:
     return Consent.objects.create(
         merchant=member.merchant, member=member, kind=consent.kind,
         text_version=consent.text_version.strip(), channel=channel, granted_at=now,
+        evidence=Consent.Evidence.ONE_TIME_CODE if confirmed_by else Consent.Evidence.NONE,
+        one_time_code=confirmed_by,
     )
 
 
