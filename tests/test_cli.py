@@ -9,23 +9,10 @@ from django_scopes import scopes_disabled
 
 from kopilka import cli
 from kopilka.tenancy.models import ApiToken, Merchant, Terminal
+from tests.cli_tools import english_operator, run  # noqa: F401 (a fixture)
 
-
-@pytest.fixture(autouse=True)
-def english_operator(monkeypatch):
-    """The CLI speaks the operator's locale; these tests assert English texts (LANG=C)."""
-    for name in ("LC_ALL", "LC_MESSAGES"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("LANG", "C")
-
-
-def run(argv, capsys):
-    try:
-        code = cli.main(argv)
-    except SystemExit as exit_:
-        code = exit_.code
-    out, err = capsys.readouterr()
-    return code, out, err
+# These tests assert English texts (LANG=C).
+pytestmark = pytest.mark.usefixtures("english_operator")
 
 
 @pytest.mark.django_db

@@ -1,33 +1,52 @@
-"""Inbound messages from SMS gateways: a member's reply "STOP" opts them out (MSG-3).
+"""Inbound calls from SMS gateways: a member's reply "STOP" opts them out (MSG-3), and the
+gateway's word on what became of a message it accepted (delivery receipts).
 
-A gateway calls this with the shared secret of the installation (`KOPILKA_INBOUND_SMS_SECRET`)
-as a bearer token; a phone belongs to no single merchant, so the call runs in no tenant scope
-and the service revokes the consent at every merchant the phone is a member of.
+A gateway calls these with the shared secret of the installation (`KOPILKA_INBOUND_SMS_SECRET`)
+as a bearer token, or as the password of HTTP Basic authentication for gateways that can only
+put credentials in the callback URL (`https://kopilka:<secret>@host/...`, as Twilio does). A
+phone or a provider's message id belongs to no single merchant, so the calls run in no tenant
+scope: the services find the rows by phone, or by provider and provider id.
 """
 
 import hmac
+import json
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema
-from ninja.security import HttpBearer
+from ninja.errors import HttpError
+from ninja.security import HttpBasicAuth, HttpBearer
 
 from kopilka.api.auth import client_ip
 from kopilka.api.schemas import Problem, StrictIn
 from kopilka.core.actor import Actor
-from kopilka.messaging import optout
+from kopilka.core.errors import InvalidInput
+from kopilka.messaging import optout, receipts
+from kopilka.messaging.backends import http
+
+
+def _gateway(request, secret_given: str):
+    secret = settings.INBOUND_SMS_SECRET
+    if not secret or not hmac.compare_digest(secret_given.encode(), secret.encode()):
+        return None
+    return Actor(kind="system", label="sms gateway", ip=client_ip(request))
 
 
 class GatewaySecret(HttpBearer):
     """`Authorization: Bearer <KOPILKA_INBOUND_SMS_SECRET>`; refused while no secret is set."""
 
     def authenticate(self, request, token):
-        secret = settings.INBOUND_SMS_SECRET
-        if not secret or not hmac.compare_digest(token.encode(), secret.encode()):
-            return None
-        return Actor(kind="system", label="sms gateway", ip=client_ip(request))
+        return _gateway(request, token)
 
 
-router = Router(tags=["Inbound"], auth=GatewaySecret())
+class GatewayPassword(HttpBasicAuth):
+    """HTTP Basic with the secret as the password (any user name)."""
+
+    def authenticate(self, request, username, password):
+        return _gateway(request, password)
+
+
+router = Router(tags=["Inbound"], auth=[GatewaySecret(), GatewayPassword()])
 
 
 class InboundSmsIn(StrictIn):
@@ -47,3 +66,71 @@ class InboundSmsOut(Schema):
              summary="Receive an SMS sent to the merchant's number (STOP opts out)")
 def inbound_sms(request, body: InboundSmsIn):
     return {"unsubscribed": optout.stop(body.sender, body.text, actor=request.auth)}
+
+
+class SmsStatusOut(Schema):
+    known: bool = Field(description="A message sent through this gateway has this id; false "
+                                    "answers 200 all the same (a gateway would retry an "
+                                    "error for ever), and is logged")
+    updated: bool = Field(description="The message changed: delivered, failed, or one more "
+                                      "of its parts delivered. A repeated status changes "
+                                      "nothing")
+
+
+def _text(max_length: int, description: str) -> dict:
+    return {"type": "string", "minLength": 1, "maxLength": max_length,
+            "description": description}
+
+
+# The three shapes of a status callback, for the OpenAPI document (the view reads the body
+# itself: Twilio sends a form, the others JSON).
+_STATUS_BODY = {"requestBody": {"required": True, "content": {
+    "application/json": {"schema": {"oneOf": [
+        {"title": "Generic", "type": "object", "required": ["provider_id", "status"],
+         "properties": {
+             "provider_id": _text(100, "The gateway's id of the message (or of one part)"),
+             "status": {"type": "string", "enum": list(http.GENERIC_CALLBACK["states"])},
+             "error": _text(500, "What went wrong (failed only)")}},
+        {"title": "Vonage delivery receipt", "type": "object",
+         "required": ["messageId", "status"],
+         "properties": {
+             "messageId": _text(100, "Vonage's id of the message part"),
+             "status": {"type": "string",
+                        "enum": list(http.PRESETS["vonage"]["callback"]["states"])},
+             "err-code": _text(500, "Vonage's error code")}},
+    ]}},
+    "application/x-www-form-urlencoded": {"schema": {
+        "title": "Twilio status callback", "type": "object",
+        "required": ["MessageSid", "MessageStatus"],
+        "properties": {
+            "MessageSid": _text(100, "Twilio's id of the message"),
+            "MessageStatus": {"type": "string",
+                              "enum": list(http.PRESETS["twilio"]["callback"]["states"])},
+            "ErrorCode": _text(500, "Twilio's error code")}}},
+}}}
+
+
+def _fields(request) -> dict:
+    """The callback's fields, from a form or a JSON object."""
+    if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        return {name: request.POST.get(name) for name in request.POST}
+    if not request.body:
+        return {}
+    try:
+        document = json.loads(request.body)
+    except ValueError:
+        # As ninja answers any other operation's unreadable body.
+        raise HttpError(400, "Cannot parse request body") from None
+    if not isinstance(document, dict):
+        raise InvalidInput(_("Must be an object."), field="body")
+    return document
+
+
+@router.post("/inbound/sms/status", response={200: SmsStatusOut, 400: Problem, 401: Problem,
+                                               422: Problem},
+             summary="Receive a gateway's delivery status for an SMS it accepted",
+             openapi_extra=_STATUS_BODY)
+def sms_status(request):
+    receipt = http.read_status(_fields(request))
+    outcome = receipts.apply(receipt.provider, receipt.provider_id, receipt.state, receipt.error)
+    return {"known": outcome is not receipts.Outcome.UNKNOWN, "updated": bool(outcome)}

@@ -1,19 +1,31 @@
-"""Management API for messaging (MSG-1): the merchant's message templates per event, language
-and channel, their preview with sample figures, the messaging settings (who gets transactional
-messages, quiet hours) and the outbox log. See docs/messaging.md."""
+"""Management API for messaging (MSG-1, MSG-4): the merchant's message templates per event,
+language and channel, their preview with sample figures, the messaging settings (who gets
+transactional messages, quiet hours), the outbox log, and SMS billing (the balance, the
+policy when it is out, its statement and the costs by topic). See docs/messaging.md."""
 
 from datetime import datetime, time
 from typing import Literal
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema
 from pydantic import StrictBool
 
 from kopilka.api.auth import ManagementToken, StaffSession, in_merchant_scope
-from kopilka.api.schemas import PageQuery, Problem, StrictIn, paginate
+from kopilka.api.schemas import PageQuery, Problem, StrictIn, UtcTime, paginate
+from kopilka.core.errors import InvalidInput
 from kopilka.core.phones import mask_phone
+from kopilka.messaging import billing
 from kopilka.messaging import services as messaging
-from kopilka.messaging.models import Channel, Event, Message, Settings, Template
+from kopilka.messaging.models import (
+    Channel,
+    Event,
+    Message,
+    Settings,
+    SmsAccount,
+    SmsEntry,
+    Template,
+)
 from kopilka.tenancy.models import Staff
 
 router = Router(tags=["Messaging"], auth=[ManagementToken(), StaffSession()])
@@ -21,6 +33,9 @@ router.add_decorator(in_merchant_scope)
 READ = {401: Problem, 422: Problem}
 WRITE = {400: Problem, 401: Problem, 403: Problem, 422: Problem}
 ADMINS = (Staff.Role.OWNER, Staff.Role.ADMIN)
+# Money matters: the SMS balance, its statement and costs are for the people who run the
+# business, not the counter.
+BILLING_READERS = (Staff.Role.OWNER, Staff.Role.ADMIN, Staff.Role.MANAGER)
 
 # Closed sets in the path and body: an unknown event, language or channel is a 422 naming the
 # field, as any other malformed path value (a non-numeric id) is, and the OpenAPI lists them.
@@ -207,3 +222,136 @@ def list_messages(request, page: Query[MessageQuery]):
     found, cursor = paginate(rows, page.cursor, page.limit)
     return {"items": [_message_out(m, full_phone=principal.sees_full_phones) for m in found],
             "next": cursor}
+
+
+# --- SMS billing (MSG-4) -------------------------------------------------------------------
+
+
+class BillingOut(Schema):
+    currency: str = Field(description="The platform's billing currency (ISO 4217); amounts "
+                                      "are integers in its minor unit")
+    balance: int = Field(description="Money minor units; negative: a debt from transactional "
+                                     "messages sent on credit, paid by the next top-up")
+    price_per_part: int = Field(description="Money minor units per SMS part")
+    free_parts: int = Field(description="Free SMS parts left; used before the balance")
+    transactional_when_empty: str = Field(
+        description="hold or send: what transactional messages and one-time codes do when "
+                    "the money is out (marketing ones are always held)")
+    held: int = Field(description="Messages held now for want of money")
+    exhausted_at: datetime | None = Field(description="Since when messages are held; null "
+                                                      "while the money lasts")
+
+
+class BillingIn(StrictIn):
+    transactional_when_empty: Literal[tuple(SmsAccount.WhenEmpty.values)] = Field(
+        description="hold: held like marketing messages until a top-up; send: sent on credit "
+                    "into a negative balance")
+
+
+class EntryQuery(PageQuery):
+    kind: Literal[tuple(SmsEntry.Kind.values)] | None = None
+
+
+class SmsEntryOut(Schema):
+    id: int
+    kind: str = Field(description="charge, refund or top_up")
+    amount: int = Field(description="Change of the balance, money minor units (a charge is "
+                                    "negative)")
+    balance_after: int
+    free_parts: int = Field(description="Change of the free parts (a charge using them is "
+                                        "negative)")
+    free_parts_after: int
+    parts: int = Field(description="SMS parts paid for: positive for a charge, negative for "
+                                   "its refund")
+    message_id: int | None
+    event: str = Field(description="The message's event; empty for a top-up")
+    reference: str = Field(description="A top-up's note")
+    actor: str = Field(description="Who: the operator for a top-up, system for charges")
+    created_at: datetime
+
+
+class EntryPage(Schema):
+    items: list[SmsEntryOut]
+    next: str | None = Field(description="Pass as `cursor` to get the next page; null at the end")
+
+
+class CostQuery(Schema):
+    from_: UtcTime | None = Field(None, alias="from", description="Inclusive; default: the "
+                                                                  "beginning")
+    to: UtcTime | None = Field(None, description="Exclusive; default: now and later")
+
+
+class TopicCostOut(Schema):
+    event: str
+    messages: int = Field(description="SMS charged, less those refunded")
+    parts: int
+    free_parts: int = Field(description="Of `parts`, the ones the free quota paid")
+    cost: int = Field(description="Money minor units")
+
+
+class CostsOut(Schema):
+    currency: str
+    events: list[TopicCostOut]
+    total: TopicCostOut = Field(description="All events; `event` is empty")
+
+
+def _billing_out(merchant) -> dict:
+    row = billing.account(merchant)
+    return {"currency": billing.currency(), "balance": row.balance,
+            "price_per_part": billing.price_of(row), "free_parts": row.free_parts,
+            "transactional_when_empty": row.transactional_when_empty,
+            "held": billing.held_count(merchant), "exhausted_at": row.exhausted_at}
+
+
+def _billing_reader(request):
+    principal = request.auth
+    principal.require_role(*BILLING_READERS)
+    return principal
+
+
+@router.get("/messages/billing", response={200: BillingOut, 401: Problem, 403: Problem})
+def get_billing(request):
+    """The SMS balance, price, free parts, the policy when the money is out, and how many
+    messages are held. Owners, admins and managers."""
+    return _billing_out(_billing_reader(request).merchant)
+
+
+@router.put("/messages/billing", response={200: BillingOut, **WRITE})
+def save_billing(request, payload: BillingIn):
+    """What transactional messages and one-time codes do when the money is out. Switching to
+    `send` sends the ones held so far. Owners and admins. (Top-ups are the platform
+    operator's: `kopilka sms-topup`.)"""
+    principal = _admin(request)
+    billing.save_policy(principal.merchant,
+                        transactional_when_empty=payload.transactional_when_empty,
+                        actor=principal.actor)
+    return _billing_out(principal.merchant)
+
+
+@router.get("/messages/billing/history",
+            response={200: EntryPage, 401: Problem, 403: Problem, 422: Problem})
+def billing_history(request, page: Query[EntryQuery]):
+    """The SMS account's statement, newest first: charges, refunds and top-ups with the
+    balance after each. Owners, admins and managers."""
+    principal = _billing_reader(request)
+    rows = SmsEntry.objects.filter(merchant=principal.merchant)
+    if page.kind is not None:
+        rows = rows.filter(kind=page.kind)
+    found, cursor = paginate(rows, page.cursor, page.limit)
+    return {"items": [{name: getattr(entry, name) for name in SmsEntryOut.model_fields}
+                      for entry in found], "next": cursor}
+
+
+@router.get("/messages/costs", response={200: CostsOut, 401: Problem, 403: Problem,
+                                         422: Problem})
+def sms_costs(request, period: Query[CostQuery]):
+    """SMS spending by topic (event) in a period: messages, parts, free parts and money, net
+    of refunds (counted when they happen). Owners, admins and managers."""
+    principal = _billing_reader(request)
+    if period.from_ and period.to and period.from_ >= period.to:
+        raise InvalidInput(_("Must be later than from."), field="to")
+    topics = billing.costs(principal.merchant, period.from_, period.to)
+    rows = [vars(topic) for topic in topics]
+    total = {"event": "", **{name: sum(row[name] for row in rows)
+                             for name in ("messages", "parts", "free_parts", "cost")}}
+    return {"currency": billing.currency(), "events": rows, "total": total}

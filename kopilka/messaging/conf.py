@@ -59,3 +59,30 @@ def mailer_settings(env: Mapping[str, str]) -> dict:
             "use_tls": tls in ("1", "true", "yes", "on") if tls else port == 587,
         },
     }
+
+
+def _whole_number(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not (raw.isascii() and raw.isdigit()):
+        raise ImproperlyConfigured(f"{name} must be a whole number >= 0; got {raw!r}")
+    return int(raw)
+
+
+def sms_billing_settings(env: Mapping[str, str]) -> dict:
+    """SMS billing (docs/messaging.md, "SMS billing"): KOPILKA_SMS_CURRENCY, the platform's
+    billing currency (ISO 4217, default RUB); KOPILKA_SMS_PRICE, the price of one SMS part in
+    its minor units (default 250: 2.50 RUB; 0 makes SMS free and never held); and
+    KOPILKA_SMS_FREE_PARTS, the free parts each merchant starts with (default 100)."""
+    from babel.numbers import list_currencies
+
+    currency = env.get("KOPILKA_SMS_CURRENCY", "").strip().upper() or "RUB"
+    if currency not in list_currencies():
+        raise ImproperlyConfigured(
+            f"KOPILKA_SMS_CURRENCY must be an ISO 4217 currency code; got {currency!r}")
+    return {
+        "SMS_CURRENCY": currency,
+        "SMS_PRICE": _whole_number(env, "KOPILKA_SMS_PRICE", 250),
+        "SMS_FREE_PARTS": _whole_number(env, "KOPILKA_SMS_FREE_PARTS", 100),
+    }

@@ -110,7 +110,7 @@ class Message(models.Model):
         DELIVERED = "delivered", _("delivered")  # the provider confirmed delivery
         FAILED = "failed", _("failed")  # out of retries
         REFUSED = "refused", _("refused")  # the provider said no for good: no retry
-        HELD = "held", _("held")  # waits for something (SMS balance, quiet hours)
+        HELD = "held", _("held")  # the SMS money does not pay for it: waits for a top-up
 
     merchant = models.ForeignKey("tenancy.Merchant", on_delete=models.PROTECT, related_name="+")
     member = models.ForeignKey("members.Member", null=True, blank=True,
@@ -129,7 +129,9 @@ class Message(models.Model):
     provider = models.CharField(_("provider"), max_length=50, blank=True)
     provider_id = models.CharField(_("provider id"), max_length=100, blank=True)
     parts = models.PositiveSmallIntegerField(_("parts"), default=1)  # SMS segments billed
-    cost = models.BigIntegerField(_("cost"), default=0)  # money minor units; 0 until billing
+    # What SMS billing charged for it (billing.py), minor units of settings.SMS_CURRENCY; 0 when
+    # free parts paid it, for email, and after a refund.
+    cost = models.BigIntegerField(_("cost"), default=0)
     error = models.CharField(_("error"), max_length=500, blank=True)  # the last one
     created_at = models.DateTimeField(_("created"))
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
@@ -151,3 +153,125 @@ class Message(models.Model):
 
     def __str__(self):
         return f"{self.event} {self.channel} #{self.pk}"
+
+
+class MessagePart(models.Model):
+    """One part of a sent message as its provider knows it: the provider's id for that part,
+    which its delivery receipt names, and what the receipt said (kopilka/messaging/receipts.py).
+
+    Written with the message's `sent` status, one row per id the backend returned, numbered in
+    submission order; a message is delivered when every part is, and failed by its first failed
+    part. A receipt names no merchant, so it finds its part by (provider, provider_id): that
+    index is the receipt's whole look-up."""
+
+    merchant = models.ForeignKey("tenancy.Merchant", on_delete=models.PROTECT, related_name="+")
+    message = models.ForeignKey(Message, on_delete=models.CASCADE,
+                                related_name="provider_parts")
+    number = models.PositiveSmallIntegerField(_("part"))  # 1-based, submission order
+    provider = models.CharField(_("provider"), max_length=50)
+    provider_id = models.CharField(_("provider id"), max_length=100)
+    delivered_at = models.DateTimeField(_("delivered"), null=True, blank=True)
+    error = models.CharField(_("error"), max_length=500, blank=True)  # its failed receipt's
+
+    objects = ScopedManager(merchant="merchant")
+
+    class Meta:
+        verbose_name = _("message part")
+        verbose_name_plural = _("message parts")
+        constraints = [
+            models.UniqueConstraint(fields=["message", "number"], name="messagepart_once"),
+        ]
+        indexes = [
+            models.Index(fields=["provider", "provider_id"], name="messagepart_receipt"),
+        ]
+
+    def __str__(self):
+        return f"{self.message_id}/{self.number}: {self.provider} {self.provider_id}"
+
+
+class SmsAccount(models.Model):
+    """A merchant's prepaid SMS money (MSG-4), in the platform's billing currency
+    (settings.SMS_CURRENCY), and what happens to its messages when the money is out.
+
+    Created on first use (`billing.account`) with the platform's free quota. Only `billing`
+    changes `balance` and `free_parts`, each time with an `SmsEntry` in the same transaction.
+    The balance is negative only when the merchant chose to send transactional messages on
+    credit (`transactional_when_empty = send`); the next top-up pays that debt first."""
+
+    class WhenEmpty(models.TextChoices):
+        HOLD = "hold", _("hold them until a top-up")
+        SEND = "send", _("send them on credit")
+
+    merchant = models.OneToOneField("tenancy.Merchant", on_delete=models.CASCADE,
+                                    primary_key=True, related_name="sms_account")
+    balance = models.BigIntegerField(_("balance"), default=0)  # money minor units
+    free_parts = models.PositiveIntegerField(_("free SMS parts left"))
+    # The price of one SMS part in minor units; empty: the platform's (settings.SMS_PRICE).
+    price_per_part = models.PositiveIntegerField(
+        _("price per SMS part"), null=True, blank=True,
+        help_text=_("Minor units of the billing currency; empty: the platform's price"))
+    transactional_when_empty = models.CharField(
+        _("transactional messages when the money is out"), max_length=8, choices=WhenEmpty,
+        default=WhenEmpty.HOLD)
+    # When messages began to be held for want of money (the owners were told then); cleared
+    # by the top-up that releases them all. One notice per exhaustion.
+    exhausted_at = models.DateTimeField(_("money ran out"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("updated"))
+
+    objects = ScopedManager(merchant="merchant")
+
+    class Meta:
+        verbose_name = _("SMS account")
+        verbose_name_plural = _("SMS accounts")
+
+    def __str__(self):
+        return f"{self.merchant_id}: {self.balance}"
+
+
+class SmsEntry(models.Model):
+    """One change of an SMS account: a charge for a message, a refund of it, or a top-up.
+    Append-only; `balance_after` and `free_parts_after` replay the account's history.
+
+    Signs follow the account: a charge has a negative `amount` and `free_parts` (the free
+    parts it used) and positive `parts`; its refund mirrors it exactly. So the sums over any
+    period are the money, free parts, parts and messages spent in it (costs by topic)."""
+
+    class Kind(models.TextChoices):
+        CHARGE = "charge", _("charge")
+        REFUND = "refund", _("refund")
+        TOP_UP = "top_up", _("top-up")
+
+    merchant = models.ForeignKey("tenancy.Merchant", on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind)
+    amount = models.BigIntegerField(_("amount"))  # money minor units, signed
+    free_parts = models.IntegerField(_("free parts"), default=0)  # change of the quota, signed
+    parts = models.IntegerField(_("parts"), default=0)  # SMS parts paid for: charge +, refund -
+    balance_after = models.BigIntegerField(_("balance after"))
+    free_parts_after = models.PositiveIntegerField(_("free parts after"))
+    message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.PROTECT,
+                                related_name="+")
+    # The message's event, copied for the costs by topic (no choices: a new event must not
+    # need a migration of the statement).
+    event = models.CharField(_("event"), max_length=32, blank=True)
+    reference = models.CharField(_("reference"), max_length=200, blank=True)  # a top-up's note
+    actor = models.CharField(_("by"), max_length=200)  # "system" for charges and refunds
+    created_at = models.DateTimeField(_("at"))
+
+    objects = ScopedManager(merchant="merchant")
+
+    class Meta:
+        verbose_name = _("SMS account entry")
+        verbose_name_plural = _("SMS account entries")
+        indexes = [
+            models.Index(fields=["merchant", "-id"], name="smsentry_history"),
+            models.Index(fields=["merchant", "created_at"], name="smsentry_period"),
+        ]
+        constraints = [
+            # A message is charged at most once and refunded at most once, whatever the
+            # workers do: the database says no to a second one.
+            models.UniqueConstraint(fields=["message", "kind"], name="smsentry_once",
+                                    condition=Q(message__isnull=False)),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} {self.amount}"

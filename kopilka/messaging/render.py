@@ -1,7 +1,8 @@
 """Message texts: placeholders, their checking, and formatting the figures per language.
 
 A template is plain text with placeholders in braces: `{name}`, `{amount}`, `{balance}`,
-`{points}`, `{date}`, `{link}`, `{merchant}`, `{code}`, `{tier}`. Substitution is a plain
+`{points}`, `{date}`, `{link}`, `{merchant}`, `{code}`, `{tier}`, `{relative}` (the relative
+whose birthday it is). Substitution is a plain
 look-up, not `str.format`, so a merchant's text can never reach attributes or format specs.
 
 Figures are written the way the member's language writes them (Babel/CLDR): money with its
@@ -25,7 +26,7 @@ from kopilka.core.errors import Conflict, InvalidInput
 from kopilka.programs.config import CurrencyNames
 
 PLACEHOLDERS = ("name", "amount", "balance", "points", "date", "link", "merchant", "code",
-                "tier")
+                "tier", "relative")
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _FILLED = re.compile(r"\{([^{}]*)\}(\.?)")  # with the full stop after it, if any
 _SPACES = str.maketrans({"\xa0": " ", "\u202f": " "})
@@ -104,7 +105,8 @@ def formats(merchant, language: str) -> Formats:
 def values(merchant, fmt: Formats, context: dict) -> dict[str, str]:
     """The placeholder values for a context of raw figures: `amount` (money minor units),
     `balance` and `points` (points minor units), `date` (a date or an aware datetime), and
-    text for `name`, `link`, `code`, `tier`, `merchant` (the merchant's name unless given)."""
+    text for `name`, `link`, `code`, `tier`, `relative`, `merchant` (the merchant's name
+    unless given)."""
     unknown = set(context) - set(PLACEHOLDERS)
     if unknown:
         raise ValueError(f"unknown message context keys: {sorted(unknown)}")  # a programming error

@@ -145,6 +145,7 @@ def sample_context(language: str) -> dict:
         "amount": 150_000, "balance": 12_550, "points": 2_100,
         "date": (clock.now() + timedelta(days=30)).date(),
         "link": "https://example.com/c/AbC123", "code": "4821", "tier": "Gold",
+        "relative": {"ru": "Мария", "uk": "Марія", "en": "Maria"}[language],
     }
 
 
@@ -232,15 +233,17 @@ def _recipient(merchant: Merchant, channel: str, member, recipient: str | None) 
 
 
 def queue(merchant: Merchant, *, event: str, member=None, recipient: str | None = None,
-          context: dict, channel: str = Channel.SMS,
-          language: str | None = None) -> Message | None:
+          context: dict, channel: str = Channel.SMS, language: str | None = None,
+          body: str | None = None) -> Message | None:
     """Write the event's message to the outbox and send it after commit.
 
     Call it inside the operation's transaction: a rollback then sends nothing. Returns None,
     queuing nothing, when the member is not to get it (`may_send`: consent and the merchant's
     settings), the merchant switched the event off, or the member has no address for the
     channel. A marketing message queued in the quiet hours waits for their end. `context`
-    holds raw figures (see render.values); `language` defaults to the merchant's."""
+    holds raw figures (see render.values); `language` defaults to the merchant's. `body`
+    replaces the template's text (an inactivity chain step's own, checked when the program
+    was saved); the event still decides consent, quiet hours and whether it is switched off."""
     if member is not None and member.merchant_id != merchant.pk:
         raise ValueError("the member belongs to another merchant")  # a programming error
     if member is not None and not may_send(merchant, member, event):
@@ -252,7 +255,8 @@ def queue(merchant: Merchant, *, event: str, member=None, recipient: str | None 
     address = _recipient(merchant, channel, member, recipient)
     if address is None:
         return None
-    rendered = _rendered(merchant, language, channel, template.subject, template.body, context)
+    rendered = _rendered(merchant, language, channel, template.subject, body or template.body,
+                         context)
     now = clock.now()
     due = _due(merchant, event, now)
     message = Message.objects.create(

@@ -4,9 +4,16 @@ At least once, never twice at the same time. A worker *claims* a message with on
 UPDATE (still queued, due, and nobody else's lease) that pushes `next_attempt_at` a lease ahead
 and counts the attempt; a second worker's identical UPDATE then matches no row. The backend is
 called outside any transaction (a slow gateway must not hold a database lock), and the outcome
-is written only if the claim is still the current one (the lease moment identifies it). A
-worker that dies mid-send leaves the message due again when its lease runs out; gateways that
-deduplicate on a client reference get the message id, which is the same on every attempt.
+is written only if the claim is still the current one (the lease moment identifies it): a
+sent message's status together with one `MessagePart` per id the provider gave (what its
+delivery receipts name, kopilka/messaging/receipts.py). A worker that dies mid-send leaves the
+message due again when its lease runs out; gateways that deduplicate on a client reference get
+the message id, which is the same on every attempt.
+
+An SMS is paid for after the claim and before the backend sees it (`billing.reserve`): one
+the merchant's SMS money does not pay for is held instead (status `held`, which this module
+never picks up; a top-up queues it again). One that fails for good gets its charge back in
+the transaction that records the failure.
 
 Each failure schedules the next attempt after `BACKOFF` (a task deferred with `run_after`
 where the tasks backend can defer) and records `next_attempt_at`; `deliver_due`, which
@@ -23,9 +30,11 @@ from django.tasks import task
 from django_scopes import scope, scopes_disabled
 
 from kopilka.core import clock
+from kopilka.messaging import billing
 from kopilka.messaging.backends import get_backend
 from kopilka.messaging.backends.base import Outgoing, Refused
-from kopilka.messaging.models import Message
+from kopilka.messaging.models import Channel, Event, Message, MessagePart
+from kopilka.messaging.receipts import PROVIDER_ID_LENGTH
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +84,10 @@ def attempt(message_id: int, now: datetime | None = None) -> str:
         )
         if not claimed:
             return "skipped"
-        return _send(rows.get(), lease)
+        message = rows.get()
+        if not billing.reserve(message, lease):
+            return Message.Status.HELD
+        return _send(message, lease)
 
 
 def _send(message: Message, lease: datetime) -> str:
@@ -96,23 +108,56 @@ def _send(message: Message, lease: datetime) -> str:
                                   next_attempt_at=lease)
     error = error.replace("\x00", "")[:500]  # PostgreSQL text cannot hold NUL
     if sent is not None:
-        ours.update(status=Message.Status.SENT, provider=provider,
-                    provider_id=sent.provider_id, parts=sent.parts or message.parts,
-                    sent_at=finished, next_attempt_at=finished, error="")
+        ids = [_stored_id(part_id) for part_id in sent.ids]
+        with transaction.atomic():  # the parts exist exactly when the message is `sent`
+            if ours.update(status=Message.Status.SENT, provider=provider,
+                           provider_id=ids[0] if ids else "", parts=sent.parts or message.parts,
+                           sent_at=finished, next_attempt_at=finished, error="",
+                           **_scrubbed(message)):
+                MessagePart.objects.bulk_create(
+                    MessagePart(merchant_id=message.merchant_id, message_id=message.pk,
+                                number=number, provider=provider, provider_id=part_id)
+                    for number, part_id in enumerate(ids, start=1))
         return Message.Status.SENT
     if refused:
-        ours.update(status=Message.Status.REFUSED, provider=provider, error=error,
-                    next_attempt_at=finished)
+        _finish(message, ours, status=Message.Status.REFUSED, provider=provider, error=error,
+                next_attempt_at=finished, **_scrubbed(message))
         return Message.Status.REFUSED
     if message.attempts > len(BACKOFF):
-        ours.update(status=Message.Status.FAILED, provider=provider, error=error,
-                    next_attempt_at=finished)
+        _finish(message, ours, status=Message.Status.FAILED, provider=provider, error=error,
+                next_attempt_at=finished, **_scrubbed(message))
         return Message.Status.FAILED
     next_at = finished + BACKOFF[message.attempts - 1]
     with transaction.atomic():
         if ours.update(next_attempt_at=next_at, provider=provider, error=error):
             transaction.on_commit(lambda: enqueue(message.pk, next_at), robust=True)
     return Message.Status.QUEUED
+
+
+def _stored_id(provider_id: str) -> str:
+    """A provider's id as a column holds it (PostgreSQL text cannot hold NUL; one longer than
+    the column is cut, and no receipt naming it can match: receipts.apply refuses such ids)."""
+    return provider_id.replace("\x00", "")[:PROVIDER_ID_LENGTH]
+
+
+# What a one-time code's text becomes once it is sent or given up: the code must not outlive
+# its delivery in the database (its hash in kopilka.codes is all the check needs).
+SCRUBBED = "[one-time code]"
+
+
+def _scrubbed(message: Message) -> dict[str, str]:
+    return {"body": SCRUBBED} if message.event == Event.ONE_TIME_CODE else {}
+
+
+def _finish(message: Message, ours, **final) -> None:
+    """Record that the message failed for good and, if our claim still held, give its SMS
+    charge back in the same transaction: the account is locked first, as every billing write
+    locks it, so this never waits on a worker that holds the account and wants the message."""
+    with transaction.atomic():
+        if message.channel == Channel.SMS:
+            billing.lock(message.merchant_id)
+        if ours.update(**final) and message.channel == Channel.SMS:
+            billing.refund(message)
 
 
 def deliver_due(now: datetime | None = None, limit: int = 500) -> int:

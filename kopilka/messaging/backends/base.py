@@ -16,8 +16,21 @@ class Outgoing:
 
 @dataclass(frozen=True)
 class Sent:
-    provider_id: str = ""  # the provider's message id, for receipts and support
+    provider_id: str = ""  # the provider's message id (its first part's), for support
     parts: int | None = None  # the provider's own part count, when it reports one
+    # The provider's id of each part, in submission order, when it gives one per part: each
+    # part's delivery receipt names its own. Empty: `provider_id` is the message's only id.
+    part_ids: tuple[str, ...] = ()
+
+    @classmethod
+    def of_parts(cls, ids, parts: int | None = None) -> "Sent":
+        ids = tuple(ids)
+        return cls(provider_id=ids[0] if ids else "", parts=parts, part_ids=ids)
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        """Every id a delivery receipt may name, one per part (none: no receipt can come)."""
+        return self.part_ids or ((self.provider_id,) if self.provider_id else ())
 
 
 class DeliveryError(Exception):
