@@ -1,6 +1,8 @@
 """`kopilka tick`: the periodic pass — sends what a lost task left in the outboxes, purges old
 idempotency records, and doing it twice does nothing twice."""
 
+import re
+import sys
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
@@ -31,10 +33,9 @@ def test_tick_sends_what_a_lost_task_left_and_only_once(alice, outbox, capsys):
         assert cli.main(["tick"]) == 0
         assert cli.main(["tick"]) == 0
     first, second = capsys.readouterr().out.splitlines()
-    # alice's daily jobs are due (12:00 in Moscow) and run once: materialise, expiry
-    # reminders, birthday gifts.
+    # alice's seven daily jobs are due (12:00 in Moscow) and run once (automation/schedule.py).
     assert first == ("webhook deliveries due: 0; messages due: 1; "
-                     "idempotency records purged: 0; merchant jobs run: 3")
+                     "idempotency records purged: 0; merchant jobs run: 7")
     assert second == ("webhook deliveries due: 0; messages due: 0; "
                       "idempotency records purged: 0; merchant jobs run: 0")
     assert [sent.recipient for sent in outbox] == ["+79160000001"]
@@ -61,3 +62,46 @@ def test_tick_usage_errors_exit_2(db, capsys, argv, message):
         cli.main(["tick", *argv])
     assert stopped.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def progress_lines(err: str) -> list[str]:
+    """The progress lines of stderr, each job's time made constant."""
+    return [re.sub(r"\(\d+\.\d\d s\)$", "(T s)", line) for line in err.splitlines()
+            if line.startswith("kopilka tick: ")]
+
+
+MERCHANT_JOBS = [  # alice's daily jobs at 12:00 in Moscow, after materialise
+    "alice-coffee winback_attribution 2026-11-23: purchases 0 (T s)",
+    "alice-coffee expiry_reminders 2026-11-23: members 0, messages 0 (T s)",
+    "alice-coffee birthday_gifts 2026-11-23: gifts 0, messages 0 (T s)",
+    "alice-coffee relative_birthday_gifts 2026-11-23: gifts 0, messages 0 (T s)",
+    "alice-coffee activation_notices 2026-11-23: members 0, messages 0 (T s)",
+    "alice-coffee inactivity_chains 2026-11-23: contacts 0, gifts 0, messages 0 (T s)",
+]
+
+
+def test_tick_progress_tells_each_job_its_counts_and_time(alice, capsys):
+    assert cli.main(["tick", "--at", "2026-11-23T12:00:00+03:00", "--progress"]) == 0
+    out, err = capsys.readouterr()
+    lines = [line.removeprefix("kopilka tick: ") for line in progress_lines(err)]
+    assert lines[:3] == ["webhook deliveries due: 0 (T s)", "messages due: 0 (T s)",
+                         "idempotency records purged: 0 (T s)"]
+    # materialise's counts are the ledger sweep's business; its line comes first.
+    assert lines[3].startswith("alice-coffee materialise 2026-11-23: accounts 0")
+    assert lines[4:] == [*MERCHANT_JOBS, "merchant jobs run: 7 (T s)"]
+    assert out.endswith("merchant jobs run: 7\n")  # the summary on stdout, as without
+
+
+def test_tick_progress_is_the_default_on_a_terminal_and_quiet_silences_it(
+        alice, capsys, monkeypatch):
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert cli.main(["tick", "--at", "2026-11-23T12:00:00+03:00"]) == 0
+    assert len(progress_lines(capsys.readouterr().err)) == 4 + 7
+    assert cli.main(["tick", "--at", "2026-11-24T12:00:00+03:00", "--quiet"]) == 0
+    out, err = capsys.readouterr()
+    assert progress_lines(err) == []
+    assert out == ("webhook deliveries due: 0; messages due: 0; "
+                   "idempotency records purged: 0; merchant jobs run: 7\n")
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False)  # cron, a pipe: no progress
+    assert cli.main(["tick", "--at", "2026-11-25T12:00:00+03:00"]) == 0
+    assert progress_lines(capsys.readouterr().err) == []

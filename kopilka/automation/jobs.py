@@ -18,8 +18,10 @@ from zoneinfo import ZoneInfo
 from django.db import transaction
 from django.db.models import F, Q, Sum
 
+from kopilka.automation import progress
 from kopilka.automation.models import Effect
 from kopilka.core import clock
+from kopilka.ledger import sweep
 from kopilka.ledger.models import Entry, Lot
 from kopilka.ledger.services import Book, Cause
 from kopilka.members.models import Member
@@ -57,19 +59,13 @@ def _record(merchant: Merchant, kind: str, keyed: list[tuple[int, str]]) -> None
 def materialise(merchant: Merchant, program: CompiledProgram, at: datetime,
                 day: date) -> dict[str, int]:
     """Journal due activations and expiries (own dates and the after-last-purchase deadline)
-    on every account that has any, so balances in the database match the lots."""
-    due = (
-        Lot.objects.filter(merchant=merchant, remaining__gt=0)
-        .filter(Q(activated=False, available_at__lte=at) | Q(expires_at__lte=at)
-                | Q(account__inactivity_deadline__lte=at))
-        .order_by("account_id").values_list("account_id", flat=True).distinct()
+    on every account that has any, so balances in the database match the lots: set-based,
+    a chunk of accounts per transaction (ledger/sweep.py)."""
+    swept = sweep.materialise_due(
+        merchant, at,
+        progress=lambda done, total: progress.chunk(f"{merchant.slug} materialise", done, total),
     )
-    account_ids = list(due)
-    for chunk in _chunks(account_ids):
-        with transaction.atomic():
-            for account_id in chunk:
-                Book.open(account_id=account_id, at=at).save()  # open() journals, save() writes
-    return {"accounts": len(account_ids)}
+    return {"accounts": swept.accounts, "entries": swept.entries}
 
 
 def _expiring(merchant: Merchant, at: datetime, horizon: datetime,
@@ -129,6 +125,16 @@ def expiry_reminders(merchant: Merchant, program: CompiledProgram, at: datetime,
     return {"members": len(todo), "messages": messages}
 
 
+def grant_gift(member_id: int, points: int, expires_at: datetime | None, at: datetime,
+               cause: Cause) -> int:
+    """Give a job's gift lot through the ledger; the member's spendable balance after it."""
+    book = Book.open(member_id=member_id, at=at)
+    book.credit(points, lot_kind=Lot.Kind.GIFT, entry_kind=Entry.Kind.GRANT, cause=cause, at=at,
+                expires_at=expires_at)
+    book.save()
+    return book.account.available
+
+
 def _born_on(day: date) -> Q:
     born = Q(birth_date__month=day.month, birth_date__day=day.day)
     if (day.month, day.day) == (2, 28) and not calendar.isleap(day.year):
@@ -158,16 +164,13 @@ def birthday_gifts(merchant: Merchant, program: CompiledProgram, at: datetime,
         with transaction.atomic():
             _record(merchant, kind, [(member_id, year) for member_id in chunk])
             for member_id in chunk:
-                book = Book.open(member_id=member_id, at=at)
-                book.credit(gift.points, lot_kind=Lot.Kind.GIFT, entry_kind=Entry.Kind.GRANT,
-                            cause=Cause("birthday", f"{member_id}:{year}", "system"), at=at,
-                            expires_at=expires_at)
-                book.save()
+                balance = grant_gift(member_id, gift.points, expires_at, at,
+                                     Cause("birthday", f"{member_id}:{year}", "system"))
                 member = members[member_id]
                 message = messaging.queue(
                     merchant, event=Event.BIRTHDAY, member=member,
                     context={"name": member.first_name, "points": gift.points, "date": until,
-                             "balance": book.account.available},
+                             "balance": balance},
                 )
                 messages += message is not None
     return {"gifts": len(member_ids), "messages": messages}

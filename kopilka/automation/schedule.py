@@ -10,6 +10,7 @@ doubling anything.
 """
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -19,7 +20,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django_scopes import scope, scopes_disabled
 
-from kopilka.automation import jobs
+from kopilka.automation import chains, gifts, jobs, notices, progress, winback
 from kopilka.automation.models import JobRun
 from kopilka.core import audit, clock
 from kopilka.core.actor import Actor
@@ -42,10 +43,16 @@ class DailyJob:
         return settings.AUTOMATION_HOUR if self.messages_members else 0
 
 
+# In this order: the day's journal first, then the purchases won back by yesterday's
+# contacts, then what members are told.
 DAILY_JOBS = (
     DailyJob("materialise", jobs.materialise, messages_members=False),
+    DailyJob("winback_attribution", winback.attribute, messages_members=False),
     DailyJob("expiry_reminders", jobs.expiry_reminders, messages_members=True),
     DailyJob("birthday_gifts", jobs.birthday_gifts, messages_members=True),
+    DailyJob("relative_birthday_gifts", gifts.relative_birthday_gifts, messages_members=True),
+    DailyJob("activation_notices", notices.activation_notices, messages_members=True),
+    DailyJob("inactivity_chains", chains.inactivity_chains, messages_members=True),
 )
 
 
@@ -96,14 +103,25 @@ def run_due(at: datetime) -> int:
                 run = _claim(merchant, job.name, moment.date())
                 if run is None:
                     continue
+                started = time.monotonic()
                 try:
                     counts = job.run(merchant, program, at, moment.date())
                 except Exception:
                     # One merchant's failure must not starve the others; the run stays
                     # unfinished and is taken over after its lease.
                     logger.exception("%s %s %s failed", merchant.slug, job.name, moment.date())
+                    progress.report(f"{merchant.slug} {job.name} {moment.date()}: failed "
+                                    "(see the log)")
                     continue
                 _finish(run, counts)
                 logger.info("%s %s %s: %s", merchant.slug, job.name, moment.date(), counts)
+                progress.report(_line(merchant, job, moment.date(), counts,
+                                      time.monotonic() - started))
                 done += 1
     return done
+
+
+def _line(merchant: Merchant, job: DailyJob, day: date, counts: dict[str, int],
+          seconds: float) -> str:
+    figures = ", ".join(f"{name} {count}" for name, count in counts.items())
+    return f"{merchant.slug} {job.name} {day}: {figures} ({seconds:.2f} s)"

@@ -6,16 +6,17 @@ a tick every minute; at scale, cron or celery beat calls `kopilka tick` instead.
 
 The jobs are the safety nets of the outboxes (a delivery whose task was lost is sent by the
 next tick), the clean-up of old idempotency records, and the merchants' daily jobs (activation
-and expiry, expiry reminders, birthday gifts: automation/schedule.py), each run at most once
-per merchant and local day.
+and expiry, expiry reminders, gifts, notices, inactivity chains, win-back attribution:
+automation/schedule.py), each run at most once per merchant and local day.
 """
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from kopilka.api import idempotency
-from kopilka.automation import schedule
+from kopilka.automation import progress, schedule
 from kopilka.core import clock
 from kopilka.messaging import tasks as messaging
 from kopilka.webhooks import tasks as webhooks
@@ -36,6 +37,12 @@ JOBS = (
 
 
 def run(at: datetime | None = None) -> dict[str, int]:
-    """Run every job for the moment `at` (default: now); what each did, by job name."""
+    """Run every job for the moment `at` (default: now); what each did, by job name. Each
+    job's count and time are reported as progress (automation/progress.py)."""
     at = at or clock.now()
-    return {job.name: job.run(at) for job in JOBS}
+    done = {}
+    for job in JOBS:
+        started = time.monotonic()
+        done[job.name] = job.run(at)
+        progress.report(f"{job.name}: {done[job.name]} ({time.monotonic() - started:.2f} s)")
+    return done

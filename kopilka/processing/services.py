@@ -15,10 +15,13 @@ from django.db.models import Sum
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from kopilka.codes import services as codes
+from kopilka.codes.models import OneTimeCode, Purpose
 from kopilka.core import audit, clock
 from kopilka.core.actor import Actor
 from kopilka.core.errors import Conflict, Forbidden, InvalidInput
 from kopilka.core.money import split
+from kopilka.core.phones import normalize_phone
 from kopilka.ledger import services as ledger
 from kopilka.ledger.models import Account, Entry, Lot
 from kopilka.members import services as members
@@ -151,15 +154,32 @@ def _check_tier(program: engine.CompiledProgram, book: ledger.Book) -> None:
         book.set_tier(program.start_tier)
 
 
-@transaction.atomic
 def enrol(merchant: Merchant, *, phone: str, actor: Actor, channel: str, staff=None,
-          consents=(), **profile) -> Member:
+          consents=(), code: str | None = None, **profile) -> Member:
     """Register a member, open the points account in the starting tier, grant the welcome
-    bonus — one transaction, so there is never a member without an account or bonus."""
+    bonus — one transaction, so there is never a member without an account or bonus.
+
+    With `code` (the registration code sent to `phone`, codes.request_code) the phone is
+    recorded as verified and the consents as confirmed by it. The code is checked first, so a
+    wrong one costs an attempt whatever happens next, and used up inside the registration: a
+    registration refused for another reason leaves it valid for the retry."""
+    confirmed = None
+    if code is not None:
+        e164 = normalize_phone(phone, merchant.country)
+        confirmed = codes.check(merchant, phone=e164, purpose=Purpose.REGISTRATION, code=code)
+    return _enrol(merchant, phone=phone, actor=actor, channel=channel, staff=staff,
+                  consents=consents, confirmed=confirmed, **profile)
+
+
+@transaction.atomic
+def _enrol(merchant: Merchant, *, phone: str, actor: Actor, channel: str, staff, consents,
+           confirmed: OneTimeCode | None, **profile) -> Member:
     program = programs.load(merchant)
+    if confirmed is not None:
+        codes.consume(confirmed)
     member = members.register_member(
         merchant, phone=phone, actor=actor, channel=channel, staff=staff, consents=consents,
-        **profile,
+        confirmed_by=confirmed, **profile,
     )
     account = ledger.open_account(member, tier_code=program.start_tier)
     now = clock.now()
@@ -256,10 +276,15 @@ def _quote(merchant, program, member, account, balances, sale: Sale, at) -> engi
                         engine.Basket(sale.lines), context)
 
 
-def quote_purchase(merchant: Merchant, member: Member, sale: Sale) -> engine.Quote:
-    """What committing `sale` now would do. Writes nothing."""
+def quote_purchase(merchant: Merchant, member: Member, sale: Sale,
+                   code: str | None = None) -> engine.Quote:
+    """What committing `sale` now would do. Writes nothing — but a one-time code given for a
+    program that confirms spending with one is checked (not used up), and a wrong one costs
+    an attempt, as at the commit: the quote must not be a free oracle for guessing."""
     at = _check_sale(sale, clock.now())
     program = programs.load(merchant)
+    if code is not None and _needs_code(program, sale):
+        codes.check(merchant, phone=_phone_of(member), purpose=Purpose.SPENDING, code=code)
     account = _account(member, program)
     return _quote(merchant, program, member, account, ledger.balances(account), sale, at)
 
@@ -276,6 +301,28 @@ def _replay_purchase(existing: Purchase, member: Member, sale: Sale) -> None:
         )
 
 
+def _needs_code(program: engine.CompiledProgram, sale: Sale) -> bool:
+    return bool(sale.points_to_spend) and program.redeem_requires_code
+
+
+def _phone_of(member: Member) -> str:
+    return str(member.person.phone) if member.person.phone else ""
+
+
+def _confirm_spending(merchant: Merchant, member: Member, sale: Sale, code: str | None,
+                      source: str, receipt_id: str) -> OneTimeCode | None:
+    """The checked one-time code when the program confirms spending with one (ENG-6), before
+    the purchase's transaction: a wrong code's lost attempt must outlive its rollback. None
+    when no code is needed — a program without codes pays no query here — or when the receipt
+    was committed already (a replay needs no new code)."""
+    if not sale.points_to_spend or not _needs_code(programs.load(merchant), sale):
+        return None
+    _check_sale(sale, clock.now())  # a malformed sale is told as such, not as a code problem
+    if Purchase.objects.filter(merchant=merchant, source=source, receipt_id=receipt_id).exists():
+        return None
+    return codes.check(merchant, phone=_phone_of(member), purpose=Purpose.SPENDING, code=code)
+
+
 def commit_purchase(
     merchant: Merchant,
     member: Member,
@@ -287,14 +334,19 @@ def commit_purchase(
     terminal=None,
     store=None,
     cashier: Staff | None = None,
+    code: str | None = None,
 ) -> PurchaseResult:
+    """Record a sale. `code`: the one-time code the member received, needed to spend points
+    when the program says `redeem_requires_code`; used up with the purchase (a purchase that
+    rolls back leaves it valid)."""
     receipt_id = (receipt_id or "").strip()
     if not receipt_id:
         raise InvalidInput(_("receipt_id is required."), field="receipt_id")
+    confirmed = _confirm_spending(merchant, member, sale, code, source, receipt_id)
     try:
         with transaction.atomic():
             return _commit(merchant, member, sale, receipt_id, source, actor, terminal, store,
-                           cashier)
+                           cashier, confirmed)
     except IntegrityError:
         # The same receipt committed at the same moment for another member's account (the
         # account lock serialises duplicates for the same member): one purchase, never two.
@@ -316,7 +368,8 @@ def _result(purchase: Purchase, *, replayed: bool, tier_changed: bool,
     return PurchaseResult(purchase, replayed, balances.available, balances.pending, tier_changed)
 
 
-def _commit(merchant, member, sale, receipt_id, source, actor, terminal, store, cashier):
+def _commit(merchant, member, sale, receipt_id, source, actor, terminal, store, cashier,
+            confirmed: OneTimeCode | None = None):
     now = clock.now()
     at = _check_sale(sale, now)
     program = programs.load(merchant)
@@ -328,11 +381,10 @@ def _commit(merchant, member, sale, receipt_id, source, actor, terminal, store, 
         _replay_purchase(existing, member, sale)
         return _result(existing, replayed=True, tier_changed=False, book=book)
     _require_active(member, "member")
-    if sale.points_to_spend and program.redeem_requires_code:
-        # Fail closed: the program asks for a one-time code before spending, and codes come
-        # with the messaging module. Until then such programs accrue but cannot be spent.
-        raise Conflict(_("This program confirms spending with a one-time code, which this "
-                         "installation cannot send yet."), field="points_to_spend")
+    if _needs_code(program, sale):
+        if confirmed is None:  # the program changed since _confirm_spending looked
+            raise codes.code_required()
+        codes.consume(confirmed, at=now)
     _check_tier(program, book)
     account = book.account
     quote = _quote(merchant, program, member, account, book.balances(now), sale, at)
@@ -382,13 +434,15 @@ def _commit(merchant, member, sale, receipt_id, source, actor, terminal, store, 
             program, at, merchant.timezone
         ),
     )
+    gift = _first_purchase_gift(program, book, purchase, now, merchant.timezone)
     if tier_after != tier_before:
         book.set_tier(tier_after)
     book.save()
     audit.record(
         "processing.purchase.committed", actor=actor, merchant=merchant, obj=purchase,
         data={"receipt_id": receipt_id, "total": quote.total, "spent": quote.points_spent,
-              "accrued": quote.accrual_points, "tier": [tier_before, tier_after]},
+              "accrued": quote.accrual_points, "tier": [tier_before, tier_after],
+              **({"confirmed_by_code": confirmed.pk} if confirmed is not None else {})},
     )
     result = _result(purchase, replayed=False, tier_changed=tier_after != tier_before,
                      book=book)
@@ -399,11 +453,24 @@ def _commit(merchant, member, sale, receipt_id, source, actor, terminal, store, 
             member.pk, before=tier_before, after=tier_after, manual=False, cause="purchase",
             at=at))
     messages.purchased(merchant, member, first=account.purchase_count == 1, amount=quote.total,
-                       accrued=quote.accrual_points, spent=quote.points_spent,
+                       accrued=quote.accrual_points + gift, spent=quote.points_spent,
                        balance=result.available)
     if result.tier_changed:
         messages.tier_changed(merchant, member, tier=program.tiers[tier_after].name)
     return result
+
+
+def _first_purchase_gift(program: engine.CompiledProgram, book: ledger.Book,
+                         purchase: Purchase, now: datetime, tz: str) -> int:
+    """The program's first-purchase gift (AUT-1), granted with the receipt; its points.
+    Once per member: under the account's lock the purchase count reaches 1 only once."""
+    gift = program.config.first_purchase_gift
+    if gift is None or book.account.purchase_count != 1:
+        return 0
+    book.credit(gift.points, lot_kind=Lot.Kind.GIFT, entry_kind=Entry.Kind.GRANT,
+                cause=ledger.Cause("first_purchase", str(purchase.pk), "system"), at=now,
+                expires_at=engine.expires_at_for(program, now, tz, gift.validity_days))
+    return gift.points
 
 
 def _quote_record(quote: engine.Quote) -> dict:

@@ -310,6 +310,15 @@ class BirthdayGift(Model):
     validity_days: Days
 
 
+class Gift(Model):
+    """Points automation gives on an occasion (a first purchase, a relative's birthday, a step
+    of an inactivity chain), with their own validity."""
+
+    points: Annotated[StrictInt, Field(gt=0)]
+    #: Spendable through the day of the gift plus this many days.
+    validity_days: Days
+
+
 class Transfers(Model):
     """Members sending points to each other (ENG-12); processing enforces the limits."""
 
@@ -413,6 +422,138 @@ class Rule(Model):
     effects: Effects
 
 
+# --- inactivity chains (AUT-2) ------------------------------------------------------------------
+
+
+Tag = Annotated[StrictStr, Field(min_length=1, max_length=40)]  # as members' tags are
+
+
+class NewSegment(Model):
+    """Members who registered and never bought (their absence counts from registration)."""
+
+    kind: Literal["new"]
+
+
+class OneTimeSegment(Model):
+    """Members with exactly one purchase."""
+
+    kind: Literal["one_time"]
+
+
+class RegularSegment(Model):
+    """Members with two purchases or more."""
+
+    kind: Literal["regular"]
+
+
+class VipSegment(Model):
+    """Members whose lifetime spend reached `min_spend`, or who carry `tag` (either given)."""
+
+    kind: Literal["vip"]
+    min_spend: Annotated[StrictInt, Field(gt=0)] | None = None
+    tag: Tag | None = None
+
+    @model_validator(mode="after")
+    def _says_who(self) -> "VipSegment":
+        if self.min_spend is None and self.tag is None:
+            raise ValueError("a vip segment needs min_spend, tag or both")
+        return self
+
+
+class TierSegment(Model):
+    kind: Literal["tier"]
+    tier: Code
+
+
+class TagSegment(Model):
+    kind: Literal["tag"]
+    tag: Tag
+
+
+class AllSegment(Model):
+    kind: Literal["all"]
+
+
+Segment = Annotated[
+    NewSegment | OneTimeSegment | RegularSegment | VipSegment | TierSegment | TagSegment
+    | AllSegment,
+    Field(discriminator="kind"),
+]
+
+MessageText = Annotated[StrictStr, Field(min_length=1, max_length=1000)]  # an SMS's worth
+
+
+class StepMessage(Model):
+    """A chain step's own text per language, with the message templates' placeholders."""
+
+    ru: MessageText | None = None
+    uk: MessageText | None = None
+    en: MessageText | None = None
+
+    @field_validator("ru", "uk", "en")
+    @classmethod
+    def _known_placeholders(cls, text: str | None, info: ValidationInfo) -> str | None:
+        # Imported here: messaging.render imports this module.
+        from kopilka.core.errors import InvalidInput
+        from kopilka.messaging import render
+
+        if text is not None:
+            try:
+                render.check(text, info.field_name)
+            except InvalidInput as error:  # the templates' own check and wording
+                raise ValueError(error.detail) from None
+        return text
+
+    @model_validator(mode="after")
+    def _some_text(self) -> "StepMessage":
+        if not (self.ru or self.uk or self.en):
+            raise ValueError("a message needs a text in at least one language (ru, uk, en)")
+        return self
+
+    def text(self, language: str) -> tuple[str, str]:
+        """(language, text): the text in `language`, or else the first one given (ru, uk,
+        en), so figures are written in the language the text is in."""
+        for candidate in (language, "ru", "uk", "en"):
+            text = getattr(self, candidate, None)
+            if text:
+                return candidate, text
+        raise AssertionError("validated: at least one text")  # pragma: no cover
+
+
+class ChainStep(Model):
+    #: The step is due once the member has not bought for this many days.
+    after_days: Days
+    #: The step's own text; without one a gift is told with the `gift` template.
+    message: StepMessage | None = None
+    gift: Gift | None = None
+
+    @model_validator(mode="after")
+    def _does_something(self) -> "ChainStep":
+        if self.message is None and self.gift is None:
+            raise ValueError("a step needs a message, a gift or both")
+        return self
+
+
+class Chain(Model):
+    """Ordered steps for the members of a segment who stopped buying (AUT-2)."""
+
+    code: Code
+    name: Label
+    segment: Segment
+    steps: Annotated[tuple[ChainStep, ...], Field(max_length=10), AfterValidator(_not_empty)]
+
+    @field_validator("steps")
+    @classmethod
+    def _in_order(cls, steps: tuple[ChainStep, ...]) -> tuple[ChainStep, ...]:
+        for i in range(1, len(steps)):
+            if steps[i].after_days <= steps[i - 1].after_days:
+                raise ValueError(
+                    f"steps[{i}].after_days must be greater than steps[{i - 1}].after_days "
+                    f"({steps[i - 1].after_days})"
+                )
+        return steps
+
+
 # --- the program --------------------------------------------------------------------------------
 
 
@@ -439,6 +580,10 @@ class ProgramConfig(Model):
     welcome_validity_days: Days | None = None
     birthday: Birthday | None = None
     birthday_gift: BirthdayGift | None = None
+    #: Points given with the first purchase, once per member (processing, at the counter).
+    first_purchase_gift: Gift | None = None
+    #: Points given on each relative's birthday, once a year per relative (a daily job).
+    relative_birthday_gift: Gift | None = None
     #: Members are messaged this many days before their points expire; 0 = no reminders.
     expiry_reminder_days: Annotated[StrictInt, Field(ge=0, le=365)] = 7
     #: Cap on the combined accrual percent of a line, applied after all rules; None = no cap.
@@ -449,6 +594,10 @@ class ProgramConfig(Model):
     tier_refund_policy: Literal["keep", "recalculate"] = "keep"
     tiers: Annotated[tuple[Tier, ...], Field(max_length=50)]
     rules: Annotated[tuple[Rule, ...], Field(max_length=200)] = ()
+    #: Inactivity chains; a member follows the first chain whose segment holds them.
+    chains: Annotated[tuple[Chain, ...], Field(max_length=20)] = ()
+    #: A purchase this many days after a win-back message or gift counts as won back.
+    winback_window_days: Days = 30
 
     @field_validator("tiers")
     @classmethod
@@ -511,6 +660,22 @@ class ProgramConfig(Model):
                     f"rules[{i}].conditions.birthday_window needs the program's birthday settings"
                 )
         return rules
+
+    @field_validator("chains")
+    @classmethod
+    def _chains_consistent(cls, chains: tuple[Chain, ...],
+                           info: ValidationInfo) -> tuple[Chain, ...]:
+        seen: set[str] = set()
+        for i, chain in enumerate(chains):
+            if chain.code in seen:
+                raise ValueError(f"chains[{i}].code {chain.code!r} is used twice")
+            seen.add(chain.code)
+            segment = chain.segment
+            if segment.kind == "tier" and "tiers" in info.data and segment.tier not in {
+                tier.code for tier in info.data["tiers"]
+            }:
+                raise ValueError(f"chains[{i}].segment.tier: unknown tier {segment.tier!r}")
+        return chains
 
     @cached_property
     def compiled(self):  # -> kopilka.programs.engine.CompiledProgram

@@ -20,6 +20,10 @@ pytestmark = pytest.mark.django_db
 MSK = ZoneInfo("Europe/Moscow")  # alice's merchant's zone
 # Reminders and birthday messages advertise: only members who agreed to messages get them.
 AGREED = [ConsentGiven("messages", "v1")]
+# A merchant's daily jobs (automation/schedule.py): from 00:00 materialise and
+# winback_attribution; from 10:00 also expiry_reminders, birthday_gifts,
+# relative_birthday_gifts, activation_notices and inactivity_chains.
+NIGHT_JOBS, ALL_JOBS = 2, 7
 
 
 def at(*moment) -> datetime:
@@ -48,25 +52,25 @@ def test_reminder_seven_days_ahead_then_the_tick_journals_the_expiry(shop):
     lot = Lot.objects.get(account__member=anna)
     assert (lot.amount, lot.expires_at) == (5_000, at(2027, 4, 1))
 
-    assert tick_at(at(2027, 3, 24, 10, 30)) == 3
+    assert tick_at(at(2027, 3, 24, 10, 30)) == ALL_JOBS
     assert bodies("expiry_soon") == []
-    assert tick_at(at(2027, 3, 25, 9, 59)) == 1  # only materialise: reminders wait for 10:00
+    assert tick_at(at(2027, 3, 25, 9, 59)) == NIGHT_JOBS  # reminders wait for 10:00
     assert bodies("expiry_soon") == []
-    assert tick_at(at(2027, 3, 25, 10, 0)) == 2
+    assert tick_at(at(2027, 3, 25, 10, 0)) == ALL_JOBS - NIGHT_JOBS
     assert bodies("expiry_soon") == [
         "Анна, 31 марта 2027 г. сгорят 50 бонусов. Ждём вас в Alice Coffee!"
     ]
     assert Message.objects.get(event="expiry_soon").recipient == "+79990000001"
 
-    assert tick_at(at(2027, 3, 31, 23, 59)) == 3
+    assert tick_at(at(2027, 3, 31, 23, 59)) == ALL_JOBS
     assert account(anna).available == 5_000
-    assert tick_at(at(2027, 4, 1, 0, 30)) == 1  # materialise runs from 00:00 local
+    assert tick_at(at(2027, 4, 1, 0, 30)) == NIGHT_JOBS  # materialise runs from 00:00 local
     assert account(anna).available == 0
     expired = Entry.objects.get(account__member=anna, kind=Entry.Kind.EXPIRE)
     assert (expired.available_delta, expired.occurred_at, expired.cause_type) == (
         -5_000, at(2027, 4, 1), "time")
     assert Lot.objects.get(pk=lot.pk).remaining == 0
-    assert tick_at(at(2027, 4, 2, 0, 30)) == 1
+    assert tick_at(at(2027, 4, 2, 0, 30)) == NIGHT_JOBS
     assert Entry.objects.filter(account__member=anna, kind=Entry.Kind.EXPIRE).count() == 1
     assert len(bodies("expiry_soon")) == 1
 
@@ -130,7 +134,7 @@ def test_birthday_gift_once_with_its_own_validity_and_the_message(shop):
 
     tick_at(at(2027, 4, 10, 18, 0))  # the same day again
     JobRun.objects.all().delete()  # even with the day's run records lost
-    assert tick_at(at(2027, 4, 10, 18, 5)) == 3
+    assert tick_at(at(2027, 4, 10, 18, 5)) == ALL_JOBS
     tick_at(at(2027, 4, 11, 10, 30))
     assert Lot.objects.filter(kind=Lot.Kind.GIFT).count() == 1
     assert Entry.objects.filter(cause_type="birthday").count() == 1
@@ -197,10 +201,10 @@ def test_tick_twice_and_lost_run_records_double_nothing(shop):
         return (Lot.objects.count(), Entry.objects.count(), Message.objects.count(),
                 account(anna).available)
 
-    assert tick_at(at(2027, 3, 25, 10, 0)) == 3
+    assert tick_at(at(2027, 3, 25, 10, 0)) == ALL_JOBS
     once = figures()
     assert once == (2, 2, 2, 35_000)  # purchase + gift lots; reminder + birthday messages
     assert tick_at(at(2027, 3, 25, 10, 1)) == 0
     JobRun.objects.all().delete()
-    assert tick_at(at(2027, 3, 25, 10, 2)) == 3
+    assert tick_at(at(2027, 3, 25, 10, 2)) == ALL_JOBS
     assert figures() == once
