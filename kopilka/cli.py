@@ -1,11 +1,13 @@
 """The `kopilka` command: run the platform and do the operator's chores.
 
     kopilka up [--demo]             migrate, (demo data), web server + background worker
-    kopilka worker                  the background worker alone (for separate worker hosts)
+    kopilka worker [--no-tick]      the background worker alone (for separate worker hosts)
     kopilka tick [--at T] [--every S]  the periodic work that is due (up and worker run it)
+    kopilka smpp-receipts           SMPP delivery receipts (beside the worker, SMPP only)
     kopilka create-merchant NAME --owner-email EMAIL [...]
     kopilka create-terminal --merchant SLUG --store NAME
     kopilka verify-ledger [--merchant SLUG]
+    kopilka sms-topup SLUG AMOUNT [--note TEXT]
     kopilka manage ...              any Django management command
 
 Errors are one line on stderr and a non-zero exit: 1 for a refused operation, 2 for bad usage
@@ -101,6 +103,13 @@ def web_server_command(host: str, port: int) -> list[str]:
 
 
 def worker_command() -> list[str]:
+    """The worker of the configured tasks backend: django-tasks-db's, or a Celery worker."""
+    from django.conf import settings
+
+    from kopilka.core.taskqueue import uses_celery
+
+    if uses_celery(settings.TASKS):
+        return [sys.executable, "-m", "celery", "-A", "kopilka", "worker", "--loglevel", "INFO"]
     return [sys.executable, "-m", "django", "db_worker", "--no-reload", "--interval", "1"]
 
 
@@ -169,11 +178,16 @@ cmd_up_doc = ("Run Kopilka: the web server (gunicorn), the background worker and
 
 @command("worker", "run the background worker only")
 def cmd_worker(argv):
-    argparse.ArgumentParser(prog="kopilka worker", description="Run the task worker.").parse_args(
-        argv
+    parser = argparse.ArgumentParser(
+        prog="kopilka worker",
+        description="Run the task worker (django-tasks-db's, or Celery's with "
+                    "KOPILKA_TASKS_BACKEND=celery) and a tick every minute beside it.",
     )
+    parser.add_argument("--no-tick", action="store_true",
+                        help="run no tick: cron or celery beat runs it (docs/operations.md)")
+    args = parser.parse_args(argv)
     setup_django()
-    return run_children([worker_command(), ticker_command()])
+    return run_children([worker_command()] + ([] if args.no_tick else [ticker_command()]))
 
 
 @command("tick", "do the periodic work that is due (deliveries left behind, clean-ups)")
@@ -186,7 +200,11 @@ def cmd_tick(argv):
     parser.add_argument("--at", help="the moment to run for (RFC 3339 with offset); default now")
     parser.add_argument("--every", type=int, metavar="SECONDS",
                         help="repeat every SECONDS until stopped")
-    parser.add_argument("--quiet", action="store_true", help="print only when something was done")
+    parser.add_argument("--quiet", action="store_true",
+                        help="print only when something was done; no progress")
+    parser.add_argument("--progress", action="store_true",
+                        help="show each job's counts and time on stderr as it finishes "
+                             "(the default on a terminal, unless --quiet)")
     args = parser.parse_args(argv)
     if args.every is not None and (args.every < 1 or args.at):
         parser.error("--every needs a positive number of seconds and no --at")
@@ -205,8 +223,14 @@ def cmd_tick(argv):
 
     from django.db import DatabaseError, close_old_connections
 
-    from kopilka.automation import tick
+    from kopilka.automation import progress, tick
 
+    if args.progress or (sys.stderr.isatty() and not args.quiet):
+        # The progress lines say what the automation log's info lines say, and more.
+        automation_log = logging.getLogger("kopilka.automation")
+        _session.callback(automation_log.setLevel, automation_log.level)
+        automation_log.setLevel(logging.WARNING)
+        _session.enter_context(progress.shown_by(_print_progress))
     if args.every is None:
         _print_tick(tick.run(at), args.quiet)
         return 0
@@ -221,9 +245,49 @@ def cmd_tick(argv):
         time.sleep(args.every)
 
 
+def _print_progress(line: str) -> None:
+    print(f"kopilka tick: {line}", file=sys.stderr, flush=True)
+
+
 def _print_tick(done: dict[str, int], quiet: bool) -> None:
     if not quiet or any(done.values()):
         print("; ".join(f"{name}: {count}" for name, count in done.items()), flush=True)
+
+
+@command("smpp-receipts", "receive SMPP delivery receipts (run beside the worker)")
+def cmd_smpp_receipts(argv):
+    argparse.ArgumentParser(
+        prog="kopilka smpp-receipts",
+        description="Stay bound to the SMSC as a receiver (KOPILKA_SMS_OPTIONS) and mark SMS "
+                    "delivered or failed as its delivery receipts come; reconnects with backoff. "
+                    "Run one beside the worker when KOPILKA_SMS_BACKEND=smpp; SIGTERM or "
+                    "Ctrl-C stops it.",
+    ).parse_args(argv)
+    setup_django()
+    import threading
+
+    from django.core.exceptions import ImproperlyConfigured
+
+    from kopilka.messaging import receipts
+    from kopilka.messaging.backends.smpp import ReceiptListener
+
+    try:
+        listener = ReceiptListener.from_settings()
+    except (ImproperlyConfigured, TypeError, ValueError) as error:
+        fail(str(error), 2)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    backend = listener.backend
+    print(f"Receiving delivery receipts from {backend.host}:{backend.port} as "
+          f"{backend.system_id} (SIGTERM or Ctrl-C stops)", flush=True)
+    listener.run(stop)
+    receipts.later.retry()  # what still waits for its message gets one last try
+    done = receipts.counts
+    print(f"kopilka: stopped; receipts: {done['updated']} applied, {done['unchanged']} "
+          f"changed nothing, {done['unknown']} for unknown messages, "
+          f"{receipts.later.waiting()} still waiting", flush=True)
+    return 0
 
 
 # --- operator chores ----------------------------------------------------------------------
@@ -303,6 +367,47 @@ def cmd_create_terminal(argv):
     terminal, key = run_service(create)
     print(f"Terminal: {terminal.name} in {terminal.store.name}")
     print(f"POS key:  {key}   (shown once)")
+    return 0
+
+
+@command("sms-topup", "add money to a merchant's SMS balance; releases held messages")
+def cmd_sms_topup(argv):
+    parser = argparse.ArgumentParser(
+        prog="kopilka sms-topup",
+        description="Record money a merchant paid for SMS (it arrives outside Kopilka): the "
+        "balance grows by AMOUNT, a debt is paid first, and the held messages the balance now "
+        "pays for are sent. Audited.",
+    )
+    parser.add_argument("merchant", metavar="SLUG", help="merchant slug")
+    parser.add_argument("amount", metavar="AMOUNT",
+                        help="minor units of the billing currency (KOPILKA_SMS_CURRENCY), "
+                        "e.g. 150000 for 1500.00")
+    parser.add_argument("--note", default="", help="a reference: invoice, payment id")
+    args = parser.parse_args(argv)
+    amount = args.amount.strip()
+    if not (amount.isascii() and amount.lstrip("-").isdigit()):
+        parser.error(f"AMOUNT {args.amount!r} is not a whole number of minor units "
+                     "(e.g. 150000 for 1500.00)")
+    setup_django()
+    from django_scopes import scope
+
+    from kopilka.core.actor import Actor
+    from kopilka.messaging import billing
+    from kopilka.tenancy import services
+
+    def top_up():
+        merchant = services.get_merchant(args.merchant)
+        with scope(merchant=merchant):
+            done = billing.top_up(merchant, int(amount), note=args.note, actor=Actor.cli())
+        return merchant, done
+
+    merchant, done = run_service(top_up)
+    entry = done.entry
+    print(f"Merchant: {merchant.slug}")
+    print(f"Topped up: {entry.amount} ({billing.plain_money(entry.amount)})")
+    print(f"Balance:  {entry.balance_after} ({billing.plain_money(entry.balance_after)}); "
+          f"free parts left: {entry.free_parts_after}")
+    print(f"Released: {done.released} held messages")
     return 0
 
 

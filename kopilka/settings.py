@@ -10,6 +10,7 @@ from pathlib import Path
 
 from django.utils.translation import gettext_lazy as _
 
+from kopilka.codes.conf import code_settings
 from kopilka.core.config import (
     database_settings,
     env_bool,
@@ -17,7 +18,8 @@ from kopilka.core.config import (
     load_or_create_secret_key,
     require_production_safety,
 )
-from kopilka.messaging.conf import mailer_settings, messaging_settings
+from kopilka.core.taskqueue import broker_url, tasks_settings
+from kopilka.messaging.conf import mailer_settings, messaging_settings, sms_billing_settings
 
 BASE_DIR = Path(__file__).resolve().parent
 KOPILKA_ENV = os.environ.get("KOPILKA_ENV", "development").strip().lower()
@@ -52,6 +54,7 @@ INSTALLED_APPS = [
     "kopilka.processing",
     "kopilka.webhooks",
     "kopilka.messaging",
+    "kopilka.codes",
     "kopilka.automation",
     "kopilka.api",
 ]
@@ -101,13 +104,31 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 
-# Background work goes through Django's tasks API; the embedded default stores tasks in the
-# database and `kopilka up` runs the worker beside the web server.
-TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# Background work goes through Django's tasks API (docs/operations.md, "Background work"). The
+# embedded default stores tasks in the database and `kopilka up` runs the worker beside the web
+# server; KOPILKA_TASKS_BACKEND=celery sends the same tasks through KOPILKA_BROKER_URL (RabbitMQ
+# amqp://... or Redis redis://...) to Celery workers (kopilka/celery.py).
+TASKS = tasks_settings(os.environ)
+# Celery's own settings, read by kopilka/celery.py with the CELERY_ prefix (celery backend only).
+CELERY_BROKER_URL = broker_url(os.environ)
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("KOPILKA_CELERY_QUEUE", "").strip() or "kopilka"
+# At least once: a task is acknowledged when it has run, so a worker killed mid-task leaves it
+# to the next worker; the outbox's claims make a repeated task do nothing.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_TASK_IGNORE_RESULT = True  # outcomes live in the outbox rows, not in a result store
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True  # a worker started before its broker waits
 
 # Outgoing SMS and email (docs/messaging.md): a backend per channel with its options,
 # from KOPILKA_SMS_BACKEND/_OPTIONS and KOPILKA_EMAIL_CHANNEL_BACKEND/_OPTIONS.
 MESSAGING = messaging_settings(os.environ)
+# SMS billing (docs/messaging.md, "SMS billing"): merchants prepay SMS in the platform's
+# currency; each part costs SMS_PRICE minor units after SMS_FREE_PARTS free ones. From
+# KOPILKA_SMS_CURRENCY (RUB), KOPILKA_SMS_PRICE (250) and KOPILKA_SMS_FREE_PARTS (100).
+_sms_billing = sms_billing_settings(os.environ)
+SMS_CURRENCY = _sms_billing["SMS_CURRENCY"]
+SMS_PRICE = _sms_billing["SMS_PRICE"]
+SMS_FREE_PARTS = _sms_billing["SMS_FREE_PARTS"]
 # Email's transport (Django's mailers): SMTP when KOPILKA_EMAIL_HOST is set, else the console.
 MAILERS = {"default": mailer_settings(os.environ)}
 DEFAULT_FROM_EMAIL = os.environ.get("KOPILKA_EMAIL_FROM", "kopilka@localhost")
@@ -116,6 +137,11 @@ DEFAULT_FROM_EMAIL = os.environ.get("KOPILKA_EMAIL_FROM", "kopilka@localhost")
 # `Authorization: Bearer ...` (unset: inbound SMS is refused). docs/messaging.md.
 PUBLIC_URL = os.environ.get("KOPILKA_PUBLIC_URL", "http://localhost:8000").strip().rstrip("/")
 INBOUND_SMS_SECRET = os.environ.get("KOPILKA_INBOUND_SMS_SECRET", "").strip()
+
+# One-time codes (docs/api.md, "One-time codes"): KOPILKA_CODE_DIGITS (6), KOPILKA_CODE_TTL
+# (300 s), KOPILKA_CODE_ATTEMPTS (5), and the limits KOPILKA_CODE_LIMIT_PHONE ("1/60,5/3600":
+# codes per phone number) and KOPILKA_CODE_LIMIT_CLIENT ("30/3600": per terminal or address).
+ONE_TIME_CODES = code_settings(os.environ)
 
 # Webhooks may go to loopback/private addresses only outside production, unless allowed
 # (docs/webhooks.md, "Where webhooks may go").
