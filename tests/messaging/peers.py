@@ -10,10 +10,11 @@ import threading
 import time
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import smpp34
 from aiosmtpd.controller import Controller
+
+from tests.loopback import QuietHandler, http_server
 
 
 def free_port() -> int:
@@ -269,7 +270,7 @@ def http_gateway():
     with 200 {"messages": [{"message-id": "gw-<n>"}]}."""
     state = Gateway(url="")
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self):  # noqa: N802 (http.server's name)
             body = self.rfile.read(int(self.headers["Content-Length"]))
             state.requests.append((self.headers, body))
@@ -282,16 +283,6 @@ def http_gateway():
             self.end_headers()
             self.wfile.write(data)
 
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_port}/sms/send"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with http_server(Handler) as server:
+        state.url = f"http://127.0.0.1:{server.server_port}/sms/send"
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()

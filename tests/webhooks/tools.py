@@ -16,9 +16,10 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import Message
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from django.core.management import call_command
+
+from tests.loopback import QuietHandler, http_server
 
 
 @dataclass
@@ -42,7 +43,7 @@ def serve():
     """A webhook receiver on 127.0.0.1 (a free port) that records what it gets."""
     state = Receiver(url="")
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self):
             body = self.rfile.read(int(self.headers["Content-Length"]))
             state.requests.append(Received(self.path, self.headers, body))
@@ -56,21 +57,13 @@ def serve():
             self.end_headers()
             self.wfile.write(answer)
 
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_port}/hooks/kopilka"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield state
-    finally:
-        if state.gate is not None:
-            state.gate.set()
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with http_server(Handler) as server:
+        state.url = f"http://127.0.0.1:{server.server_port}/hooks/kopilka"
+        try:
+            yield state
+        finally:
+            if state.gate is not None:
+                state.gate.set()  # a handler still waiting must not block the shutdown
 
 
 def run_worker() -> str:
