@@ -10,7 +10,7 @@ from datetime import date, datetime
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
-from django.db.models import BooleanField, Q
+from django.db.models import BooleanField, Q, Subquery
 from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext as _
 
@@ -18,6 +18,7 @@ from kopilka.core import audit, clock
 from kopilka.core.actor import Actor
 from kopilka.core.errors import Conflict, InvalidInput, NotFound
 from kopilka.core.phones import normalize_phone
+from kopilka.core.prepared import PreparedQuery
 from kopilka.members.models import Card, Consent, Member, Person, Relative, new_qr_token
 from kopilka.tenancy.models import Merchant, Staff
 
@@ -146,32 +147,46 @@ def register_member(
     return member
 
 
-def _first(rows):
-    """The one row a unique look-up finds, or None — without `.first()`'s ORDER BY id, which
-    can turn an index look-up into a scan."""
-    found = list(rows[:1])
-    return found[0] if found else None
+def _at_the_counter(lookup):
+    """A member of the merchant (the first argument) found at the counter, with the person and
+    points account joined: whoever finds a member there shows the phone and the balance next
+    (the POS query budget counts on one query). The account is a snapshot: writes lock and
+    re-read it (ledger.Book.open). Compiled once per process (core/prepared.py)."""
+
+    def build(merchant_id, value):
+        members = Member.objects.filter(merchant_id=merchant_id).select_related(
+            "person", "account")
+        return members.filter(**lookup(merchant_id, value))[:1]
+
+    return build
+
+
+# Each way in goes through its own unique index, and the phone and card ways compare the
+# member column with a scalar subquery (one index probe, run once): with `IN (subquery)` the
+# planner could pick a scan of the merchant's members when its statistics are stale.
+_BY_PHONE = PreparedQuery(_at_the_counter(lambda merchant_id, phone: {
+    "person_id": Subquery(Person.objects.filter(phone=phone).values("pk")[:1])}),
+    kinds=(int, str))
+_BY_CARD = PreparedQuery(_at_the_counter(lambda merchant_id, number: {
+    "pk": Subquery(Card.objects.filter(
+        merchant_id=merchant_id, number=number, status=Card.Status.ACTIVE,
+    ).values("member_id")[:1])}), kinds=(int, str))
+_BY_QR = PreparedQuery(_at_the_counter(lambda merchant_id, token: {"qr_token": token}),
+                       kinds=(int, str))
+_BY_ID = PreparedQuery(_at_the_counter(lambda merchant_id, member_id: {"pk": member_id}),
+                       kinds=(int, int))
 
 
 def find_member(
     merchant: Merchant, *, phone: str | None = None, card: str | None = None, qr: str | None = None
 ) -> Member:
-    """Counter look-up by phone, card number or the QR token shown on the member page.
-
-    Each way goes through its own unique index (person phone, card number per merchant, QR
-    token) before touching members, so the plan does not depend on table statistics.
-    """
-    members = _members_at_the_counter(merchant)
+    """Counter look-up by phone, card number or the QR token shown on the member page."""
     if phone:
-        person = Person.objects.filter(phone=normalize_phone(phone, merchant.country))
-        found = _first(members.filter(person_id__in=person.values("pk")))
+        found = _BY_PHONE.first(merchant.pk, normalize_phone(phone, merchant.country))
     elif card:
-        cards = Card.objects.filter(
-            merchant=merchant, number=card.strip(), status=Card.Status.ACTIVE
-        )
-        found = _first(members.filter(pk__in=cards.values("member_id")))
+        found = _BY_CARD.first(merchant.pk, card.strip())
     elif qr:
-        found = _first(members.filter(qr_token=qr.strip()))
+        found = _BY_QR.first(merchant.pk, qr.strip())
     else:
         raise InvalidInput(_("Give a phone, a card number or a QR token."), field="phone")
     if found is None:
@@ -181,18 +196,13 @@ def find_member(
 
 
 def get_member(merchant: Merchant, member_id: int) -> Member:
-    found = _first(_members_at_the_counter(merchant).filter(pk=member_id))
+    member_id = int(member_id)
+    # Beyond 64 bits no row can match, and the database driver would refuse the number.
+    found = _BY_ID.first(merchant.pk, member_id) if 0 < member_id < 2**63 else None
     if found is None:
         raise NotFound(_("No member %(id)s.") % {"id": member_id})
     found.merchant = merchant
     return found
-
-
-def _members_at_the_counter(merchant: Merchant):
-    """Members with their person and points account joined: whoever finds a member at the
-    counter shows the phone and the balance next (the POS query budget counts on one query).
-    The account is a snapshot: writes lock and re-read it (ledger.Book.open)."""
-    return Member.objects.filter(merchant=merchant).select_related("person", "account")
 
 
 @transaction.atomic

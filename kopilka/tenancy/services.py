@@ -4,6 +4,7 @@ Each function validates, writes inside one transaction and records an audit entr
 Secrets (passwords, keys) are returned once and stored only as hashes.
 """
 
+import functools
 import re
 import secrets
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from django_scopes import scope, scopes_disabled
 from kopilka.core import audit, clock, keys
 from kopilka.core.actor import Actor
 from kopilka.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from kopilka.core.prepared import PreparedQuery
 from kopilka.tenancy.models import ApiToken, Merchant, Staff, Store, Terminal
 
 # Where a currency tells the country, phone numbers default to that country's format.
@@ -244,12 +246,7 @@ def _authenticate(model, plaintext: str, kind: str, *related: str):
     prefix = keys.split_key(plaintext or "", kind)
     if prefix is None:
         return None
-    with scopes_disabled():
-        rows = model.objects.select_related(
-            "merchant", "merchant__program", "merchant__webhook_subscription",
-            "merchant__messaging_settings", *related,
-        )
-        row = rows.filter(key_prefix=prefix).first()
+    row = _key_lookup(model, related).first(prefix)
     if row is None or row.revoked_at is not None or not keys.same_digest(plaintext, row.key_hash):
         return None
     if row.merchant.status != Merchant.Status.ACTIVE:
@@ -260,6 +257,16 @@ def _authenticate(model, plaintext: str, kind: str, *related: str):
             model.objects.filter(pk=row.pk).update(last_used_at=now)
         row.last_used_at = now
     return row
+
+
+@functools.cache
+def _key_lookup(model, related: tuple[str, ...]) -> PreparedQuery:
+    """The key's row with its merchant's configuration, compiled once (every request runs it;
+    key prefixes are unique, so no ORDER BY is needed)."""
+    return PreparedQuery(lambda prefix: model.objects.select_related(
+        "merchant", "merchant__program", "merchant__webhook_subscription",
+        "merchant__messaging_settings", *related,
+    ).filter(key_prefix=prefix)[:1], kinds=(str,))
 
 
 def authenticate_terminal(plaintext: str) -> Terminal | None:
