@@ -48,6 +48,7 @@ from django.utils.translation import gettext as _
 from kopilka.api.models import IdempotencyRecord
 from kopilka.api.problems import CONTENT_TYPE, problem
 from kopilka.core import clock
+from kopilka.core.prepared import PreparedQuery
 
 HEADER = "Idempotency-Key"
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
@@ -139,6 +140,11 @@ def _kept(request, response) -> bool:
     )
 
 
+# Every keyed write locks its record: compiled once per process (core/prepared.py).
+_LOCK_RECORD = PreparedQuery(lambda pk: IdempotencyRecord.objects.select_for_update(
+    nowait=True).filter(pk=pk)[:1], kinds=(int,))
+
+
 class IdempotencyMiddleware:
     """Keeps and replays the answers of API writes that carry an `Idempotency-Key`."""
 
@@ -189,10 +195,7 @@ class IdempotencyMiddleware:
         """Transaction B. None when the record vanished before it could be locked."""
         try:
             with transaction.atomic():
-                locked = (
-                    IdempotencyRecord.objects.select_for_update(nowait=True)
-                    .filter(pk=record.pk).first()
-                )
+                locked = _LOCK_RECORD.first(record.pk)
                 if locked is None:
                     return None
                 if locked.state == IdempotencyRecord.State.DONE:

@@ -22,7 +22,8 @@ from django_scopes import scopes_disabled
 
 
 class PreparedQuery:
-    """`build(*placeholders)` returns the queryset; `first(*args)` runs it with `args`.
+    """`build(*placeholders)` returns the queryset; `first(*args)` or `all(*args)` runs it
+    with `args`.
 
     `kinds` gives each argument's type, `str` or `int`; the placeholders are values no real
     query uses (a string with NULs, an integer near -2**62), found again among the compiled
@@ -58,6 +59,14 @@ class PreparedQuery:
 
     def first(self, *args, using: str = "default"):
         """The first instance the query finds with these arguments, or None."""
+        found = self._run(args, using, 1)
+        return found[0] if found else None
+
+    def all(self, *args, using: str = "default") -> list:
+        """Every instance the query finds with these arguments."""
+        return self._run(args, using, None)
+
+    def _run(self, args: tuple, using: str, limit: int | None) -> list:
         compiled = self._compiled.get(using)
         if compiled is None:
             with self._lock:
@@ -68,13 +77,13 @@ class PreparedQuery:
         values = [p if s is None else args[s] for p, s in zip(params, slots, strict=True)]
         with connections[using].cursor() as cursor:
             cursor.execute(sql, values)
-            rows = cursor.fetchmany(1)
-        if not rows:
-            return None
+            rows = cursor.fetchall() if limit is None else cursor.fetchmany(limit)
         if converters:
             rows = compiler.apply_converters(rows, converters)
-        row = next(iter(rows))
-        obj = model.from_db(using, init_list, row[start:end], fetch_mode=fetch_mode)
-        for populator in populators:
-            populator.populate(row, obj)
-        return obj
+        found = []
+        for row in rows:
+            obj = model.from_db(using, init_list, row[start:end], fetch_mode=fetch_mode)
+            for populator in populators:
+                populator.populate(row, obj)
+            found.append(obj)
+        return found

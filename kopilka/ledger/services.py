@@ -21,6 +21,7 @@ from django.utils.translation import ngettext
 
 from kopilka.core import clock
 from kopilka.core.errors import Conflict
+from kopilka.core.prepared import PreparedQuery
 from kopilka.ledger.bulk import insert_rows, update_rows
 from kopilka.ledger.chain import entry_hash
 from kopilka.ledger.models import Account, Entry, Lot
@@ -76,10 +77,21 @@ def _balances(account: Account, lots, at: datetime) -> Balances:
     return result
 
 
+# The hot path's ledger reads, compiled once per process (core/prepared.py). The account id
+# is the tenant key: an account belongs to one merchant.
+# In id order: the entries of one materialise come out in the same order however the lots
+# were loaded (Book.open here, the sweep's chunks in sweep.py).
+_OPEN_LOTS = PreparedQuery(lambda account_id: Lot.objects.filter(
+    account_id=account_id, remaining__gt=0).order_by("pk"), kinds=(int,))
+_LOCK_BY_ID = PreparedQuery(lambda account_id: Account.objects.select_for_update().filter(
+    pk=account_id)[:1], kinds=(int,))
+_LOCK_BY_MEMBER = PreparedQuery(lambda member_id: Account.objects.select_for_update().filter(
+    member_id=member_id)[:1], kinds=(int,))
+
+
 def balances(account: Account, at: datetime | None = None) -> Balances:
     """The balance as of `at`, computed from the lots: no lock, no write."""
-    lots = Lot.objects.filter(account=account, remaining__gt=0)
-    return _balances(account, lots, at or clock.now())
+    return _balances(account, _OPEN_LOTS.all(account.pk), at or clock.now())
 
 
 def open_account(member, *, tier_code: str = "") -> Account:
@@ -116,12 +128,11 @@ class Book:
              at: datetime | None = None) -> "Book":
         """Lock the account (SQLite: the IMMEDIATE transaction already holds the write lock),
         load its open lots and journal activation/expiry due by `at` (default: now)."""
-        rows = Account.objects.select_for_update()
-        account = rows.get(pk=account_id) if account_id else rows.get(member_id=member_id)
-        # In id order: the entries of one materialise come out in the same order however
-        # the lots were loaded (Book.open here, the sweep's chunks in sweep.py).
-        lots = Lot.objects.filter(account=account, remaining__gt=0).order_by("pk")
-        book = cls(account, list(lots))
+        account = (_LOCK_BY_ID.first(account_id) if account_id
+                   else _LOCK_BY_MEMBER.first(member_id))
+        if account is None:
+            raise Account.DoesNotExist(f"no account {account_id or f'of member {member_id}'}")
+        book = cls(account, _OPEN_LOTS.all(account.pk))
         book.materialise(at or clock.now())
         return book
 

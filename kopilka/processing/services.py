@@ -22,6 +22,7 @@ from kopilka.core.actor import Actor
 from kopilka.core.errors import Conflict, Forbidden, InvalidInput
 from kopilka.core.money import split
 from kopilka.core.phones import normalize_phone
+from kopilka.core.prepared import PreparedQuery
 from kopilka.ledger import services as ledger
 from kopilka.ledger.models import Account, Entry, Lot
 from kopilka.members import services as members
@@ -368,15 +369,18 @@ def _result(purchase: Purchase, *, replayed: bool, tier_changed: bool,
     return PurchaseResult(purchase, replayed, balances.available, balances.pending, tier_changed)
 
 
+# Every commit asks whether its receipt was committed already (a retry): compiled once.
+_BY_RECEIPT = PreparedQuery(lambda merchant_id, source, receipt_id: Purchase.objects.filter(
+    merchant_id=merchant_id, source=source, receipt_id=receipt_id)[:1], kinds=(int, str, str))
+
+
 def _commit(merchant, member, sale, receipt_id, source, actor, terminal, store, cashier,
             confirmed: OneTimeCode | None = None):
     now = clock.now()
     at = _check_sale(sale, now)
     program = programs.load(merchant)
     book = _book(member, program)
-    existing = Purchase.objects.filter(
-        merchant=merchant, source=source, receipt_id=receipt_id
-    ).first()
+    existing = _BY_RECEIPT.first(merchant.pk, source, receipt_id)
     if existing is not None:
         _replay_purchase(existing, member, sale)
         return _result(existing, replayed=True, tier_changed=False, book=book)
