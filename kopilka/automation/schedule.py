@@ -97,9 +97,14 @@ def run_due(at: datetime) -> int:
                and (merchant.pk, job.name, moment.date()) not in finished]
         if not due:
             continue
+        # The member jobs read balances and activations as of the day's materialise: while
+        # another tick still runs it (or it failed), they wait for a later tick.
+        materialised = (merchant.pk, "materialise", moment.date()) in finished
         with scope(merchant=merchant):
             program = programs.load(merchant)
             for job in due:
+                if job.messages_members and not materialised:
+                    continue
                 run = _claim(merchant, job.name, moment.date())
                 if run is None:
                     continue
@@ -114,6 +119,7 @@ def run_due(at: datetime) -> int:
                                     "(see the log)")
                     continue
                 _finish(run, counts)
+                materialised = materialised or job.name == "materialise"
                 logger.info("%s %s %s: %s", merchant.slug, job.name, moment.date(), counts)
                 progress.report(_line(merchant, job, moment.date(), counts,
                                       time.monotonic() - started))

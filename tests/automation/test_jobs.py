@@ -208,3 +208,24 @@ def test_tick_twice_and_lost_run_records_double_nothing(shop):
     JobRun.objects.all().delete()
     assert tick_at(at(2027, 3, 25, 10, 2)) == ALL_JOBS
     assert figures() == once
+
+
+def test_member_jobs_wait_for_the_days_materialise_of_another_tick(shop):
+    """Two ticks overlapping (e.g. catching up after downtime): while one still journals the
+    day's activations and expiries, the other must not remind or notify from stale balances."""
+    with time_machine.travel(at(2027, 3, 1, 12, 0), tick=False):
+        shop.program(expiry={"mode": "after_accrual", "days": 30})
+        anna = shop.join(first_name="Анна", consents=AGREED)
+        shop.buy(anna, 100_000)
+    # Another tick claimed the day's materialise at 09:55 and is still running it.
+    JobRun.objects.create(merchant=shop.merchant, job="materialise", day=date(2027, 3, 25),
+                          started_at=at(2027, 3, 25, 9, 55))
+
+    assert tick_at(at(2027, 3, 25, 10, 0)) == 1  # winback_attribution only
+    assert sorted(JobRun.objects.values_list("job", flat=True)) == [
+        "materialise", "winback_attribution"]
+    assert bodies("expiry_soon") == []
+
+    JobRun.objects.filter(job="materialise").update(finished_at=at(2027, 3, 25, 10, 1))
+    assert tick_at(at(2027, 3, 25, 10, 2)) == ALL_JOBS - NIGHT_JOBS
+    assert len(bodies("expiry_soon")) == 1
