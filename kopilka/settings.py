@@ -71,6 +71,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "kopilka.core.middleware.OperatorScopesMiddleware",
+    "kopilka.core.dbdown.DatabaseUnavailableMiddleware",  # database down: 503, not 500
     "kopilka.api.idempotency.IdempotencyMiddleware",  # needs request.user; wraps the view only
 ]
 

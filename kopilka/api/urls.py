@@ -18,6 +18,7 @@ from kopilka.api import (
     staff,
     webhooks,
 )
+from kopilka.core import dbdown
 
 
 class KopilkaAPI(NinjaAPI):
@@ -26,8 +27,11 @@ class KopilkaAPI(NinjaAPI):
 
     def get_openapi_schema(self, **kwargs):
         schema = super().get_openapi_schema(**kwargs)
-        # The middlewares' answers (Idempotency-Key on writes, 429 everywhere) are declared too.
-        return problems.document(ratelimit.document(idempotency.document(schema)))
+        # The middlewares' answers (Idempotency-Key on writes, 429 and 503 everywhere) are
+        # declared too.
+        return problems.document(
+            dbdown.document(ratelimit.document(idempotency.document(schema)))
+        )
 
     def _get_urls(self):
         patterns = super()._get_urls()

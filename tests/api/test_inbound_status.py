@@ -300,4 +300,4 @@ def test_the_openapi_document_shows_the_three_callback_shapes():
     assert content["application/x-www-form-urlencoded"]["schema"]["required"] == [
         "MessageSid", "MessageStatus"]
     # 409 and 429 are the idempotency and rate-limit middlewares' answers.
-    assert sorted(operation["responses"]) == ["200", "400", "401", "409", "422", "429"]
+    assert sorted(operation["responses"]) == ["200", "400", "401", "409", "422", "429", "503"]
