@@ -1,0 +1,134 @@
+"""Profile of the cashier flow in one process: lookup -> quote -> commit through Django's full
+request path (middleware, django-ninja, services, ORM), without a web server or network.
+
+Not a test. Run:
+  .venv/bin/python bench/profile_flow.py [--flows 400] [--profile cprofile|pyinstrument]
+Loads the merchant of bench_commit.py (2 000 members, PostgreSQL `kopilka_bench`, override with
+BENCH_DATABASE_URL), then runs the flow --flows times and prints one JSON line: wall and CPU
+per flow of this process, CPU per flow of its PostgreSQL backend (/proc), and the SQL
+statements of one flow. With --profile it also prints where the CPU goes (cProfile totals per
+package, or pyinstrument's call tree). `--src DIR` runs another checkout's `kopilka` package
+(e.g. a `git worktree` of an older commit) for a before/after comparison in the same
+conditions.
+"""
+
+import argparse
+import collections
+import json
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_commit  # noqa: E402  (a sibling script, not a package)
+
+
+def backend_cpu_seconds(connection) -> float:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def per_package(stats: dict, flows: int) -> list[tuple[str, float]]:
+    """cProfile's own time summed by package (django.db/models, psycopg, kopilka.api, ...)."""
+    totals = collections.Counter()
+    for (filename, _line, _name), (_cc, _nc, own, _cum, _callers) in stats.items():
+        if "site-packages/" in filename:
+            parts = filename.split("site-packages/")[1].split("/")
+            name = "/".join(parts[:3] if parts[0] == "django" else parts[:1])
+        elif "/kopilka/" in filename:
+            name = "kopilka/" + filename.split("/kopilka/")[1].split("/")[0]
+        else:
+            name = "python (stdlib, builtins)"
+        totals[name] += own
+    return [(name, round(seconds / flows * 1000, 2)) for name, seconds in totals.most_common(15)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--flows", type=int, default=400)
+    parser.add_argument("--profile", choices=("cprofile", "pyinstrument"))
+    parser.add_argument("--src", help="a checkout whose kopilka package to run")
+    args = parser.parse_args()
+    url = os.environ.get("BENCH_DATABASE_URL", bench_commit.DEFAULT_URL)
+    bench_commit.create_database(url)
+    if args.src:
+        sys.path.insert(0, str(Path(args.src).resolve()))
+    os.environ["KOPILKA_RATE_LIMIT_POS"] = "0"
+    os.environ["KOPILKA_DEBUG"] = "0"
+    bench_commit.setup_django(url)
+    import bench_http
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    import kopilka
+
+    merchant_id, member_ids = bench_commit.load(2_000)
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {bench_http.pos_key(merchant_id)}")
+    counter = iter(range(10**9))
+
+    def flow() -> None:
+        n = next(counter)
+        phone = f"+7916{random.randrange(len(member_ids)):07d}"
+        sale = {"member": {"phone": phone}, "points_to_spend": 100 if n % 3 == 0 else 0,
+                "lines": [{"line_id": "1", "amount": random.randint(10_000, 200_000),
+                           "product_group": "food"},
+                          {"line_id": "2", "amount": random.randint(1_000, 50_000),
+                           "product_group": "drinks"}]}
+        receipt = f"profile-{time.time_ns()}-{n}"
+        answers = [
+            client.get("/api/v1/pos/members/lookup", {"phone": phone}),
+            client.post("/api/v1/pos/quote", sale, content_type="application/json"),
+            client.post("/api/v1/pos/purchases", {**sale, "receipt_id": receipt},
+                        content_type="application/json", HTTP_IDEMPOTENCY_KEY=receipt),
+        ]
+        if [answer.status_code for answer in answers] != [200, 200, 201]:
+            raise SystemExit(f"unexpected answers: {[a.content[:200] for a in answers]}")
+
+    for _ in range(50):  # warm-up: compiled programs and queries, connections
+        flow()
+    with CaptureQueriesContext(connection) as queries:
+        flow()
+    statements = len(queries.captured_queries)  # read now: the next request clears the log
+    profiler = None
+    if args.profile == "cprofile":
+        import cProfile
+        profiler = cProfile.Profile()
+    elif args.profile == "pyinstrument":
+        from pyinstrument import Profiler  # pip install pyinstrument (not a dependency)
+        profiler = Profiler(interval=0.0005)
+    backend_before = backend_cpu_seconds(connection)
+    wall, cpu = time.perf_counter(), time.process_time()
+    if profiler:
+        profiler.enable() if args.profile == "cprofile" else profiler.start()
+    for _ in range(args.flows):
+        flow()
+    if profiler:
+        profiler.disable() if args.profile == "cprofile" else profiler.stop()
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    backend = backend_cpu_seconds(connection) - backend_before
+    figures = {
+        "bench": "profile_flow", "kopilka": str(Path(kopilka.__file__).parent.parent),
+        "flows": args.flows, "profiled": args.profile,
+        "wall_ms_per_flow": round(wall / args.flows * 1000, 2),
+        "cpu_ms_per_flow": round(cpu / args.flows * 1000, 2),
+        "postgres_cpu_ms_per_flow": round(backend / args.flows * 1000, 2),
+        "statements_per_flow": statements,
+        "loadavg": Path("/proc/loadavg").read_text().split()[:3],
+    }
+    if args.profile == "cprofile":
+        import pstats
+        figures["own_ms_per_flow_by_package"] = per_package(pstats.Stats(profiler).stats,
+                                                            args.flows)
+    print(json.dumps(figures))
+    if args.profile == "pyinstrument":
+        print(profiler.output_text(unicode=False, color=False))
+
+
+if __name__ == "__main__":
+    main()
