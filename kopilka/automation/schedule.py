@@ -12,6 +12,7 @@ doubling anything.
 import logging
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -24,6 +25,7 @@ from kopilka.automation import chains, gifts, jobs, notices, progress, winback
 from kopilka.automation.models import JobRun
 from kopilka.core import audit, clock
 from kopilka.core.actor import Actor
+from kopilka.messaging import services as messaging
 from kopilka.programs import services as programs
 from kopilka.programs.engine import CompiledProgram
 from kopilka.tenancy.models import Merchant
@@ -100,7 +102,10 @@ def run_due(at: datetime) -> int:
         # The member jobs read balances and activations as of the day's materialise: while
         # another tick still runs it (or it failed), they wait for a later tick.
         materialised = (merchant.pk, "materialise", moment.date()) in finished
-        with scope(merchant=merchant):
+        # Jobs that message members read the merchant's templates once, not per message.
+        templates = (messaging.templates_read_once(merchant)
+                     if any(job.messages_members for job in due) else nullcontext())
+        with scope(merchant=merchant), templates:
             program = programs.load(merchant)
             for job in due:
                 if job.messages_members and not materialised:

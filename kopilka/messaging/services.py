@@ -2,6 +2,7 @@
 merchant's messaging settings (who gets transactional messages, quiet hours), and `queue`, the
 one call every service uses to send a member a message."""
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
@@ -71,9 +72,27 @@ def _check_key(event: str, language: str, channel: str) -> None:
 
 def effective(merchant: Merchant, event: str, language: str, channel: str) -> Effective:
     _check_key(event, language, channel)
+    read_once = merchant.__dict__.get(_READ_ONCE)
+    if read_once is not None:
+        return read_once[(event, language, channel)]
     row = Template.objects.filter(merchant=merchant, event=event, language=language,
                                   channel=channel).first()
     return _effective(event, language, row)
+
+
+_READ_ONCE = "_kopilka_templates_in_force"
+
+
+@contextmanager
+def templates_read_once(merchant: Merchant):
+    """Within the block, `effective()` answers for `merchant` from one query made on entry:
+    the tick messages hundreds of members per job and would otherwise ask once per message.
+    The block sees the templates as they were when it started."""
+    merchant.__dict__[_READ_ONCE] = all_effective(merchant)
+    try:
+        yield
+    finally:
+        merchant.__dict__.pop(_READ_ONCE, None)
 
 
 def all_effective(merchant: Merchant) -> dict[tuple[str, str, str], Effective]:

@@ -164,3 +164,20 @@ def test_preview_fills_sample_figures(points_program):
         "Happy birthday, Anna! Alice Coffee gives you 2,100 points, valid until "
         "December 23, 2026", 1, "")
     assert (draft.body, draft.parts, draft.encoding) == ("Ваш код: 4821", 1, "ucs2")
+
+
+def test_templates_read_once_answers_from_one_query_as_they_were_on_entry(
+        points_program, django_assert_num_queries):
+    alice = points_program
+    with scope(merchant=alice.merchant):
+        services.save_template(alice.merchant, event="gift", language="ru",
+                               body="{name}, лови {points}!", actor=Actor.cli())
+        with django_assert_num_queries(1), services.templates_read_once(alice.merchant):
+            gift = services.effective(alice.merchant, "gift", "ru", "sms")
+            accrual = services.effective(alice.merchant, "accrual", "en", "sms")
+        assert (gift.body, gift.custom) == ("{name}, лови {points}!", True)
+        assert (accrual.body, accrual.custom) == (DEFAULTS["accrual"]["en"][1], False)
+        # Outside the block every call reads the table again.
+        services.save_template(alice.merchant, event="gift", language="ru", body="",
+                               actor=Actor.cli())
+        assert services.effective(alice.merchant, "gift", "ru", "sms").custom is False
