@@ -57,6 +57,23 @@ class _Hashed:
                  "cause_type", "cause_id", "occurred_at")
 
 
+def import_ledger_tables():
+    """The COPY tables for lots and their hash-chained entries, and the row the chain hashes,
+    set up for accruals written by an import (shared with bench_tick.py)."""
+    from bulkload import Table
+
+    from kopilka.ledger.models import Entry, Lot
+
+    lot_rows = Table(Lot, ["id", "merchant_id", "account_id", "kind", "amount", "remaining",
+                           "available_at", "expires_at", "activated", "created_at"])
+    entries = Table(Entry, ["merchant_id", "account_id", "seq", "kind", "lot_id",
+                            "available_delta", "pending_delta", "cause_type", "occurred_at",
+                            "prev_hash", "hash"])
+    hashed = _Hashed()
+    hashed.kind, hashed.cause_type, hashed.cause_id = Entry.Kind.ACCRUE, "import", ""
+    return lot_rows, entries, hashed
+
+
 def load(members: int, lots: int, now):
     """A new merchant with `members` members, each holding `lots` lots laid out by PATTERN."""
     from bulkload import Table, reserve_ids
@@ -65,7 +82,7 @@ def load(members: int, lots: int, now):
 
     from kopilka.core.actor import Actor
     from kopilka.ledger.chain import entry_hash
-    from kopilka.ledger.models import Account, Entry, Lot
+    from kopilka.ledger.models import Account, Lot
     from kopilka.members.models import Member, Person
     from kopilka.programs import services as programs
     from kopilka.tenancy import services as tenancy
@@ -94,13 +111,7 @@ def load(members: int, lots: int, now):
                                  "registered_via"])
     accounts = Table(Account, ["id", "merchant_id", "member_id", "available", "pending",
                                "tier_code", "entry_seq", "last_hash", "updated_at"])
-    lot_rows = Table(Lot, ["id", "merchant_id", "account_id", "kind", "amount", "remaining",
-                           "available_at", "expires_at", "activated", "created_at"])
-    entries = Table(Entry, ["merchant_id", "account_id", "seq", "kind", "lot_id",
-                            "available_delta", "pending_delta", "cause_type", "occurred_at",
-                            "prev_hash", "hash"])
-    hashed = _Hashed()
-    hashed.kind, hashed.cause_type, hashed.cause_id = Entry.Kind.ACCRUE, "import", ""
+    lot_rows, entries, hashed = import_ledger_tables()
     hashed.occurred_at = accrued
     m = merchant.pk
     started = time.perf_counter()

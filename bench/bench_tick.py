@@ -55,6 +55,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 # Sibling scripts (their folder is on the path when run as a script), not a package.
 from bench_commit import setup_django  # noqa: E402
+from bench_expiry import import_ledger_tables  # noqa: E402
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/kopilka_tick"
 RESULTS = ROOT / "bench" / "results"
@@ -126,13 +127,6 @@ def pick_zone(now: datetime) -> str:
     raise AssertionError("some offset always fits")
 
 
-class _Hashed:
-    """The attributes `entry_hash` reads, without a model instance per row."""
-
-    __slots__ = ("account_id", "seq", "kind", "lot_id", "available_delta", "pending_delta",
-                 "cause_type", "cause_id", "occurred_at")
-
-
 def create_merchants(count: int, zone: str) -> list[int]:
     from datetime import time as clock_time
 
@@ -164,7 +158,7 @@ def load_members(merchant_ids: list[int], members: int, now: datetime, day: date
     from django.db import connection, transaction
 
     from kopilka.ledger.chain import entry_hash
-    from kopilka.ledger.models import Account, Entry, Lot
+    from kopilka.ledger.models import Account, Lot
     from kopilka.members.models import Consent, Member, Person, Relative
 
     def not_today(i: int) -> date:  # a birth date on any day but today
@@ -187,13 +181,7 @@ def load_members(merchant_ids: list[int], members: int, now: datetime, day: date
     accounts = Table(Account, ["id", "merchant_id", "member_id", "available", "pending",
                                "lifetime_spend", "purchase_count", "last_purchase_at",
                                "tier_code", "entry_seq", "last_hash", "updated_at"])
-    lot_rows = Table(Lot, ["id", "merchant_id", "account_id", "kind", "amount", "remaining",
-                           "available_at", "expires_at", "activated", "created_at"])
-    entries = Table(Entry, ["merchant_id", "account_id", "seq", "kind", "lot_id",
-                            "available_delta", "pending_delta", "cause_type", "occurred_at",
-                            "prev_hash", "hash"])
-    hashed = _Hashed()
-    hashed.kind, hashed.cause_type, hashed.cause_id = Entry.Kind.ACCRUE, "import", ""
+    lot_rows, entries, hashed = import_ledger_tables()
     registered, phone = now - timedelta(days=400), 0
     started = time.perf_counter()
     for start in range(0, len(merchant_ids), MERCHANTS_PER_LOAD):
