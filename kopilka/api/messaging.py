@@ -12,7 +12,7 @@ from ninja import Field, Query, Router, Schema
 from pydantic import StrictBool
 
 from kopilka.api.auth import ManagementToken, StaffSession, in_merchant_scope
-from kopilka.api.schemas import PageQuery, Problem, StrictIn, UtcTime, paginate
+from kopilka.api.schemas import Id, PageQuery, Problem, StrictIn, UtcTime, paginate
 from kopilka.core.errors import InvalidInput
 from kopilka.core.phones import mask_phone
 from kopilka.messaging import billing
@@ -101,7 +101,7 @@ class SettingsOut(Schema):
 class MessageQuery(PageQuery):
     status: Literal[tuple(Message.Status.values)] | None = None
     event: EventName | None = None
-    member_id: int | None = None
+    member_id: Id | None = None
 
 
 class MessageOut(Schema):

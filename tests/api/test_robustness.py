@@ -329,6 +329,7 @@ def test_a_sale_time_with_a_far_offset_is_kept_as_the_same_instant(alice):
     "/api/v1/manage/refunds?purchase_id=99999999999999999999",
     "/api/v1/manage/refunds?member_id=9223372036854775808",
     "/api/v1/manage/purchases?store_id=99999999999999999999",
+    "/api/v1/manage/messages?member_id=18446744073709551615",
 ])
 def test_ids_beyond_64_bits_are_refused_not_500(alice, url):
     response = alice.manage().get(url)
