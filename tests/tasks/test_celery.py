@@ -16,6 +16,7 @@ a failure. How long a task takes through each broker: bench/bench_celery.py.
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -125,6 +126,16 @@ class Worker:
         return sum(f"Task {task_name}[" in line and " received" in line
                    for line in self.log().splitlines())
 
+    def idle(self) -> bool:
+        """Has every task the worker took finished? (Celery logs each one's end, whatever
+        became of it: succeeded, retry, raised, ...)"""
+        lines = [line for line in self.log().splitlines() if " Task kopilka." in line]
+        taken = {re.search(r"\[([0-9a-f-]+)\] received", line).group(1)
+                 for line in lines if line.endswith(" received")}
+        ended = {match.group(1) for line in lines if not line.endswith(" received")
+                 if (match := re.search(r"\[([0-9a-f-]+)\] ", line))}
+        return taken <= ended
+
     def sms(self) -> list[dict]:
         if not self.sms_file.exists():
             return []
@@ -172,6 +183,10 @@ def on_celery(worker, sending, monkeypatch):
         monkeypatch.setattr(kopilka.celery, "app", app)  # the backend's CELERY_APP
         yield app
         app.close()
+    # A task still running when the test ends (the tick goes on after the message it was waited
+    # for) would write while the test database is being emptied: PostgreSQL's TRUNCATE then
+    # deadlocks with it.
+    wait_for(worker.idle, "the worker to finish its tasks")
 
 
 def stored(model, pk):
