@@ -6,10 +6,10 @@ Not a test. Run:
 Loads the merchant of bench_commit.py (2 000 members, PostgreSQL `kopilka_bench`, override with
 BENCH_DATABASE_URL), then runs the flow --flows times and prints one JSON line: wall and CPU
 per flow of this process, CPU per flow of its PostgreSQL backend (/proc), and the SQL
-statements of one flow. With --profile it also prints where the CPU goes (cProfile totals per
-package, or pyinstrument's call tree). `--src DIR` runs another checkout's `kopilka` package
-(e.g. a `git worktree` of an older commit) for a before/after comparison in the same
-conditions.
+statements of one flow (--sql prints them). With --profile it also prints where the CPU goes
+(cProfile totals per package, or pyinstrument's call tree). `--src DIR` runs another
+checkout's `kopilka` package (e.g. a `git worktree` of an older commit) for a before/after
+comparison in the same conditions.
 """
 
 import argparse
@@ -53,6 +53,8 @@ def main() -> None:
     parser.add_argument("--flows", type=int, default=400)
     parser.add_argument("--profile", choices=("cprofile", "pyinstrument"))
     parser.add_argument("--src", help="a checkout whose kopilka package to run")
+    parser.add_argument("--sql", action="store_true",
+                        help="also print the SQL statements of one flow, one per line")
     args = parser.parse_args()
     url = os.environ.get("BENCH_DATABASE_URL", bench_commit.DEFAULT_URL)
     bench_commit.create_database(url)
@@ -95,6 +97,9 @@ def main() -> None:
     with CaptureQueriesContext(connection) as queries:
         flow()
     statements = len(queries.captured_queries)  # read now: the next request clears the log
+    if args.sql:
+        for query in queries.captured_queries:
+            print(f"{query['time']:>6} {query['sql'][:300]}")
     profiler = None
     if args.profile == "cprofile":
         import cProfile

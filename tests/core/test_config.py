@@ -53,6 +53,13 @@ def test_postgres_url_keeps_connections(tmp_path):
         "django.db.backends.postgresql", "db.example", 5433, "kop"
     )
     assert db["CONN_MAX_AGE"] == 300
+    assert db["OPTIONS"] == {"server_side_binding": True, "prepare_threshold": 5}
+
+
+def test_prepared_statements_can_be_switched_off_for_old_pgbouncers(tmp_path, monkeypatch):
+    monkeypatch.setenv("KOPILKA_PG_PREPARED_STATEMENTS", "0")
+    db = config.database_settings("postgres://u:p@db.example:5433/kop", tmp_path)
+    assert "OPTIONS" not in db
 
 
 @pytest.mark.parametrize("url", ["mysql://root@localhost/x", "nonsense://"])

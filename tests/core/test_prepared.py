@@ -1,6 +1,7 @@
 """PreparedQuery gives the same instances as the queryset it was compiled from."""
 
 import pytest
+from django.db import connection
 from django.db.models import Model
 from django_scopes import scopes_disabled
 
@@ -56,3 +57,26 @@ def test_a_placeholder_the_query_ignores_is_refused():
 
     with pytest.raises(ValueError, match="every placeholder"):
         ignored.first("abc", 1)
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'",
+                    reason="server-side prepared statements are PostgreSQL's")
+def test_postgresql_plans_a_statement_once_it_has_run_five_times(shop):
+    """core/config.py: server-side binding and psycopg's prepare_threshold=5."""
+    alice = shop.join(phone="+79990000001")
+    by_id = PreparedQuery(
+        lambda merchant_id, member_id: Member.objects.filter(
+            merchant_id=merchant_id, pk=member_id)[:1],
+        kinds=(int, int))
+
+    def prepared() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_prepared_statements "
+                           "WHERE statement LIKE %s", ['%FROM "members_member"%'])
+            return cursor.fetchone()[0]
+
+    for _ in range(5):
+        assert by_id.first(shop.merchant.pk, alice.pk).pk == alice.pk
+    assert prepared() == 0
+    assert by_id.first(shop.merchant.pk, alice.pk).pk == alice.pk
+    assert prepared() == 1
