@@ -2,7 +2,7 @@
 
 Not a test. Needs the local PostgreSQL (pgbench is the reference even for SQLite).
 Run:  .venv/bin/python bench/load.py [--database postgresql|sqlite] [--hot N] [--runs 3]
-          [--terminals 16] [--seconds 20] [--members 2000] [--no-access-log]
+          [--terminals 16] [--seconds 20] [--members 2000] [--no-access-log] [--keep-alive]
 PostgreSQL: the database `kopilka_load` (override with LOAD_DATABASE_URL); SQLite: a new file
 in a temporary data directory. Loads the merchant of bench_commit.py (slug `bench`) with
 --members members, one POS terminal (and key) per simulated terminal, and starts gunicorn with
@@ -15,7 +15,9 @@ Then, per run:
      lookup -> quote -> purchase, every third spends points, every tenth commit refunded);
   2. open loop: customers arrive on a fixed schedule at half of phase 1's purchase rate and
      take a free terminal; latency counts from the scheduled arrival (no coordinated omission).
---hot N puts every terminal on the first N members (row lock contention).
+--hot N puts every terminal on the first N members (row lock contention). Each sale opens its
+own connection (a till's customers are further apart than the server's keep-alive);
+--keep-alive keeps one per terminal for the whole run instead.
 Ends with `kopilka verify-ledger --merchant bench`. Prints one JSON line (medians over the
 runs, every run inside), appends it to bench/results/load.jsonl and writes
 bench/results/load[-sqlite][-contention].md.
@@ -178,7 +180,8 @@ def with_cost(phase: dict) -> dict:
 
 async def phases(args, keys: list[str], phones: list[str], port: int, tag: str,
                  probe: Probe) -> dict:
-    terminals = loadgen.open_terminals("127.0.0.1", port, keys, phones, tag)
+    terminals = loadgen.open_terminals("127.0.0.1", port, keys, phones, tag,
+                                       keep_alive=args.keep_alive)
     warm = loadgen.Recorder()  # first requests: connections, imports, caches
     await asyncio.gather(*(terminal.sale(warm) for terminal in terminals))
     if warm.first_error:
@@ -236,6 +239,8 @@ def main() -> None:
     parser.add_argument("--hot", type=int, default=0, help="all terminals on the first N members")
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--no-access-log", action="store_true", help="drop gunicorn's access log")
+    parser.add_argument("--keep-alive", action="store_true",
+                        help="one connection per terminal for the run, not one per sale")
     args = parser.parse_args()
 
     pg_url = os.environ.get("LOAD_DATABASE_URL", DEFAULT_URL)
@@ -307,7 +312,8 @@ def main() -> None:
         "bench": "pos_load", "database": args.database, "hot": args.hot,
         "terminals": args.terminals, "seconds": args.seconds, "members": len(member_ids),
         "runs": args.runs, "workers": int(workers), "threads": int(threads),
-        "access_log": not args.no_access_log, "load_s": load_s, "median": median, "goals": goals,
+        "access_log": not args.no_access_log, "keep_alive": args.keep_alive, "load_s": load_s,
+        "median": median, "goals": goals,
         "verify_ledger": ledger, "server_log": str(log_path), "per_run": runs,
         "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "code": code,
     }

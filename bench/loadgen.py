@@ -1,8 +1,9 @@
-"""Load generator for bench/load.py: simulated POS terminals over raw HTTP/1.1 keep-alive.
+"""Load generator for bench/load.py: simulated POS terminals over raw HTTP/1.1.
 
-One asyncio stream per terminal, requests written by hand and answers parsed by hand (status
-line, Content-Length, body): no HTTP library per call, so the generator stays cheap next to
-the server it measures. Latencies come from time.perf_counter_ns().
+One asyncio stream per terminal (a new one per sale, or one for the run with keep_alive),
+requests written by hand and answers parsed by hand (status line, Content-Length, body): no
+HTTP library per call, so the generator stays cheap next to the server it measures.
+Latencies come from time.perf_counter_ns().
 
 A terminal runs the cashier flow against the POS API:
   GET  /api/v1/pos/members/lookup?phone=...      the member's card and balance
@@ -94,8 +95,9 @@ class Connection:
 class Terminal:
     """A simulated cash register: its connection, its counters, its random numbers."""
 
-    def __init__(self, index: int, conn: Connection, phones: list[str], run_tag: str, seed: str):
-        self.conn, self.phones = conn, phones
+    def __init__(self, index: int, conn: Connection, phones: list[str], run_tag: str, seed: str,
+                 keep_alive: bool = False):
+        self.conn, self.phones, self.keep_alive = conn, phones, keep_alive
         self.tag = f"{run_tag}-t{index}"
         self.rng = random.Random(seed)
         self.sales = 0
@@ -116,7 +118,20 @@ class Terminal:
     async def sale(self, rec: Recorder, late_ns: int = 0) -> None:
         """One customer at the counter. late_ns (open loop) is how long the customer waited
         for a free terminal: added to every operation's latency, as the time it should have
-        started is that much earlier (no coordinated omission)."""
+        started is that much earlier (no coordinated omission).
+
+        Without keep_alive the sale's requests share one connection, closed at the end: a real
+        till's customers are further apart than the server keeps an idle connection (gunicorn:
+        2 s), so each sale reaches whichever web worker accepts it first. Kept open for good,
+        a connection stays with the worker that accepted it, and 16 terminals spread unevenly
+        over 4 single-threaded workers left the box half idle in some runs."""
+        try:
+            await self._sale(rec, late_ns)
+        finally:
+            if not self.keep_alive:
+                self.conn.close()
+
+    async def _sale(self, rec: Recorder, late_ns: int) -> None:
         rng = self.rng
         self.sales += 1
         phone = rng.choice(self.phones)
@@ -158,8 +173,9 @@ class Terminal:
 
 
 def open_terminals(host: str, port: int, keys: list[str], phones: list[str],
-                   run_tag: str) -> list[Terminal]:
-    return [Terminal(i, Connection(host, port, key), phones, run_tag, seed=f"{run_tag}-{i}")
+                   run_tag: str, keep_alive: bool = False) -> list[Terminal]:
+    return [Terminal(i, Connection(host, port, key), phones, run_tag, seed=f"{run_tag}-{i}",
+                     keep_alive=keep_alive)
             for i, key in enumerate(keys)]
 
 
