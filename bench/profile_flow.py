@@ -53,6 +53,8 @@ def main() -> None:
     parser.add_argument("--flows", type=int, default=400)
     parser.add_argument("--profile", choices=("cprofile", "pyinstrument"))
     parser.add_argument("--src", help="a checkout whose kopilka package to run")
+    parser.add_argument("--stats", help="with --profile cprofile: also save the stats here "
+                        "(python -m pstats FILE)")
     parser.add_argument("--sql", action="store_true",
                         help="also print the SQL statements of one flow, one per line")
     args = parser.parse_args()
@@ -103,7 +105,8 @@ def main() -> None:
     profiler = None
     if args.profile == "cprofile":
         import cProfile
-        profiler = cProfile.Profile()
+        # CPU time, not wall time: waits for PostgreSQL would otherwise count as psycopg's.
+        profiler = cProfile.Profile(time.process_time)
     elif args.profile == "pyinstrument":
         from pyinstrument import Profiler  # pip install pyinstrument (not a dependency)
         profiler = Profiler(interval=0.0005)
@@ -130,6 +133,8 @@ def main() -> None:
         import pstats
         figures["own_ms_per_flow_by_package"] = per_package(pstats.Stats(profiler).stats,
                                                             args.flows)
+        if args.stats:
+            profiler.dump_stats(args.stats)
     print(json.dumps(figures))
     if args.profile == "pyinstrument":
         print(profiler.output_text(unicode=False, color=False))

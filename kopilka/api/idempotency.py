@@ -13,16 +13,16 @@ to a retry, byte for byte, with `Idempotent-Replayed: true`.
 - **Fingerprint.** The SHA-256 of the method, path, query string and body bytes. The same key
   with another fingerprint is **422** `/problems/idempotency-key-reused`, whatever state the
   first request is in.
-- **Flow.** (1) The record is inserted `in_progress` in its own short transaction; if it
-  exists, it is read instead (done: replay). (2) In transaction B the record row is locked
-  (`SELECT ... FOR UPDATE NOWAIT` on PostgreSQL; on SQLite B is an IMMEDIATE transaction, so
-  writers queue on the database lock and a duplicate waits, then finds the answer). A lock that
-  cannot be had means the first request is still running: **409**
-  `/problems/idempotency-key-in-use` with `Retry-After: 1`. Otherwise the view runs inside B
-  and its answer is saved in B, so the effect and the stored answer commit together; a crash
-  rolls both back and leaves the record `in_progress` and unlocked, and the next retry runs
-  the request again. The services' own `transaction.atomic()` blocks become savepoints of B,
-  and their `transaction.on_commit` callbacks run when B commits.
+- **Flow.** (1) The record is inserted `in_progress` by one autocommitted statement
+  (`ON CONFLICT DO NOTHING`); if it exists, it is read instead (done: replay). (2) In
+  transaction B the record row is locked (`SELECT ... FOR UPDATE NOWAIT` on PostgreSQL; on
+  SQLite B is an IMMEDIATE transaction, so writers queue on the database lock and a duplicate
+  waits, then finds the answer). A lock that cannot be had means the first request is still
+  running: **409** `/problems/idempotency-key-in-use` with `Retry-After: 1`. Otherwise the
+  view runs inside B and its answer is saved in B, so the effect and the stored answer commit
+  together; a crash rolls both back and leaves the record `in_progress` and unlocked, and the
+  next retry runs the request again. The services' own `transaction.atomic()` blocks become
+  savepoints of B, and their `transaction.on_commit` callbacks run when B commits.
 - **What is kept.** An answer the handler itself gave, success or refusal (a 409
   insufficient-points replays as the same 409, a schema error as the same 422). Not kept, the
   record deleted and every write of the attempt rolled back, so that a retry runs again:
@@ -39,7 +39,7 @@ import re
 from datetime import datetime, timedelta
 
 from django.core.exceptions import SuspiciousOperation
-from django.db import IntegrityError, OperationalError, transaction
+from django.db import OperationalError, connections, router, transaction
 from django.http import HttpResponse
 from django.http.request import RawPostDataException
 from django.utils.translation import get_language, gettext_lazy
@@ -183,13 +183,13 @@ class IdempotencyMiddleware:
     def _claim(self, scope: str, key: str, fingerprint: str) -> IdempotencyRecord | None:
         """Step 1: the new record, or the existing one; None if that one was deleted between
         the insert and the read (an attempt that was not kept)."""
-        try:
-            with transaction.atomic():
-                return IdempotencyRecord.objects.create(
-                    scope=scope, key=key, fingerprint=fingerprint, created_at=clock.now()
-                )
-        except IntegrityError:
-            return IdempotencyRecord.objects.filter(scope=scope, key=key).first()
+        record = IdempotencyRecord(scope=scope, key=key, fingerprint=fingerprint,
+                                   created_at=clock.now())
+        record.pk = _insert_unless_taken(record)
+        if record.pk is not None:
+            record._state.adding = False
+            return record
+        return IdempotencyRecord.objects.filter(scope=scope, key=key).first()
 
     def _run(self, request, record: IdempotencyRecord) -> HttpResponse | None:
         """Transaction B. None when the record vanished before it could be locked."""
@@ -220,6 +220,27 @@ class IdempotencyMiddleware:
             if _lock_not_available(error):
                 return _in_use()
             raise
+
+
+def _insert_unless_taken(record: IdempotencyRecord) -> int | None:
+    """INSERT ... ON CONFLICT (scope, key) DO NOTHING RETURNING id, in autocommit: the new
+    row's id, or None when the key is taken. One statement, where `create()` in its own
+    transaction is three (BEGIN, INSERT, COMMIT) and a unique violation to catch."""
+    connection = connections[router.db_for_write(IdempotencyRecord)]
+    meta = IdempotencyRecord._meta
+    fields = [field for field in meta.concrete_fields if not field.primary_key]
+    quote = connection.ops.quote_name
+    sql = (f"INSERT INTO {quote(meta.db_table)} "
+           f"({', '.join(quote(field.column) for field in fields)}) "
+           f"VALUES ({', '.join(['%s'] * len(fields))}) "
+           f"ON CONFLICT ({quote('scope')}, {quote('key')}) DO NOTHING "
+           f"RETURNING {quote(meta.pk.column)}")
+    values = [field.get_db_prep_save(field.pre_save(record, True), connection)
+              for field in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        row = cursor.fetchone()
+    return row[0] if row else None
 
 
 def _lock_not_available(error: OperationalError) -> bool:
