@@ -313,7 +313,7 @@ def main() -> None:
         "terminals": args.terminals, "seconds": args.seconds, "members": len(member_ids),
         "runs": args.runs, "workers": int(workers), "threads": int(threads),
         "access_log": not args.no_access_log, "keep_alive": args.keep_alive, "load_s": load_s,
-        "median": median, "goals": goals,
+        "median": median, "goals": goals, "settings": tuning_settings(),
         "verify_ledger": ledger, "server_log": str(log_path), "per_run": runs,
         "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "code": code,
     }
@@ -325,6 +325,13 @@ def main() -> None:
     (RESULTS / name).write_text(markdown(figures))
     if server_errors:
         print(f"5xx answers: see {log_path}", file=sys.stderr)
+
+
+def tuning_settings() -> dict:
+    """The server settings from the environment that change these figures, as given."""
+    return {name: value for name, value in sorted(os.environ.items())
+            if name in ("KOPILKA_WEB_WORKERS", "KOPILKA_WEB_THREADS", "KOPILKA_CONN_MAX_AGE",
+                        "KOPILKA_PG_PREPARED_STATEMENTS")}
 
 
 def markdown(f: dict) -> str:
@@ -357,12 +364,15 @@ def markdown(f: dict) -> str:
         "",
         f"Measured {f['measured']} with bench/load.py: gunicorn as `kopilka up` starts it "
         f"(--workers {f['workers']} --threads {f['threads']}, gthread, production settings, "
-        f"access log {'on' if f['access_log'] else 'off'}), {db}, {f['terminals']} terminals, "
+        f"access log {'on' if f['access_log'] else 'off'}), {db}, {f['terminals']} terminals "
+        f"({'one connection each' if f.get('keep_alive') else 'a new connection per sale'}), "
         f"{f['seconds']} s per phase, {members}, on the same 2-core machine as the generator "
         f"and the database. Median of {f['runs']} runs; load average before each run: "
         f"{'; '.join(run['loadavg_before'] for run in runs)}. Code: {f['code']['head']}"
         + (f" with uncommitted changes to {', '.join(f['code']['changed'])}"
-           if f["code"]["changed"] else "") + ".",
+           if f["code"]["changed"] else "") + "."
+        + (f" Settings: {', '.join(f'{k}={v}' for k, v in f['settings'].items())}."
+           if f.get("settings") else ""),
         "",
         f"## Phase 1: closed loop, {f['terminals']} terminals selling back to back",
         "",
