@@ -26,6 +26,7 @@ CONTENT_TYPE = "application/problem+json"
 FIELD_MESSAGES = {
     "missing": gettext_lazy("This field is required."),
     "extra_forbidden": gettext_lazy("Unknown field."),
+    "query_repeated": gettext_lazy("Given more than once: send it once."),
     "string_type": gettext_lazy("Must be a string."),
     "string_unicode": gettext_lazy("Must be valid Unicode text."),
     "string_nul": gettext_lazy("Must not contain the NUL character."),

@@ -18,6 +18,7 @@ from kopilka.api import (
     staff,
     webhooks,
 )
+from kopilka.api.parser import SingleValueQueryParser
 from kopilka.core import dbdown
 
 
@@ -51,6 +52,7 @@ api = KopilkaAPI(
     openapi_url="/openapi.json",
     docs_url="/docs",
     urls_namespace="api",
+    parser=SingleValueQueryParser(),
 )
 problems.install(api)
 codes.install(api)

@@ -183,6 +183,21 @@ def test_nul_character_in_query_and_path_names_the_parameter(alice):
     assert fields(response) == ["number"]
 
 
+def test_a_query_parameter_given_twice_is_422_naming_it(alice):
+    # Found by the fuzzer: ninja took the last value and answered 200 to another question.
+    response = alice.manage().get("/api/v1/manage/purchases?receipt_id=FUZZ-1&receipt_id=x",
+                                  HTTP_ACCEPT_LANGUAGE="en")
+    problem(response, 422)
+    assert response.json()["errors"] == [
+        {"field": "receipt_id", "message": "Given more than once: send it once."}]
+    response = alice.pos().get(
+        "/api/v1/pos/members/lookup?phone=%2B79160000001&phone=%2B79160000001&card=1&card=2")
+    problem(response, 422)
+    assert fields(response) == ["phone", "card"]
+    response = alice.pos().get("/api/v1/pos/members/lookup?phone=%2B79160000001")
+    assert response.status_code == 200, response.content  # once is fine
+
+
 @pytest.mark.parametrize("text", ["\x00", "\ud800"], ids=["nul", "lone-surrogate"])
 def test_program_config_text_must_be_storable(alice, text):
     # Was: NUL stored on SQLite and 500 on PostgreSQL (jsonb takes no \u0000); the surrogate
