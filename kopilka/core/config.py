@@ -102,7 +102,7 @@ def database_settings(url: str | None, data_dir: Path) -> dict:
         if env_bool("KOPILKA_PG_PREPARED_STATEMENTS", default=True):
             # Parameters sent apart from the SQL, and a statement run 5 times on a connection
             # prepared there: PostgreSQL then stops parsing and planning the same few hot
-            # statements on every request, 11 -> 4.5 ms of its CPU per POS sale
+            # statements on every request, 8.5 -> 4.7 ms of its CPU per POS sale under load
             # (docs/benchmarks.md). Off for a PgBouncer in transaction mode older than 1.21.
             config["OPTIONS"] = {"server_side_binding": True, "prepare_threshold": 5}
     else:
