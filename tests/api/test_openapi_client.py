@@ -32,26 +32,26 @@ PACKAGE = "kopilka_client"
 GENERATOR_CONFIG = f"package_name_override: {PACKAGE}\npost_hooks: []\n"
 
 
-def openapi_document() -> dict:
-    response = Client().get("/api/v1/openapi.json")
+@pytest.fixture(scope="module")
+def document(django_db_setup, django_db_blocker) -> dict:
+    """The document as the server serves it (built once: it takes a second or two)."""
+    with django_db_blocker.unblock():
+        response = Client().get("/api/v1/openapi.json")
     assert response.status_code == 200
     return response.json()
 
 
-@pytest.mark.django_db
-def test_the_openapi_document_is_valid_openapi():
-    document = openapi_document()
+def test_the_openapi_document_is_valid_openapi(document):
     assert document["openapi"].startswith("3.1")
     validate(document)  # raises, naming the offending place, when it is not
 
 
-@pytest.mark.django_db
-def test_query_parameters_carry_single_examples():
+def test_query_parameters_carry_single_examples(document):
     """The regression: the audit log's `action` and `object_type` were declared with a list as
     the parameter's `examples`, which OpenAPI wants as a map of Example objects."""
     parameters = {
         parameter["name"]: parameter
-        for parameter in openapi_document()["paths"]["/api/v1/manage/audit"]["get"]["parameters"]
+        for parameter in document["paths"]["/api/v1/manage/audit"]["get"]["parameters"]
     }
     assert parameters["action"]["example"] == "members.member.registered"
     assert parameters["object_type"]["example"] == "members.member"
@@ -68,12 +68,10 @@ def generator() -> str:
 
 
 @pytest.fixture(scope="module")
-def generated_client(tmp_path_factory, django_db_blocker):
+def generated_client(tmp_path_factory, document):
     """Generate the client from the document the server serves, into a fresh directory (nothing
     is cached between runs), and import it."""
     workdir = tmp_path_factory.mktemp("openapi-client")
-    with django_db_blocker.unblock():
-        document = openapi_document()
     (workdir / "openapi.json").write_text(json.dumps(document))
     (workdir / "config.yaml").write_text(GENERATOR_CONFIG)
     started = time.monotonic()
