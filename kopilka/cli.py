@@ -23,6 +23,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import timedelta
 
 COMMANDS = {}
 # What setup_django() switches on for one command (the operator's language); main() undoes it,
@@ -197,6 +198,10 @@ def cmd_worker(argv):
     return run_children([worker_command()] + ([] if args.no_tick else [ticker_command()]))
 
 
+# How far ahead of now `tick --at` may be without --allow-future.
+FUTURE_SLACK_MINUTES = 5
+
+
 @command("tick", "do the periodic work that is due (deliveries left behind, clean-ups)")
 def cmd_tick(argv):
     parser = argparse.ArgumentParser(
@@ -205,6 +210,9 @@ def cmd_tick(argv):
                     "and to overlap. Cron or celery beat can call it instead of the worker.",
     )
     parser.add_argument("--at", help="the moment to run for (RFC 3339 with offset); default now")
+    parser.add_argument("--allow-future", action="store_true",
+                        help=f"accept an --at more than {FUTURE_SLACK_MINUTES} minutes ahead of "
+                             "now (tests, rehearsals on a copy): it expires points early")
     parser.add_argument("--every", type=int, metavar="SECONDS",
                         help="repeat every SECONDS until stopped")
     parser.add_argument("--quiet", action="store_true",
@@ -225,10 +233,25 @@ def cmd_tick(argv):
             parser.error(f"--at {args.at!r} is not a date and time (RFC 3339)")
         if at.tzinfo is None:
             parser.error("--at needs a time zone offset, e.g. 2026-11-23T09:00:00+03:00")
+    if args.allow_future and not args.at:
+        parser.error("--allow-future goes with --at")
     setup_django()
     import logging
 
     from django.db import DatabaseError, close_old_connections
+
+    from kopilka.core import clock
+
+    if at is not None and not args.allow_future:
+        # A moment in the future expires points and sends birthday gifts early for every
+        # merchant, and the days it runs are then claimed: refuse it unless asked for. The
+        # few minutes of slack absorb clock skew between the cron host and this one.
+        now = clock.now()
+        if at - now > timedelta(minutes=FUTURE_SLACK_MINUTES):
+            fail(f"--at {args.at} is more than {FUTURE_SLACK_MINUTES} minutes ahead of now "
+                 f"({now.isoformat(timespec='seconds')}); a tick in the future "
+                 f"expires points and sends messages early for every merchant. Pass "
+                 f"--allow-future if that is meant (a rehearsal on a copy of the data)", 2)
 
     from kopilka.automation import progress, tick
 
