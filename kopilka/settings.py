@@ -266,5 +266,9 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("KOPILKA_LOG_LEVEL", "INFO")},
     # Django's own console handler would print every request warning a second time.
-    "loggers": {"django": {"handlers": [], "propagate": True}},
+    "loggers": {
+        "django": {"handlers": [], "propagate": True},
+        # axes says INFO on every failed login; its warnings (failures, lockouts) are enough.
+        "axes": {"level": "WARNING"},
+    },
 }

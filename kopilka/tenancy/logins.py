@@ -23,7 +23,7 @@ from axes.signals import user_locked_out
 from django.conf import settings
 from django.db.models import Max, Q
 from django.dispatch import receiver
-from django.template.response import TemplateResponse
+from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django_scopes import scopes_disabled
 
@@ -71,7 +71,7 @@ def lockout_response(request, original_response=None, credentials=None):
         "Too many failed sign-in attempts for this account or from this address. "
         "Try again in %(minutes)d min."
     ) % {"minutes": minutes}
-    response = TemplateResponse(
+    response = render(
         request, "tenancy/login_locked.html",
         {"title": _("Sign-in paused"), "message": message, "back": request.path},
         status=429,
