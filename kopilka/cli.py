@@ -23,6 +23,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import timedelta
 
 COMMANDS = {}
 # What setup_django() switches on for one command (the operator's language); main() undoes it,
@@ -124,33 +125,57 @@ def ticker_command() -> list[str]:
     return [sys.executable, "-m", "kopilka.cli", "tick", "--every", "60", "--quiet"]
 
 
-def run_children(commands: list[list[str]]) -> int:
-    """Run the processes side by side; stop all of them when one exits or on Ctrl-C/SIGTERM."""
+def run_children(commands: dict[str, list[str]]) -> int:
+    """Run the named processes side by side until Ctrl-C or SIGTERM, or until one of them exits
+    on its own (a crash): then stop the others. 0 after a requested stop; after a crash the
+    exit code of the process that stopped (1 if it stopped with 0: it should not stop)."""
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "kopilka.settings"}
-    children = [subprocess.Popen(cmd, env=env) for cmd in commands]
+    stop_requested = []
 
-    def stop(*_):
-        raise KeyboardInterrupt
+    def request_stop(signum, _frame):
+        stop_requested.append(signum)
 
-    signal.signal(signal.SIGTERM, stop)
+    # A flag, not an exception: an exception could land anywhere, in the middle of stopping
+    # the children too. Ctrl-C reaches the children as well (the terminal signals the whole
+    # process group); SIGTERM from a service manager reaches this process only.
+    previous = {signum: signal.signal(signum, request_stop)
+                for signum in (signal.SIGINT, signal.SIGTERM)}
+    children = {name: subprocess.Popen(cmd, env=env) for name, cmd in commands.items()}
     exit_code = 0
     try:
-        while all(child.poll() is None for child in children):
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                children[0].wait(timeout=0.5)
-        exit_code = next(child.returncode for child in children if child.poll() is not None)
-        print("kopilka: a process stopped; shutting down the others", file=sys.stderr)
-    except KeyboardInterrupt:
-        print("\nkopilka: stopping...", file=sys.stderr)
+        stopped = None
+        while not stop_requested and stopped is None:
+            time.sleep(0.2)
+            stopped = next((name for name, child in children.items()
+                            if child.poll() is not None), None)
+        if stopped is not None and not stop_requested:
+            # The children get the terminal's Ctrl-C at the same moment as this process; on a
+            # busy machine one of them may be seen gone before this process has run its
+            # handler. A moment's grace tells that apart from a crash.
+            time.sleep(0.5)
+        if stop_requested:
+            print("\nkopilka: stopping...", file=sys.stderr, flush=True)
+        else:
+            code = children[stopped].returncode
+            exit_code = code if code > 0 else 1
+            how = f"was killed by {signal.Signals(-code).name}" if code < 0 else (
+                f"stopped on its own (exit code {code})")
+            print(f"kopilka: the {stopped} {how}; shutting down the others",
+                  file=sys.stderr, flush=True)
     finally:
-        for child in children:
+        for child in children.values():
             if child.poll() is None:
                 child.terminate()
-        for child in children:
+        for child in children.values():
             try:
                 child.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 child.kill()
+                child.wait()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if stop_requested:
+        print("kopilka: stopped", file=sys.stderr, flush=True)
     return exit_code
 
 
@@ -175,8 +200,8 @@ def cmd_up(argv):
 
         print(demo.ensure_demo(base_url=f"http://{args.host}:{args.port}"))
     print(f"Kopilka is starting on http://{args.host}:{args.port}/  (Ctrl-C stops it)", flush=True)
-    return run_children([web_server_command(args.host, args.port), worker_command(),
-                         ticker_command()])
+    return run_children({"web server": web_server_command(args.host, args.port),
+                         "worker": worker_command(), "tick": ticker_command()})
 
 
 cmd_up_doc = ("Run Kopilka: the web server (gunicorn), the background worker and a tick every "
@@ -194,7 +219,14 @@ def cmd_worker(argv):
                         help="run no tick: cron or celery beat runs it (docs/operations.md)")
     args = parser.parse_args(argv)
     setup_django()
-    return run_children([worker_command()] + ([] if args.no_tick else [ticker_command()]))
+    children = {"worker": worker_command()}
+    if not args.no_tick:
+        children["tick"] = ticker_command()
+    return run_children(children)
+
+
+# How far ahead of now `tick --at` may be without --allow-future.
+FUTURE_SLACK_MINUTES = 5
 
 
 @command("tick", "do the periodic work that is due (deliveries left behind, clean-ups)")
@@ -205,6 +237,9 @@ def cmd_tick(argv):
                     "and to overlap. Cron or celery beat can call it instead of the worker.",
     )
     parser.add_argument("--at", help="the moment to run for (RFC 3339 with offset); default now")
+    parser.add_argument("--allow-future", action="store_true",
+                        help=f"accept an --at more than {FUTURE_SLACK_MINUTES} minutes ahead of "
+                             "now (tests, rehearsals on a copy): it expires points early")
     parser.add_argument("--every", type=int, metavar="SECONDS",
                         help="repeat every SECONDS until stopped")
     parser.add_argument("--quiet", action="store_true",
@@ -225,10 +260,25 @@ def cmd_tick(argv):
             parser.error(f"--at {args.at!r} is not a date and time (RFC 3339)")
         if at.tzinfo is None:
             parser.error("--at needs a time zone offset, e.g. 2026-11-23T09:00:00+03:00")
+    if args.allow_future and not args.at:
+        parser.error("--allow-future goes with --at")
     setup_django()
     import logging
 
     from django.db import DatabaseError, close_old_connections
+
+    from kopilka.core import clock
+
+    if at is not None and not args.allow_future:
+        # A moment in the future expires points and sends birthday gifts early for every
+        # merchant, and the days it runs are then claimed: refuse it unless asked for. The
+        # few minutes of slack absorb clock skew between the cron host and this one.
+        now = clock.now()
+        if at - now > timedelta(minutes=FUTURE_SLACK_MINUTES):
+            fail(f"--at {args.at} is more than {FUTURE_SLACK_MINUTES} minutes ahead of now "
+                 f"({now.isoformat(timespec='seconds')}); a tick in the future "
+                 f"expires points and sends messages early for every merchant. Pass "
+                 f"--allow-future if that is meant (a rehearsal on a copy of the data)", 2)
 
     from kopilka.automation import progress, tick
 

@@ -1,13 +1,16 @@
 """Kopilka settings: one file, driven by environment variables (12-factor).
 
 With no environment at all Kopilka runs in development mode on an SQLite file under
-`./var/`. Production (`KOPILKA_ENV=production`) refuses to start without an explicit
-secret, with DEBUG on, or without ALLOWED_HOSTS — see `kopilka.core.config`.
+`./var/`. Production (`KOPILKA_ENV=production`) refuses to start without a strong explicit
+secret, with DEBUG on, or without named ALLOWED_HOSTS; any other KOPILKA_ENV is refused — see
+`kopilka.core.config`.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
+from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
 from kopilka.codes.conf import code_settings
@@ -15,6 +18,7 @@ from kopilka.core.config import (
     database_settings,
     env_bool,
     env_list,
+    environment,
     load_or_create_secret_key,
     require_production_safety,
 )
@@ -22,7 +26,7 @@ from kopilka.core.taskqueue import broker_url, tasks_settings
 from kopilka.messaging.conf import mailer_settings, messaging_settings, sms_billing_settings
 
 BASE_DIR = Path(__file__).resolve().parent
-KOPILKA_ENV = os.environ.get("KOPILKA_ENV", "development").strip().lower()
+KOPILKA_ENV = environment(os.environ.get("KOPILKA_ENV"))
 PRODUCTION = KOPILKA_ENV == "production"
 DATA_DIR = Path(os.environ.get("KOPILKA_DATA_DIR", "var")).resolve()
 
@@ -46,6 +50,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "phonenumber_field",
     "django_tasks_db",
+    "ninja",  # its templates and static files: the API docs page without a CDN
+    "axes",  # failed logins, per account and per address (kopilka/tenancy/logins.py)
     "kopilka.core",
     "kopilka.tenancy",
     "kopilka.members",
@@ -61,6 +67,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -73,6 +80,7 @@ MIDDLEWARE = [
     "kopilka.core.middleware.OperatorScopesMiddleware",
     "kopilka.core.dbdown.DatabaseUnavailableMiddleware",  # database down: 503, not 500
     "kopilka.api.idempotency.IdempotencyMiddleware",  # needs request.user; wraps the view only
+    "axes.middleware.AxesMiddleware",  # last: turns a locked-out login into the lockout page
 ]
 
 ROOT_URLCONF = "kopilka.urls"
@@ -99,6 +107,12 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+# Every authenticate() call, the admin's and the web logins' to come, goes through axes first:
+# a locked-out account or address is refused before its password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -190,8 +204,60 @@ SESSION_COOKIE_SECURE = PRODUCTION
 CSRF_COOKIE_SECURE = PRODUCTION
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
-if env_bool("KOPILKA_BEHIND_TLS_PROXY", default=False):
+BEHIND_TLS_PROXY = env_bool("KOPILKA_BEHIND_TLS_PROXY", default=False)
+if BEHIND_TLS_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # Behind the TLS proxy every request should be HTTPS: plain HTTP is redirected, and
+    # browsers are told to use HTTPS only (HSTS, sent on HTTPS answers). /health stays plain for
+    # load balancers that probe the port directly.
+    SECURE_SSL_REDIRECT = True
+    SECURE_REDIRECT_EXEMPT = [r"^health$"]
+    SECURE_HSTS_SECONDS = int(os.environ.get("KOPILKA_HSTS_SECONDS", "31536000"))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("KOPILKA_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_PRELOAD = env_bool("KOPILKA_HSTS_PRELOAD", default=False)
+# Preloading is a request the owner of the registrable domain makes to browser vendors; an
+# installation on bonus.example.com cannot make it, so Django's reminder is noise here.
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
+# The client's address for per-address limits (logins): the proxy's X-Forwarded-For (its last
+# entry, the one the proxy appended) when the proxy sets it, else the connection's address.
+TRUST_X_FORWARDED_FOR = env_bool("KOPILKA_TRUST_X_FORWARDED_FOR", default=BEHIND_TLS_PROXY)
+
+# Content-Security-Policy on every answer: scripts, styles, fonts and pages' requests only from
+# this site, no inline script or style, no plugins, no framing. The admin, the API docs page and
+# the browser UIs work under it: their files are served from here and hold no inline code
+# (docs/architecture.md). Images may also be data: URIs (the docs page's icons).
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF, "data:"],
+    "font-src": [CSP.SELF],
+    "connect-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
+
+# The API docs page (/api/v1/docs, Swagger UI served from here): on in development, off in
+# production unless KOPILKA_API_DOCS=1. The OpenAPI document itself is always served.
+API_DOCS = env_bool("KOPILKA_API_DOCS", default=not PRODUCTION)
+
+# Failed logins (django-axes, kopilka/tenancy/logins.py): after KOPILKA_LOGIN_FAILURE_LIMIT
+# failures for one account, or from one address, within KOPILKA_LOGIN_COOLOFF_MINUTES, logins
+# for it are refused until that many minutes pass without a new failure.
+AXES_FAILURE_LIMIT = int(os.environ.get("KOPILKA_LOGIN_FAILURE_LIMIT", "10"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("KOPILKA_LOGIN_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one locks
+# Attempts while locked are refused but do not prolong the lock: the real user retrying does
+# not lock themselves out for longer.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_RESET_ON_SUCCESS = True
+AXES_USERNAME_CALLABLE = "kopilka.tenancy.logins.username_of"
+AXES_CLIENT_IP_CALLABLE = "kopilka.tenancy.logins.client_ip"
+AXES_LOCKOUT_CALLABLE = "kopilka.tenancy.logins.lockout_response"
+AXES_DISABLE_ACCESS_LOG = True  # successful logins: the audit log's business
+AXES_VERBOSE = False
 
 LOGGING = {
     "version": 1,
@@ -200,5 +266,9 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("KOPILKA_LOG_LEVEL", "INFO")},
     # Django's own console handler would print every request warning a second time.
-    "loggers": {"django": {"handlers": [], "propagate": True}},
+    "loggers": {
+        "django": {"handlers": [], "propagate": True},
+        # axes says INFO on every failed login; its warnings (failures, lockouts) are enough.
+        "axes": {"level": "WARNING"},
+    },
 }

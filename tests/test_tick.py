@@ -11,6 +11,7 @@ from django_scopes import scope, scopes_disabled
 
 from kopilka import cli
 from kopilka.api.models import IdempotencyRecord
+from kopilka.automation.models import JobRun
 from kopilka.core.actor import Actor
 from kopilka.messaging import services as messaging
 from kopilka.messaging.models import Message
@@ -105,3 +106,37 @@ def test_tick_progress_is_the_default_on_a_terminal_and_quiet_silences_it(
     monkeypatch.setattr(sys.stderr, "isatty", lambda: False)  # cron, a pipe: no progress
     assert cli.main(["tick", "--at", "2026-11-25T12:00:00+03:00"]) == 0
     assert progress_lines(capsys.readouterr().err) == []
+
+
+def test_tick_refuses_a_moment_in_the_future_unless_allowed(alice, capsys):
+    """A tick --at tomorrow would expire points and send gifts a day early for every merchant."""
+    with time_machine.travel(NOW, tick=False):
+        with pytest.raises(SystemExit) as stopped:
+            cli.main(["tick", "--at", "2026-11-24T12:00:00+03:00", "--quiet"])
+        assert stopped.value.code == 2
+        assert capsys.readouterr().err == (
+            "kopilka: error: --at 2026-11-24T12:00:00+03:00 is more than 5 minutes ahead of "
+            "now (2026-11-23T09:00:00+00:00); "
+            "a tick in the future expires points and sends messages early for every "
+            "merchant. Pass --allow-future if that is meant (a rehearsal on a copy of the "
+            "data)\n")
+        with scopes_disabled():
+            assert not JobRun.objects.exists()
+        # Within the five minutes of clock skew: accepted.
+        assert cli.main(["tick", "--at", (NOW + timedelta(minutes=5)).isoformat(),
+                         "--quiet"]) == 0
+        assert cli.main(["tick", "--at", "2026-11-24T12:00:00+03:00", "--allow-future",
+                         "--quiet"]) == 0
+    assert capsys.readouterr().out == (
+        "webhook deliveries due: 0; messages due: 0; idempotency records purged: 0; "
+        "merchant jobs run: 7\n" * 2)
+    with scopes_disabled():
+        assert sorted({str(run.day) for run in JobRun.objects.all()}) == [
+            "2026-11-23", "2026-11-24"]
+
+
+def test_tick_allow_future_needs_at(db, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["tick", "--allow-future"])
+    assert stopped.value.code == 2
+    assert "--allow-future goes with --at" in capsys.readouterr().err

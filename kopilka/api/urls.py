@@ -1,5 +1,6 @@
+from django.conf import settings
 from django.urls import re_path
-from ninja import NinjaAPI
+from ninja import NinjaAPI, Swagger
 
 from kopilka import __version__
 from kopilka.api import (
@@ -41,6 +42,18 @@ class KopilkaAPI(NinjaAPI):
         return [*patterns, re_path(r"", problems.not_found_view, name="not-found")]
 
 
+class LocalSwagger(Swagger):
+    """The docs page with Swagger UI's files from this site (ninja ships them; with "ninja" in
+    INSTALLED_APPS its template links them instead of a CDN), so it works offline and under
+    our Content-Security-Policy. Served only when settings.API_DOCS is on (off in production
+    unless KOPILKA_API_DOCS=1)."""
+
+    def render_page(self, request, api, **kwargs):
+        if not settings.API_DOCS:
+            return problems.not_found_view(request)
+        return super().render_page(request, api, **kwargs)
+
+
 api = KopilkaAPI(
     title="Kopilka API",
     version=__version__,
@@ -51,6 +64,8 @@ api = KopilkaAPI(
     ),
     openapi_url="/openapi.json",
     docs_url="/docs",
+    # No validator badge: Swagger UI would fetch it from validator.swagger.io.
+    docs=LocalSwagger(settings={"validatorUrl": None}),
     urls_namespace="api",
     parser=SingleValueQueryParser(),
 )

@@ -49,6 +49,41 @@ def load_or_create_secret_key(data_dir: Path) -> str:
     return key
 
 
+ENVIRONMENTS = ("development", "production")
+
+
+def environment(raw: str | None) -> str:
+    """`KOPILKA_ENV`: development (the default) or production. Anything else is refused: a
+    typo such as `prod` once ran a production server in development mode, DEBUG on."""
+    value = (raw or "development").strip().lower()
+    if value not in ENVIRONMENTS:
+        raise ImproperlyConfigured(
+            f"KOPILKA_ENV must be development or production; got {raw!r}"
+        )
+    return value
+
+
+MIN_SECRET_LENGTH = 50
+# Words found in example, placeholder and default secrets; a generated key holds one of these
+# by chance about once in ten million.
+WEAK_SECRET_WORDS = ("changeme", "change-me", "change_me", "secret", "password", "insecure",
+                     "example", "kopilka", "django", "default", "12345", "qwerty")
+
+
+def secret_key_problem(key: str) -> str | None:
+    """Why `key` is not fit for production, or None. Django's own deploy check asks for 50
+    characters of which 5 differ; a copied placeholder is refused too."""
+    lowered = key.lower()
+    if len(key) < MIN_SECRET_LENGTH:
+        return (f"KOPILKA_SECRET_KEY is {len(key)} characters long; it needs "
+                f"{MIN_SECRET_LENGTH} or more")
+    if len(set(key)) < 5:
+        return "KOPILKA_SECRET_KEY repeats too few characters to be random"
+    if lowered.startswith("django-insecure") or any(w in lowered for w in WEAK_SECRET_WORDS):
+        return "KOPILKA_SECRET_KEY looks like a placeholder or a well-known example"
+    return None
+
+
 def require_production_safety(
     *, production: bool, secret_key: str | None, debug: bool, allowed_hosts: list[str]
 ) -> None:
@@ -57,15 +92,25 @@ def require_production_safety(
     problems = []
     if not secret_key:
         problems.append("KOPILKA_SECRET_KEY is not set")
+    elif (problem := secret_key_problem(secret_key)) is not None:
+        problems.append(problem)
     if debug:
         problems.append("DEBUG is on (unset KOPILKA_DEBUG or set it to 0)")
     if not allowed_hosts:
         problems.append(
             "KOPILKA_ALLOWED_HOSTS is empty (e.g. KOPILKA_ALLOWED_HOSTS=bonus.example.com)"
         )
+    elif "*" in allowed_hosts:
+        problems.append(
+            "KOPILKA_ALLOWED_HOSTS is * (any host): name the hosts, e.g. bonus.example.com"
+        )
     if problems:
+        hint = ""
+        if any(problem.startswith("KOPILKA_SECRET_KEY") for problem in problems):
+            hint = (" Make a secret with: python3 -c 'import secrets; "
+                    "print(secrets.token_urlsafe(50))'")
         raise ImproperlyConfigured(
-            "Refusing to start in production mode: " + "; ".join(problems) + "."
+            "Refusing to start in production mode: " + "; ".join(problems) + "." + hint
         )
 
 

@@ -3,9 +3,11 @@ from django.core.exceptions import ImproperlyConfigured
 
 from kopilka.core import config
 
+GOOD_SECRET = "Xq3vN8_rT2kLp9ZyW4mB7cJ1hF6dS0gA5eU-oI8nR3tY2wQ7xK4jV9b"
+
 
 def safety(**overrides):
-    values = {"production": True, "secret_key": "s" * 50, "debug": False,
+    values = {"production": True, "secret_key": GOOD_SECRET, "debug": False,
               "allowed_hosts": ["bonus.example.com"]}
     config.require_production_safety(**{**values, **overrides})
 
@@ -20,11 +22,47 @@ def test_safe_production_settings_pass():
         ({"secret_key": None}, "KOPILKA_SECRET_KEY is not set"),
         ({"debug": True}, "DEBUG is on"),
         ({"allowed_hosts": []}, "KOPILKA_ALLOWED_HOSTS is empty"),
+        ({"allowed_hosts": ["*"]}, r"KOPILKA_ALLOWED_HOSTS is \* \(any host\)"),
+        ({"allowed_hosts": ["bonus.example.com", "*"]}, r"KOPILKA_ALLOWED_HOSTS is \*"),
+        ({"secret_key": GOOD_SECRET[:49]},
+         "KOPILKA_SECRET_KEY is 49 characters long; it needs 50 or more"),
+        ({"secret_key": "ab" * 30}, "repeats too few characters"),
+        ({"secret_key": "django-insecure-" + GOOD_SECRET},
+         "looks like a placeholder or a well-known example"),
+        ({"secret_key": "changeme" * 7}, "looks like a placeholder"),
+        ({"secret_key": "my-very-long-production-secret-" + GOOD_SECRET}, "placeholder"),
+        ({"secret_key": GOOD_SECRET + "Password1"}, "placeholder"),
     ],
 )
 def test_unsafe_production_settings_are_refused(overrides, message):
     with pytest.raises(ImproperlyConfigured, match=message):
         safety(**overrides)
+
+
+def test_every_problem_is_named_at_once_with_how_to_make_a_secret():
+    with pytest.raises(ImproperlyConfigured) as refused:
+        safety(secret_key="changeme", debug=True, allowed_hosts=["*"])
+    assert str(refused.value) == (
+        "Refusing to start in production mode: KOPILKA_SECRET_KEY is 8 characters long; it "
+        "needs 50 or more; DEBUG is on (unset KOPILKA_DEBUG or set it to 0); "
+        "KOPILKA_ALLOWED_HOSTS is * (any host): name the hosts, e.g. bonus.example.com. "
+        "Make a secret with: python3 -c 'import secrets; print(secrets.token_urlsafe(50))'")
+
+
+@pytest.mark.parametrize(("value", "environment"), [
+    (None, "development"), ("", "development"), ("development", "development"),
+    ("Production ", "production"),
+])
+def test_known_environments(value, environment):
+    assert config.environment(value) == environment
+
+
+@pytest.mark.parametrize("value", ["prod", "staging", "dev", "test"])
+def test_an_unknown_environment_is_refused(value):
+    with pytest.raises(ImproperlyConfigured) as refused:
+        config.environment(value)
+    assert str(refused.value) == (
+        f"KOPILKA_ENV must be development or production; got {value!r}")
 
 
 def test_development_allows_anything():

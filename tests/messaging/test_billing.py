@@ -460,9 +460,10 @@ def test_the_cli_refuses_bad_input_with_one_line_and_a_non_zero_exit(alice, caps
 
 @billing_settings(free=100)
 def test_the_operator_tops_up_in_the_admin(alice):
-    get_user_model().objects.create_superuser("op", "op@example.com", "a-long-password-1")
+    operator = get_user_model().objects.create_superuser("op", "op@example.com",
+                                                         "a-long-password-1")
     client = Client(headers={"Accept-Language": "en"})
-    client.login(username="op", password="a-long-password-1")
+    client.force_login(operator)
     page = client.get("/admin/messaging/smsaccount/top-up/")
     assert page.status_code == 200
     assert b"Top up an SMS balance" in page.content

@@ -1,6 +1,7 @@
 """Merchant B's terminals, tokens and staff can neither read nor change merchant A's rows."""
 
 import pytest
+from django.http import HttpRequest
 from django.test import Client
 from django_scopes import ScopeError, scope
 
@@ -71,7 +72,8 @@ def test_same_phone_at_two_merchants_is_two_separate_members(alice, bob, unscope
 
 def test_staff_session_sees_only_own_merchant(alice, bob):
     client = Client()
-    assert client.login(username="bob@example.com", password=bob.owner_password)
+    assert client.login(request=HttpRequest(), username="bob@example.com",
+                        password=bob.owner_password)
     assert client.get(f"/api/v1/manage/members/{alice.member.pk}").status_code == 404
     assert client.get(f"/api/v1/manage/members/{bob.member.pk}").status_code == 200
     assert client.get("/api/v1/manage/merchant").json()["slug"] == bob.merchant.slug
@@ -79,7 +81,8 @@ def test_staff_session_sees_only_own_merchant(alice, bob):
 
 def test_staff_cannot_pick_another_merchant_by_header(alice, bob):
     client = Client(headers={"X-Kopilka-Merchant": alice.merchant.slug})
-    assert client.login(username="bob@example.com", password=bob.owner_password)
+    assert client.login(request=HttpRequest(), username="bob@example.com",
+                        password=bob.owner_password)
     assert client.get("/api/v1/manage/merchant").status_code == 401
 
 
