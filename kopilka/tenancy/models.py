@@ -4,10 +4,25 @@ Every tenant-owned row carries `merchant` and uses django-scopes' `ScopedManager
 outside `scope(merchant=...)` raises instead of silently reading every merchant's rows.
 """
 
+import phonenumbers
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils.translation import gettext as gettext_now
 from django.utils.translation import gettext_lazy as _
 from django_scopes import ScopedManager
+
+
+def validate_country(value: str) -> None:
+    """A region whose phone numbers phonenumbers knows (ISO 3166 alpha-2, upper case): the
+    merchant's country is the default region of every national number it is given, and an
+    unknown one ("ZZ") makes every such number unparseable."""
+    if value not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValidationError(
+            gettext_now("%(country)r is not an ISO 3166 country code with a phone numbering "
+                        "plan (e.g. RU, UA, KZ).") % {"country": value},
+            code="country",
+        )
 
 
 class Merchant(models.Model):
@@ -22,7 +37,8 @@ class Merchant(models.Model):
     timezone = models.CharField(_("time zone"), max_length=64)
     language = models.CharField(_("language"), max_length=5, choices=settings.LANGUAGES)
     country = models.CharField(
-        _("country"), max_length=2, help_text=_("Default region for phone numbers (ISO 3166)")
+        _("country"), max_length=2, validators=[validate_country],
+        help_text=_("Default region for phone numbers (ISO 3166)"),
     )
     status = models.CharField(_("status"), max_length=16, choices=Status, default=Status.ACTIVE)
     created_at = models.DateTimeField(_("created"))

@@ -5,12 +5,12 @@ Secrets (passwords, keys) are returned once and stored only as hashes.
 """
 
 import functools
-import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 from zoneinfo import available_timezones
 
+from anyascii import anyascii
 from babel.numbers import list_currencies
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -25,7 +25,7 @@ from kopilka.core import audit, clock, keys
 from kopilka.core.actor import Actor
 from kopilka.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from kopilka.core.prepared import PreparedQuery
-from kopilka.tenancy.models import ApiToken, Merchant, Staff, Store, Terminal
+from kopilka.tenancy.models import ApiToken, Merchant, Staff, Store, Terminal, validate_country
 
 # Where a currency tells the country, phone numbers default to that country's format.
 COUNTRY_BY_CURRENCY = {"RUB": "RU", "UAH": "UA", "KZT": "KZ", "BYN": "BY", "USD": "US"}
@@ -56,15 +56,22 @@ def _check_merchant_fields(currency: str, timezone: str, language: str, country:
         raise InvalidInput(
             _("language must be one of %(codes)s.") % {"codes": codes}, field="language"
         )
-    if not re.fullmatch(r"[A-Z]{2}", country):
-        raise InvalidInput(
-            _("%(country)r is not an ISO 3166 country code.") % {"country": country},
-            field="country",
-        )
+    try:
+        validate_country(country)
+    except ValidationError as error:
+        raise InvalidInput(error.messages[0], field="country") from None
+
+
+def make_slug(text: str) -> str:
+    """A URL slug of `text` in ASCII: letters of any script are transliterated (AnyAscii:
+    `Кафе У Володи` -> `kafe-u-volodi`, `Кав'ярня Їжачок` -> `kavyarnya-izhachok`, Kazakh
+    `Қазақ Дәмі` -> `qazaq-dami`) rather than dropped, which left every Cyrillic name
+    `merchant`, `merchant-2`, ..."""
+    return slugify(anyascii(text))
 
 
 def _unique_slug(name: str) -> str:
-    base = slugify(name)[:50] or "merchant"
+    base = make_slug(name)[:50].strip("-") or "merchant"
     slug, n = base, 2
     while Merchant.objects.filter(slug=slug).exists():
         slug, n = f"{base}-{n}", n + 1
@@ -98,7 +105,7 @@ def create_merchant(
             _("%(email)r is not an email address.") % {"email": owner_email}, field="owner_email"
         ) from None
     if slug is not None:
-        slug = slugify(slug)
+        slug = make_slug(slug)[:60].strip("-")
         if not slug:
             raise InvalidInput(_("The slug must contain letters or digits."), field="slug")
         if Merchant.objects.filter(slug=slug).exists():
