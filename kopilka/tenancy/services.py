@@ -1,4 +1,5 @@
-"""Tenancy operations: merchants, stores, staff, terminals and API tokens.
+"""Tenancy operations: merchants, stores, staff, terminals and API tokens. People join a
+merchant's staff by invitation (kopilka/tenancy/invitations.py).
 
 Each function validates, writes inside one transaction and records an audit entry.
 Secrets (passwords, keys) are returned once and stored only as hashes.
@@ -97,13 +98,7 @@ def create_merchant(
     country = (country or COUNTRY_BY_CURRENCY.get(currency, settings.PHONENUMBER_DEFAULT_REGION))
     country = country.upper()
     _check_merchant_fields(currency, timezone, language, country)
-    owner_email = owner_email.strip().lower()
-    try:
-        validate_email(owner_email)
-    except ValidationError:
-        raise InvalidInput(
-            _("%(email)r is not an email address.") % {"email": owner_email}, field="owner_email"
-        ) from None
+    owner_email = check_email(owner_email, field="owner_email")
     if slug is not None:
         slug = make_slug(slug)[:60].strip("-")
         if not slug:
@@ -136,6 +131,18 @@ def create_merchant(
             data={"owner": owner_email, "currency": currency, "timezone": timezone},
         )
     return NewMerchant(merchant=merchant, owner=owner, owner_password=password, api_token=token)
+
+
+def check_email(email: str, *, field: str) -> str:
+    """The address trimmed and lower-cased (it is the user name); InvalidInput on `field`."""
+    email = email.strip().lower()
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise InvalidInput(
+            _("%(email)r is not an email address.") % {"email": email}, field=field
+        ) from None
+    return email
 
 
 def _user_for_email(email: str):
@@ -325,44 +332,12 @@ def update_store(store: Store, *, actor: Actor, name: str | None = None,
     return store
 
 
-def _check_may_manage(by: Staff | None, role: str) -> None:
+def check_may_manage(by: Staff | None, role: str) -> None:
     """Admins manage staff and tokens, but only an owner makes, changes or speaks for an owner:
     otherwise an admin could promote themselves or act with an owner's token. `by` None is
     the operator (CLI)."""
     if by is not None and by.role != Staff.Role.OWNER and role == Staff.Role.OWNER:
         raise Forbidden(_("Only an owner can manage owners."))
-
-
-@dataclass(frozen=True)
-class NewStaff:
-    staff: Staff
-    password: str | None  # one-time password of a new user; None when the user existed
-
-
-@transaction.atomic
-def add_staff(merchant: Merchant, *, email: str, role: str, by: Staff | None,
-              actor: Actor) -> NewStaff:
-    """Give a person a role at the merchant, creating their user (with a one-time password)
-    when the email has none yet — as owners are made with the merchant."""
-    email = email.strip().lower()
-    try:
-        validate_email(email)
-    except ValidationError:
-        raise InvalidInput(
-            _("%(email)r is not an email address.") % {"email": email}, field="email"
-        ) from None
-    if role not in Staff.Role.values:
-        raise InvalidInput(_("Unknown role %(role)r.") % {"role": role}, field="role")
-    _check_may_manage(by, role)
-    user, password = _user_for_email(email)
-    if Staff.objects.filter(merchant=merchant, user=user).exists():
-        raise Conflict(
-            _("%(email)s already works for this merchant.") % {"email": email}, field="email"
-        )
-    staff = Staff.objects.create(merchant=merchant, user=user, role=role, created_at=clock.now())
-    audit.record("tenancy.staff.added", actor=actor, merchant=merchant, obj=staff,
-                 data={"email": email, "role": role, "new_user": password is not None})
-    return NewStaff(staff=staff, password=password)
 
 
 @transaction.atomic
@@ -374,8 +349,8 @@ def update_staff(staff: Staff, *, by: Staff | None, actor: Actor, role: str | No
     staff = Staff.objects.select_for_update().select_related("user").get(pk=staff.pk)
     if role is not None and role not in Staff.Role.values:
         raise InvalidInput(_("Unknown role %(role)r.") % {"role": role}, field="role")
-    _check_may_manage(by, staff.role)
-    _check_may_manage(by, role)
+    check_may_manage(by, staff.role)
+    check_may_manage(by, role)
     changes = {field: value for field, value in (("role", role), ("active", active))
                if value is not None and getattr(staff, field) != value}
     if not changes:
@@ -402,7 +377,7 @@ def update_staff(staff: Staff, *, by: Staff | None, actor: Actor, role: str | No
 def issue_api_token(staff: Staff, *, name: str, by: Staff | None,
                     actor: Actor) -> tuple[ApiToken, str]:
     """A management token acting as `staff`; the key is returned once."""
-    _check_may_manage(by, staff.role)
+    check_may_manage(by, staff.role)
     if not staff.active:
         raise Conflict(_("This staff member is switched off."), field="staff_id")
     plaintext = create_api_token(staff, name=name.strip(), actor=actor)
@@ -411,7 +386,7 @@ def issue_api_token(staff: Staff, *, name: str, by: Staff | None,
 
 @transaction.atomic
 def revoke_api_token(token: ApiToken, *, by: Staff | None, actor: Actor) -> ApiToken:
-    _check_may_manage(by, token.staff.role)
+    check_may_manage(by, token.staff.role)
     if token.revoked_at is None:  # revoking again changes nothing
         token.revoked_at = clock.now()
         token.save(update_fields=["revoked_at"])
