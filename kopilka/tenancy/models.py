@@ -182,7 +182,7 @@ class Invitation(models.Model):
                               related_name="+", help_text=_("The membership it made"))
     wrong_passwords = models.PositiveSmallIntegerField(_("wrong passwords"), default=0)
     created_at = models.DateTimeField(_("created"))
-    expires_at = models.DateTimeField(_("expires"))
+    expires_at = models.DateTimeField(_("valid until"))
     decided_at = models.DateTimeField(_("accepted or revoked"), null=True, blank=True)
 
     objects = ScopedManager(merchant="merchant")
