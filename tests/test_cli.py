@@ -33,12 +33,25 @@ def test_create_merchant_prints_password_and_token_once(capsys):
 
 
 @pytest.mark.django_db
+def test_create_merchant_with_a_cyrillic_name_prints_a_transliterated_slug(capsys):
+    code, out, err = run(["create-merchant", "Кафе У Володи", "--owner-email", "v@example.com"],
+                         capsys)
+    assert (code, err) == (0, "")
+    assert "Merchant:  Кафе У Володи (slug: kafe-u-volodi)\n" in out
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
         (["--currency", "XXQ"], "'XXQ' is not an ISO 4217 currency code. (currency)"),
         (["--timezone", "Mars/Base"], "'Mars/Base' is not a known time zone. (timezone)"),
         (["--language", "de"], "language must be one of ru, uk, en. (language)"),
+        (["--country", "ZZ"], "'ZZ' is not an ISO 3166 country code with a phone numbering "
+                              "plan (e.g. RU, UA, KZ). (country)"),
+        (["--currency", "EUR", "--country", "eu"], "'EU' is not an ISO 3166 country code with "
+                                                   "a phone numbering plan (e.g. RU, UA, KZ). "
+                                                   "(country)"),
     ],
 )
 def test_create_merchant_bad_input_is_one_line_and_exit_1(capsys, argv, message):

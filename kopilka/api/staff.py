@@ -1,5 +1,7 @@
-"""Management API for people and keys: staff members with their roles, and the management
-tokens that act for them. Owners and admins only; only an owner manages owners."""
+"""Management API for people and keys: staff members with their roles, the invitations that
+bring people in, and the management tokens that act for them. Owners and admins only; only an
+owner manages owners. (Accepting an invitation is kopilka/api/invitations.py: the invited
+person has no credential yet.)"""
 
 from datetime import datetime
 from typing import Literal
@@ -10,9 +12,11 @@ from pydantic import StrictBool
 
 from kopilka.api.auth import ManagementToken, StaffSession, in_merchant_scope
 from kopilka.api.schemas import Problem, StrictIn
+from kopilka.core import clock
 from kopilka.core.errors import NotFound
+from kopilka.tenancy import invitations
 from kopilka.tenancy import services as tenancy
-from kopilka.tenancy.models import ApiToken, Staff
+from kopilka.tenancy.models import ApiToken, Invitation, Staff
 
 router = Router(tags=["Staff"], auth=[ManagementToken(), StaffSession()])
 router.add_decorator(in_merchant_scope)
@@ -29,15 +33,24 @@ class StaffOut(Schema):
     created_at: datetime
 
 
-class NewStaffOut(StaffOut):
-    password: str | None = Field(
-        description="The new user's password, shown once; null when the user already existed"
-    )
-
-
-class StaffIn(StrictIn):
+class InvitationIn(StrictIn):
     email: str = Field(min_length=3, max_length=254)
     role: Role
+
+
+class InvitationOut(Schema):
+    id: int
+    email: str
+    role: str
+    status: Literal["pending", "accepted", "revoked", "expired"] = Field(
+        description="pending until accepted, revoked (or replaced by a newer invitation) or "
+                    "expired")
+    invited_by: str | None = Field(description="The inviting staff member's email; null: the "
+                                               "platform operator")
+    created_at: datetime
+    expires_at: datetime
+    decided_at: datetime | None = Field(description="When it was accepted or revoked")
+    staff_id: int | None = Field(description="The staff member it made, once accepted")
 
 
 class StaffPatchIn(StrictIn):
@@ -69,6 +82,14 @@ def _staff_out(staff: Staff) -> dict:
             "active": staff.active, "created_at": staff.created_at}
 
 
+def _invitation_out(invitation: Invitation, now: datetime) -> dict:
+    return {"id": invitation.pk, "email": invitation.email, "role": invitation.role,
+            "status": invitation.state(now),
+            "invited_by": invitation.invited_by.user.email if invitation.invited_by else None,
+            "created_at": invitation.created_at, "expires_at": invitation.expires_at,
+            "decided_at": invitation.decided_at, "staff_id": invitation.staff_id}
+
+
 def _token_out(token: ApiToken) -> dict:
     return {"id": token.pk, "name": token.name, "staff_id": token.staff_id,
             "email": token.staff.user.email, "key_prefix": token.key_prefix,
@@ -94,15 +115,42 @@ def list_staff(request):
     return [_staff_out(staff) for staff in rows.order_by("pk")]
 
 
-@router.post("/staff", response={201: NewStaffOut, **ERRORS})
-def add_staff(request, payload: StaffIn):
-    """Give a person a role. A new email gets a user with a one-time password (in the
-    answer, once); a known one keeps their password (`password: null`)."""
+@router.get("/invitations", response={200: list[InvitationOut], **ERRORS})
+def list_invitations(request):
+    """Every invitation, oldest first: pending ones, and what became of the others."""
     principal = request.auth
     principal.require_role(*ADMINS)
-    new = tenancy.add_staff(principal.merchant, email=payload.email, role=payload.role,
-                            by=principal.staff, actor=principal.actor)
-    return Status(201, {**_staff_out(new.staff), "password": new.password})
+    rows = (Invitation.objects.filter(merchant=principal.merchant)
+            .select_related("invited_by__user").order_by("pk"))
+    now = clock.now()
+    return [_invitation_out(invitation, now) for invitation in rows]
+
+
+@router.post("/invitations", response={201: InvitationOut, **ERRORS})
+def invite_staff(request, payload: InvitationIn):
+    """Invite a person by email to work for the merchant with a role. The invitation's key
+    goes to that address by email; they become staff when they accept it. The answer is the
+    same whether or not the address has an account; a pending invitation to the same address
+    is replaced."""
+    principal = request.auth
+    principal.require_role(*ADMINS)
+    new = invitations.invite_staff(principal.merchant, email=payload.email, role=payload.role,
+                                   by=principal.staff, actor=principal.actor)
+    return Status(201, _invitation_out(new.invitation, clock.now()))
+
+
+@router.post("/invitations/{invitation_id}/revoke", response={200: InvitationOut, **ERRORS})
+def revoke_invitation(request, invitation_id: int):
+    """Withdraw an invitation: its key stops working. Revoking again changes nothing; an
+    accepted invitation is 409 (switch the person off instead)."""
+    principal = request.auth
+    principal.require_role(*ADMINS)
+    invitation = Invitation.objects.filter(merchant=principal.merchant, pk=invitation_id).first()
+    if invitation is None:
+        raise NotFound(_("No invitation %(id)s.") % {"id": invitation_id}, field="invitation_id")
+    invitation = invitations.revoke_invitation(invitation, by=principal.staff,
+                                               actor=principal.actor)
+    return _invitation_out(invitation, clock.now())
 
 
 @router.patch("/staff/{staff_id}", response={200: StaffOut, **ERRORS})

@@ -8,6 +8,7 @@ from kopilka.api import (
     counter,
     idempotency,
     inbound,
+    invitations,
     loyalty,
     manage,
     messaging,
@@ -82,3 +83,4 @@ api.add_router("/manage", records.router)
 api.add_router("/manage", webhooks.router)
 api.add_router("/manage", messaging.router)
 api.add_router("", inbound.router)
+api.add_router("", invitations.router)

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from kopilka.tenancy.models import ApiToken, Merchant, Staff, Store, Terminal
+from kopilka.tenancy.models import ApiToken, Invitation, Merchant, Staff, Store, Terminal
 
 
 class StoreInline(admin.TabularInline):
@@ -57,3 +57,21 @@ class TerminalAdmin(KeyAdmin):
 class ApiTokenAdmin(KeyAdmin):
     list_display = ["name", "merchant", "staff", "key_prefix", "last_used_at", "revoked_at"]
     list_select_related = ["merchant", "staff__user"]
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    """Invitations are made through the API (the key goes by email and is shown nowhere);
+    here they are only inspected."""
+
+    list_display = ["email", "merchant", "role", "status", "created_at", "expires_at"]
+    list_filter = ["status", "role"]
+    search_fields = ["email", "merchant__name"]
+    list_select_related = ["merchant"]
+    exclude = ["key_hash"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -4,10 +4,25 @@ Every tenant-owned row carries `merchant` and uses django-scopes' `ScopedManager
 outside `scope(merchant=...)` raises instead of silently reading every merchant's rows.
 """
 
+import phonenumbers
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils.translation import gettext as gettext_now
 from django.utils.translation import gettext_lazy as _
 from django_scopes import ScopedManager
+
+
+def validate_country(value: str) -> None:
+    """A region whose phone numbers phonenumbers knows (ISO 3166 alpha-2, upper case): the
+    merchant's country is the default region of every national number it is given, and an
+    unknown one ("ZZ") makes every such number unparseable."""
+    if value not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValidationError(
+            gettext_now("%(country)r is not an ISO 3166 country code with a phone numbering "
+                        "plan (e.g. RU, UA, KZ).") % {"country": value},
+            code="country",
+        )
 
 
 class Merchant(models.Model):
@@ -22,7 +37,8 @@ class Merchant(models.Model):
     timezone = models.CharField(_("time zone"), max_length=64)
     language = models.CharField(_("language"), max_length=5, choices=settings.LANGUAGES)
     country = models.CharField(
-        _("country"), max_length=2, help_text=_("Default region for phone numbers (ISO 3166)")
+        _("country"), max_length=2, validators=[validate_country],
+        help_text=_("Default region for phone numbers (ISO 3166)"),
     )
     status = models.CharField(_("status"), max_length=16, choices=Status, default=Status.ACTIVE)
     created_at = models.DateTimeField(_("created"))
@@ -138,3 +154,55 @@ class ApiToken(KeyFields):
 
     def __str__(self):
         return f"{self.name} ({self.key_prefix})"
+
+
+class Invitation(models.Model):
+    """An offer to work for a merchant with a role, sent to an email address.
+
+    Adding staff by email gives the merchant an invitation, never a user: the person becomes
+    staff only by accepting it with the secret key that went to that address (and, for an
+    address that has an account already, that account's password). So the merchant learns
+    nothing about other merchants' people, and nobody becomes someone's staff unasked. The key
+    is stored as a hash, found by its visible prefix, like API keys."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("pending")
+        ACCEPTED = "accepted", _("accepted")
+        REVOKED = "revoked", _("revoked")
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="invitations")
+    email = models.EmailField(_("email"))
+    role = models.CharField(_("role"), max_length=16, choices=Staff.Role)
+    key_prefix = models.CharField(_("key prefix"), max_length=8, unique=True)
+    key_hash = models.CharField(max_length=64)
+    status = models.CharField(_("status"), max_length=16, choices=Status, default=Status.PENDING)
+    invited_by = models.ForeignKey(Staff, on_delete=models.PROTECT, null=True, blank=True,
+                                   related_name="+", help_text=_("Empty: the operator"))
+    staff = models.ForeignKey(Staff, on_delete=models.PROTECT, null=True, blank=True,
+                              related_name="+", help_text=_("The membership it made"))
+    wrong_passwords = models.PositiveSmallIntegerField(_("wrong passwords"), default=0)
+    created_at = models.DateTimeField(_("created"))
+    expires_at = models.DateTimeField(_("valid until"))
+    decided_at = models.DateTimeField(_("accepted or revoked"), null=True, blank=True)
+
+    objects = ScopedManager(merchant="merchant")
+
+    class Meta:
+        verbose_name = _("staff invitation")
+        verbose_name_plural = _("staff invitations")
+        constraints = [
+            # One live invitation per address: inviting again replaces it.
+            models.UniqueConstraint(fields=["merchant", "email"], name="invitation_pending_unique",
+                                    condition=models.Q(status="pending")),
+        ]
+        indexes = [models.Index(fields=["merchant", "created_at"],
+                                name="invitation_merchant_created")]
+
+    def __str__(self):
+        return f"{self.email} ({self.get_role_display()}, {self.get_status_display()})"
+
+    def state(self, now) -> str:
+        """pending, accepted, revoked, or expired (a pending one past `expires_at`)."""
+        if self.status == self.Status.PENDING and now >= self.expires_at:
+            return "expired"
+        return self.status

@@ -1,16 +1,17 @@
-"""Tenancy operations: merchants, stores, staff, terminals and API tokens.
+"""Tenancy operations: merchants, stores, staff, terminals and API tokens. People join a
+merchant's staff by invitation (kopilka/tenancy/invitations.py).
 
 Each function validates, writes inside one transaction and records an audit entry.
 Secrets (passwords, keys) are returned once and stored only as hashes.
 """
 
 import functools
-import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 from zoneinfo import available_timezones
 
+from anyascii import anyascii
 from babel.numbers import list_currencies
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -25,7 +26,7 @@ from kopilka.core import audit, clock, keys
 from kopilka.core.actor import Actor
 from kopilka.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from kopilka.core.prepared import PreparedQuery
-from kopilka.tenancy.models import ApiToken, Merchant, Staff, Store, Terminal
+from kopilka.tenancy.models import ApiToken, Merchant, Staff, Store, Terminal, validate_country
 
 # Where a currency tells the country, phone numbers default to that country's format.
 COUNTRY_BY_CURRENCY = {"RUB": "RU", "UAH": "UA", "KZT": "KZ", "BYN": "BY", "USD": "US"}
@@ -56,15 +57,22 @@ def _check_merchant_fields(currency: str, timezone: str, language: str, country:
         raise InvalidInput(
             _("language must be one of %(codes)s.") % {"codes": codes}, field="language"
         )
-    if not re.fullmatch(r"[A-Z]{2}", country):
-        raise InvalidInput(
-            _("%(country)r is not an ISO 3166 country code.") % {"country": country},
-            field="country",
-        )
+    try:
+        validate_country(country)
+    except ValidationError as error:
+        raise InvalidInput(error.messages[0], field="country") from None
+
+
+def make_slug(text: str) -> str:
+    """A URL slug of `text` in ASCII: letters of any script are transliterated (AnyAscii:
+    `Кафе У Володи` -> `kafe-u-volodi`, `Кав'ярня Їжачок` -> `kavyarnya-izhachok`, Kazakh
+    `Қазақ Дәмі` -> `qazaq-dami`) rather than dropped, which left every Cyrillic name
+    `merchant`, `merchant-2`, ..."""
+    return slugify(anyascii(text))
 
 
 def _unique_slug(name: str) -> str:
-    base = slugify(name)[:50] or "merchant"
+    base = make_slug(name)[:50].strip("-") or "merchant"
     slug, n = base, 2
     while Merchant.objects.filter(slug=slug).exists():
         slug, n = f"{base}-{n}", n + 1
@@ -90,15 +98,9 @@ def create_merchant(
     country = (country or COUNTRY_BY_CURRENCY.get(currency, settings.PHONENUMBER_DEFAULT_REGION))
     country = country.upper()
     _check_merchant_fields(currency, timezone, language, country)
-    owner_email = owner_email.strip().lower()
-    try:
-        validate_email(owner_email)
-    except ValidationError:
-        raise InvalidInput(
-            _("%(email)r is not an email address.") % {"email": owner_email}, field="owner_email"
-        ) from None
+    owner_email = check_email(owner_email, field="owner_email")
     if slug is not None:
-        slug = slugify(slug)
+        slug = make_slug(slug)[:60].strip("-")
         if not slug:
             raise InvalidInput(_("The slug must contain letters or digits."), field="slug")
         if Merchant.objects.filter(slug=slug).exists():
@@ -129,6 +131,18 @@ def create_merchant(
             data={"owner": owner_email, "currency": currency, "timezone": timezone},
         )
     return NewMerchant(merchant=merchant, owner=owner, owner_password=password, api_token=token)
+
+
+def check_email(email: str, *, field: str) -> str:
+    """The address trimmed and lower-cased (it is the user name); InvalidInput on `field`."""
+    email = email.strip().lower()
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise InvalidInput(
+            _("%(email)r is not an email address.") % {"email": email}, field=field
+        ) from None
+    return email
 
 
 def _user_for_email(email: str):
@@ -318,44 +332,12 @@ def update_store(store: Store, *, actor: Actor, name: str | None = None,
     return store
 
 
-def _check_may_manage(by: Staff | None, role: str) -> None:
+def check_may_manage(by: Staff | None, role: str) -> None:
     """Admins manage staff and tokens, but only an owner makes, changes or speaks for an owner:
     otherwise an admin could promote themselves or act with an owner's token. `by` None is
     the operator (CLI)."""
     if by is not None and by.role != Staff.Role.OWNER and role == Staff.Role.OWNER:
         raise Forbidden(_("Only an owner can manage owners."))
-
-
-@dataclass(frozen=True)
-class NewStaff:
-    staff: Staff
-    password: str | None  # one-time password of a new user; None when the user existed
-
-
-@transaction.atomic
-def add_staff(merchant: Merchant, *, email: str, role: str, by: Staff | None,
-              actor: Actor) -> NewStaff:
-    """Give a person a role at the merchant, creating their user (with a one-time password)
-    when the email has none yet — as owners are made with the merchant."""
-    email = email.strip().lower()
-    try:
-        validate_email(email)
-    except ValidationError:
-        raise InvalidInput(
-            _("%(email)r is not an email address.") % {"email": email}, field="email"
-        ) from None
-    if role not in Staff.Role.values:
-        raise InvalidInput(_("Unknown role %(role)r.") % {"role": role}, field="role")
-    _check_may_manage(by, role)
-    user, password = _user_for_email(email)
-    if Staff.objects.filter(merchant=merchant, user=user).exists():
-        raise Conflict(
-            _("%(email)s already works for this merchant.") % {"email": email}, field="email"
-        )
-    staff = Staff.objects.create(merchant=merchant, user=user, role=role, created_at=clock.now())
-    audit.record("tenancy.staff.added", actor=actor, merchant=merchant, obj=staff,
-                 data={"email": email, "role": role, "new_user": password is not None})
-    return NewStaff(staff=staff, password=password)
 
 
 @transaction.atomic
@@ -367,8 +349,8 @@ def update_staff(staff: Staff, *, by: Staff | None, actor: Actor, role: str | No
     staff = Staff.objects.select_for_update().select_related("user").get(pk=staff.pk)
     if role is not None and role not in Staff.Role.values:
         raise InvalidInput(_("Unknown role %(role)r.") % {"role": role}, field="role")
-    _check_may_manage(by, staff.role)
-    _check_may_manage(by, role)
+    check_may_manage(by, staff.role)
+    check_may_manage(by, role)
     changes = {field: value for field, value in (("role", role), ("active", active))
                if value is not None and getattr(staff, field) != value}
     if not changes:
@@ -395,7 +377,7 @@ def update_staff(staff: Staff, *, by: Staff | None, actor: Actor, role: str | No
 def issue_api_token(staff: Staff, *, name: str, by: Staff | None,
                     actor: Actor) -> tuple[ApiToken, str]:
     """A management token acting as `staff`; the key is returned once."""
-    _check_may_manage(by, staff.role)
+    check_may_manage(by, staff.role)
     if not staff.active:
         raise Conflict(_("This staff member is switched off."), field="staff_id")
     plaintext = create_api_token(staff, name=name.strip(), actor=actor)
@@ -404,7 +386,7 @@ def issue_api_token(staff: Staff, *, name: str, by: Staff | None,
 
 @transaction.atomic
 def revoke_api_token(token: ApiToken, *, by: Staff | None, actor: Actor) -> ApiToken:
-    _check_may_manage(by, token.staff.role)
+    check_may_manage(by, token.staff.role)
     if token.revoked_at is None:  # revoking again changes nothing
         token.revoked_at = clock.now()
         token.save(update_fields=["revoked_at"])

@@ -3,11 +3,14 @@
 The SSRF rule: a webhook URL is http or https, and — in production, unless
 `KOPILKA_WEBHOOKS_ALLOW_PRIVATE=1` — every address its host resolves to is a public one (not
 loopback, private, link-local, shared, reserved or multicast), so a merchant cannot make Kopilka
-call the machines on its own network. The rule is checked when an endpoint is registered (an
-error on `url`) and again at every delivery, against the addresses the request then connects to:
-the connection is pinned to the addresses that passed, so a DNS answer that changes between the
-check and the connection (DNS rebinding) gains nothing. Redirects are not followed (a 3xx is a
-failed attempt) and no proxy from the environment is used.
+call the machines on its own network. An IPv6 address that wraps an IPv4 one is judged by that
+IPv4 address (IPv4-mapped, NAT64 `64:ff9b::/96`) or refused whole (IPv4-compatible,
+IPv4-translated, local-use NAT64, 6to4, Teredo): `http://[::127.0.0.1]/` is loopback. The rule
+is checked when an endpoint is registered (an error on `url`) and again at every delivery,
+against the addresses the request then connects to: the connection is pinned to the addresses
+that passed, so a DNS answer that changes between the check and the connection (DNS
+rebinding) gains nothing. Redirects are not followed (a 3xx is a failed attempt) and no proxy
+from the environment is used.
 """
 
 import http.client
@@ -83,10 +86,33 @@ def _private_allowed() -> bool:
     return settings.WEBHOOKS_ALLOW_PRIVATE
 
 
+# IPv6 ranges whose addresses carry an IPv4 address that the packets end up at. Python's
+# `is_global` judges them as IPv6 (and its table changed between 3.12 and 3.13: 3.12.1 calls
+# 2002:7f00:1:: and 64:ff9b:1::7f00:1 global), so they are decided here, the same on every
+# Python: the two whose IPv4 sits at a fixed place are unwrapped and the IPv4 is judged; the
+# others are refused whole.
+_UNWRAPPED = (
+    ipaddress.IPv6Network("::ffff:0:0/96"),  # IPv4-mapped: the socket talks IPv4 to it
+    ipaddress.IPv6Network("64:ff9b::/96"),  # NAT64 well-known prefix (RFC 6052): DNS64 gives
+    # these for IPv4-only hosts on IPv6-only networks, so public ones must keep working
+)
+_REFUSED = (
+    ipaddress.IPv6Network("::/96"),  # IPv4-compatible (deprecated, RFC 4291), :: and ::1 too
+    ipaddress.IPv6Network("::ffff:0:0:0/96"),  # IPv4-translated (SIIT, RFC 2765)
+    ipaddress.IPv6Network("64:ff9b:1::/48"),  # NAT64 local use (RFC 8215): where the IPv4
+    # sits depends on the operator's prefix length, so it cannot be unwrapped
+    ipaddress.IPv6Network("2002::/16"),  # 6to4 (deprecated, RFC 7526): relays to any IPv4
+    ipaddress.IPv6Network("2001::/32"),  # Teredo (RFC 4380)
+)
+
+
 def _is_public(address: str) -> bool:
     ip = ipaddress.ip_address(address.split("%", 1)[0])  # drop an IPv6 zone (fe80::1%eth0)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is loopback
+    if isinstance(ip, ipaddress.IPv6Address):
+        if any(ip in network for network in _UNWRAPPED):
+            ip = ipaddress.IPv4Address(int(ip) & 0xFFFF_FFFF)  # ::ffff:127.0.0.1 is loopback
+        elif any(ip in network for network in _REFUSED):
+            return False
     return ip.is_global and not ip.is_multicast
 
 

@@ -184,6 +184,42 @@ def test_private_addresses_are_refused_when_the_rule_applies(alice, url):
     assert "public" in response.json()["detail"]
 
 
+# IPv6 forms that wrap an IPv4 address (all loopback or metadata inside, or a tunnel that can
+# lead anywhere): each is refused on `url`, naming the address.
+WRAPPED = {
+    "::127.0.0.1": "IPv4-compatible 127.0.0.1",
+    "::ffff:127.0.0.1": "IPv4-mapped 127.0.0.1",
+    "::ffff:0:7f00:1": "IPv4-translated (SIIT) 127.0.0.1",
+    "64:ff9b::7f00:1": "NAT64 127.0.0.1",
+    "64:ff9b::a9fe:a9fe": "NAT64 169.254.169.254, the cloud metadata service",
+    "64:ff9b:1::7f00:1": "local-use NAT64",
+    "2002:7f00:1::": "6to4 of 127.0.0.1",
+    "2002:808:808::": "6to4 of 8.8.8.8: 6to4 is refused whole",
+    "2001:0:4136:e378:8000:63bf:80ff:fffe": "Teredo",
+    "2001::1": "Teredo",
+}
+
+
+@override_settings(WEBHOOKS_ALLOW_PRIVATE=False)
+@pytest.mark.parametrize("address", WRAPPED)
+def test_ipv6_forms_wrapping_ipv4_are_refused_when_the_rule_applies(alice, address):
+    url = f"http://[{address}]:8000/hook"
+    response = send(alice.manage(), "post", HOOKS, {"url": url, "events": ["purchase.committed"]})
+    assert response.status_code == 422, WRAPPED[address]
+    assert field_errors(response) == ["url"]
+    assert response.json()["detail"] == (
+        f"{address!r} resolves to a non-public address ({address}): webhooks are only sent to "
+        "public addresses.")
+
+
+@override_settings(WEBHOOKS_ALLOW_PRIVATE=False)
+@pytest.mark.parametrize("address", ["64:ff9b::5db8:d822", "::ffff:93.184.216.34"])
+def test_nat64_and_mapped_forms_of_a_public_address_pass_the_rule(alice, address):
+    # 64:ff9b::/96 is what DNS64 answers on an IPv6-only network for an IPv4-only receiver.
+    created = register(alice.manage(), f"https://[{address}]/hook", ["purchase.committed"])
+    assert created["url"] == f"https://[{address}]/hook"
+
+
 @override_settings(WEBHOOKS_ALLOW_PRIVATE=False)
 def test_a_public_address_passes_the_rule(alice):
     # An IP literal: checked without any DNS query, and nothing is sent at registration.

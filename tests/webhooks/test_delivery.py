@@ -289,6 +289,55 @@ def test_the_address_rule_is_checked_again_at_delivery(alice, receiver):
                              "webhooks are only sent to public addresses.")
 
 
+def test_ipv6_forms_wrapping_ipv4_are_refused_again_at_delivery(alice, receiver):
+    # Registered while the rule was off (as in development), delivered in production: every
+    # form is resolved (getaddrinfo, as for a host name) and refused before any connection.
+    port = receiver.url.split(":")[2].split("/")[0]
+    wrapped = ["::127.0.0.1", "::ffff:127.0.0.1", "::ffff:0:7f00:1", "64:ff9b::7f00:1",
+               "64:ff9b::a9fe:a9fe", "64:ff9b:1::7f00:1", "2002:7f00:1::",
+               "2001:0:4136:e378:8000:63bf:80ff:fffe"]
+    endpoints = [register(alice.manage(), f"http://[{address}]:{port}/hook",
+                          ["purchase.committed"]) for address in wrapped]
+    buy(alice)
+    with override_settings(WEBHOOKS_ALLOW_PRIVATE=False):
+        run_worker()
+    assert receiver.requests == []
+    with scope(merchant=alice.merchant):
+        deliveries = {d.endpoint_id: d for d in Delivery.objects.filter(merchant=alice.merchant)}
+        errors = [[(a.status_code, a.error) for a in deliveries[e["id"]].log.all()]
+                  for e in endpoints]
+    assert errors == [
+        [(None, f"{address!r} resolves to a non-public address ({address}): webhooks are only "
+                "sent to public addresses.")]
+        for address in wrapped
+    ]
+    assert {(d.status, d.attempts) for d in deliveries.values()} == {("pending", 1)}
+
+
+def test_the_connection_goes_to_the_address_that_was_checked(alice, receiver, monkeypatch):
+    # DNS rebinding: the receiver's name answers a harmless address when checked, then an
+    # address the rule would refuse. The request must go where the first answer said, not
+    # resolve the name a second time. (A name server that changes its answer cannot be put in
+    # front of the system resolver here, so the resolver's answers are scripted for that one
+    # name; every other look-up is the real one.)
+    real = socket.getaddrinfo
+    answers = iter(["127.0.0.1"])  # the first answer; any later one would be 192.0.2.1
+
+    def scripted(host, *args, **kwargs):
+        if host == "hooks.rebind.test":
+            return real(next(answers, "192.0.2.1"), *args, **kwargs)
+        return real(host, *args, **kwargs)
+
+    register(alice.manage(), receiver.url.replace("127.0.0.1", "hooks.rebind.test"),
+             ["purchase.committed"])
+    buy(alice)
+    monkeypatch.setattr(socket, "getaddrinfo", scripted)
+    run_worker()
+    assert [r.path for r in receiver.requests] == ["/hooks/kopilka"]
+    assert receiver.requests[0].headers["Host"].startswith("hooks.rebind.test:")
+    assert only_delivery(alice).status == "delivered"
+
+
 def test_a_receiver_that_is_down_is_a_failed_attempt(alice):
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
