@@ -220,3 +220,23 @@ def test_the_checker_sees_lazy_imports_and_model_strings(tmp_path):
         ("kopilka.messaging.models", 7,
          "ledger imports messaging on its own floor (services) and the pair is not in SIDEWAYS"),
     ]
+
+
+def test_no_migration_depends_on_a_higher_floor():
+    """Migrations follow the floors too: ledger 0002 once waited for processing 0001, which
+    waits for ledger 0001 — a cycle between the apps that `Lot.purchase` made."""
+    from django.db.migrations.loader import MigrationLoader
+
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    # A foreign key allowed upward (EXCEPTIONS, KNOWN) brings its migration dependency along.
+    allowed = {(app_of(source), app_of(target)) for source, target in KNOWN | EXCEPTIONS.keys()}
+    refused = []
+    for (app, name), migration in sorted(loader.disk_migrations.items()):
+        if app not in FLOOR:
+            continue
+        for dependency_app, dependency in migration.dependencies:
+            if dependency_app in FLOOR and dependency_app != app and FLOOR[dependency_app] > \
+                    FLOOR[app] and (app, dependency_app) not in allowed:
+                refused.append(f"{app}.{name} depends on {dependency_app}.{dependency}")
+    assert refused == []
+
