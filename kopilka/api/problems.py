@@ -10,15 +10,14 @@ from functools import wraps
 from django.conf import settings
 from django.core import signals
 from django.core.exceptions import PermissionDenied, SuspiciousOperation
-from django.http import Http404, JsonResponse
+from django.http import Http404
 from django.utils.log import log_response
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from ninja.errors import AuthenticationError, AuthorizationError, HttpError, ValidationError
 
 from kopilka.core.errors import DomainError
-
-CONTENT_TYPE = "application/problem+json"
+from kopilka.core.problem import CONTENT_TYPE, problem
 
 # Pydantic's messages are English only: the common ones are translated here, keyed by the
 # stable error `type`; the placeholders are filled from the error's `ctx`. Anything else keeps
@@ -64,15 +63,6 @@ HTTP_TITLES = {
     405: gettext_lazy("This method is not allowed here."),
     429: gettext_lazy("Too many requests."),
 }
-
-
-def problem(status: int, code: str, title: str, detail: str = "", errors=None) -> JsonResponse:
-    body = {"type": f"/problems/{code}", "title": str(title), "status": status}
-    if detail:
-        body["detail"] = str(detail)
-    if errors:
-        body["errors"] = errors
-    return JsonResponse(body, status=status, content_type=CONTENT_TYPE)
 
 
 def _field_name(loc, ctx=None) -> str:

@@ -5,9 +5,13 @@ overlap another, or be skipped: the next one catches up. `kopilka up` and `kopil
 a tick every minute; at scale, cron or celery beat calls `kopilka tick` instead.
 
 The jobs are the safety nets of the outboxes (a delivery whose task was lost is sent by the
-next tick), the clean-up of old idempotency records, and the merchants' daily jobs (activation
-and expiry, expiry reminders, gifts, notices, inactivity chains, win-back attribution:
-automation/schedule.py), each run at most once per merchant and local day.
+next tick), the housekeeping of the apps above (the API registers the clean-up of old
+idempotency records: `register()`, called from `api/apps.py`), and last the merchants' daily
+jobs (activation and expiry, expiry reminders, gifts, notices, inactivity chains, win-back
+attribution: automation/schedule.py), each run at most once per merchant and local day.
+
+Apps on a higher floor register their jobs instead of being imported here: imports go down
+the floors only (docs/architecture.md), and the API sits above automation.
 """
 
 import time
@@ -15,7 +19,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from kopilka.api import idempotency
 from kopilka.automation import progress, schedule
 from kopilka.core import clock
 from kopilka.messaging import tasks as messaging
@@ -28,12 +31,29 @@ class Job:
     run: Callable[[datetime], int]  # does what is due at that moment; how many things it did
 
 
-JOBS = (
+# Housekeeping first (quick, and the outboxes' safety nets should not wait behind a long
+# run of daily jobs), then the merchants' daily jobs.
+_HOUSEKEEPING = [
     Job("webhook deliveries due", lambda at: webhooks.deliver_due(at)),
     Job("messages due", lambda at: messaging.deliver_due(at)),
-    Job("idempotency records purged", lambda at: idempotency.purge(now=at)),
-    Job("merchant jobs run", schedule.run_due),
-)
+]
+_DAILY = Job("merchant jobs run", schedule.run_due)
+
+
+def register(name: str, run: Callable[[datetime], int]) -> None:
+    """Add a housekeeping job, run by every tick after those already registered and before
+    the merchants' daily jobs. Called once from an app's `ready()`; a name registered again
+    replaces its job (Django may call `ready()` twice in tests)."""
+    job = Job(name, run)
+    for n, known in enumerate(_HOUSEKEEPING):
+        if known.name == name:
+            _HOUSEKEEPING[n] = job
+            return
+    _HOUSEKEEPING.append(job)
+
+
+def jobs() -> tuple[Job, ...]:
+    return (*_HOUSEKEEPING, _DAILY)
 
 
 def run(at: datetime | None = None) -> dict[str, int]:
@@ -41,7 +61,7 @@ def run(at: datetime | None = None) -> dict[str, int]:
     job's count and time are reported as progress (automation/progress.py)."""
     at = at or clock.now()
     done = {}
-    for job in JOBS:
+    for job in jobs():
         started = time.monotonic()
         done[job.name] = job.run(at)
         progress.report(f"{job.name}: {done[job.name]} ({time.monotonic() - started:.2f} s)")

@@ -33,7 +33,7 @@ from django.dispatch import receiver
 from django.http import JsonResponse
 from django.utils.translation import gettext as _
 
-from kopilka.api.problems import CONTENT_TYPE, problem
+from kopilka.core.problem import CONTENT_TYPE, problem
 
 RETRY_AFTER = 1  # seconds: a restart takes a few; clients retry with the same key
 # PostgreSQL's SQLSTATEs for a server that is going away or not ready yet, besides class 08

@@ -84,9 +84,6 @@ class Lot(models.Model):
     expires_at = models.DateTimeField(_("expires"), null=True, blank=True)
     activated = models.BooleanField(default=False)  # counted in available (True) or pending
     created_at = models.DateTimeField(_("created"))
-    purchase = models.ForeignKey(
-        "processing.Purchase", null=True, blank=True, on_delete=models.PROTECT, related_name="lots"
-    )
 
     objects = ScopedManager(merchant="merchant")
 

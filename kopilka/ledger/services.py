@@ -22,6 +22,7 @@ from django.utils.translation import ngettext
 from kopilka.core import clock
 from kopilka.core.errors import Conflict
 from kopilka.core.prepared import PreparedQuery
+from kopilka.ledger import causes
 from kopilka.ledger.bulk import insert_rows, update_rows
 from kopilka.ledger.chain import entry_hash
 from kopilka.ledger.models import Account, Entry, Lot
@@ -35,11 +36,15 @@ class InsufficientPoints(Conflict):
 
 @dataclass(frozen=True)
 class Cause:
-    """Why a balance changed: purchase 12, refund 3, transfer 5, adjustment 7, time..."""
+    """Why a balance changed: purchase 12, refund 3, transfer 5, adjustment 7, time...
+    `type` must be registered (causes.py): an unknown one is refused here, before any write."""
 
     type: str
     id: str = ""
     actor: str = ""
+
+    def __post_init__(self):
+        causes.check(self.type)
 
 
 @dataclass
@@ -92,6 +97,16 @@ _LOCK_BY_MEMBER = PreparedQuery(lambda member_id: Account.objects.select_for_upd
 def balances(account: Account, at: datetime | None = None) -> Balances:
     """The balance as of `at`, computed from the lots: no lock, no write."""
     return _balances(account, _OPEN_LOTS.all(account.pk), at or clock.now())
+
+
+def lots_of(cause: Cause, entry_kind: str, *, account_id: int) -> list[Lot]:
+    """The lots of `account_id` that entries of `entry_kind` with this cause touched, by id:
+    a purchase's own lots are those its ACCRUE entries created, the lots it spent those its
+    REDEEM entries took from. The ledger finds them by the cause (index `entry_cause`), so it
+    needs no foreign key to the purchase or to anything else that causes a change."""
+    touched = Entry.objects.filter(account_id=account_id, cause_type=cause.type,
+                                   cause_id=str(cause.id), kind=entry_kind).values("lot_id")
+    return list(Lot.objects.filter(account_id=account_id, pk__in=touched).order_by("pk"))
 
 
 def open_account(member, *, tier_code: str = "") -> Account:
@@ -179,8 +194,8 @@ class Book:
                               available=lot.remaining, pending=-lot.remaining)
 
     def credit(self, amount: int, *, lot_kind: str, entry_kind: str, cause: Cause, at: datetime,
-               available_at: datetime | None = None, expires_at: datetime | None = None,
-               purchase=None) -> Lot | None:
+               available_at: datetime | None = None,
+               expires_at: datetime | None = None) -> Lot | None:
         """Grant `amount` points as a new lot; pending until `available_at` if that is later."""
         if amount < 0:
             raise ValueError("credit amount must not be negative")
@@ -191,7 +206,7 @@ class Book:
         lot = Lot(
             merchant_id=self.account.merchant_id, account=self.account, kind=lot_kind,
             amount=amount, remaining=amount, available_at=available_at, expires_at=expires_at,
-            activated=active, created_at=at, purchase=purchase,
+            activated=active, created_at=at,
         )
         self._new_lots.append(lot)
         self.lots.append(lot)

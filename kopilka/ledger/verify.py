@@ -4,11 +4,20 @@ For each account: entries are numbered 1..n without gaps, each entry's hash matc
 content and its predecessor's hash, the account's cached balances equal the sums of its
 entries and of its lots, and every lot's remaining equals the sum of the entries that touched
 it. The first broken row of each account is reported, named by table and id.
+
+All of it reads one snapshot of the database, so it can run beside live traffic: otherwise an
+account read before a purchase commits and its entries read after would disagree, and a sound
+ledger would be reported broken. PostgreSQL: one REPEATABLE READ, READ ONLY transaction (it
+holds back VACUUM's horizon while it runs; `--merchant` keeps a run short). SQLite: one
+deferred read transaction, which in WAL mode sees the database as of its first read and
+blocks no writer (the WAL cannot be checkpointed past it while it runs).
 """
 
 from collections import defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass
 
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django_scopes import scopes_disabled
 
 from kopilka.ledger.chain import entry_hash
@@ -25,9 +34,41 @@ class Breach:
         return f"account {self.account_id}: {self.row}: {self.problem}"
 
 
+@contextmanager
+def snapshot(using: str = DEFAULT_DB_ALIAS):
+    """One read-only transaction that sees one state of the database from its first read.
+
+    Inside a transaction already open (a test's, or a caller's), that transaction is used as
+    it is: its isolation was fixed by whoever opened it."""
+    connection = connections[using]
+    if connection.in_atomic_block:
+        yield
+        return
+    if connection.vendor == "postgresql":
+        with transaction.atomic(using=using):
+            with connection.cursor() as cursor:  # must be the transaction's first statement
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield
+        return
+    if connection.vendor == "sqlite":
+        # Kopilka's SQLite transactions are IMMEDIATE: they take the write lock at BEGIN, and
+        # a long read would block every sale. A reader needs BEGIN DEFERRED: it takes no lock
+        # until its first read and then keeps that read's snapshot (WAL).
+        connection.ensure_connection()  # connecting would reset transaction_mode
+        mode, connection.transaction_mode = connection.transaction_mode, "DEFERRED"
+        try:
+            with transaction.atomic(using=using):  # BEGIN DEFERRED, here
+                connection.transaction_mode = mode
+                yield
+        finally:
+            connection.transaction_mode = mode
+        return
+    raise NotImplementedError(f"no read snapshot for {connection.vendor}")
+
+
 def verify(merchant_id: int | None = None) -> tuple[int, list[Breach]]:
-    """Return (accounts checked, breaches)."""
-    with scopes_disabled():
+    """Return (accounts checked, breaches), all read from one snapshot."""
+    with snapshot(), scopes_disabled():
         accounts = Account.objects.order_by("pk")
         if merchant_id is not None:
             accounts = accounts.filter(merchant_id=merchant_id)

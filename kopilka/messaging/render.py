@@ -1,8 +1,9 @@
-"""Message texts: placeholders, their checking, and formatting the figures per language.
+"""Message texts: filling the placeholders, and formatting the figures per language.
 
 A template is plain text with placeholders in braces: `{name}`, `{amount}`, `{balance}`,
 `{points}`, `{date}`, `{link}`, `{merchant}`, `{code}`, `{tier}`, `{relative}` (the relative
-whose birthday it is). Substitution is a plain
+whose birthday it is); their list and the check that refuses an unknown one are in
+`core/placeholders.py`, so that programs can check its chain texts too. Substitution is a plain
 look-up, not `str.format`, so a merchant's text can never reach attributes or format specs.
 
 Figures are written the way the member's language writes them (Babel/CLDR): money with its
@@ -20,27 +21,14 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal, get_currency_precision
-from django.utils.translation import gettext as _
 
-from kopilka.core.errors import Conflict, InvalidInput
+from kopilka.core.errors import Conflict
+from kopilka.core.placeholders import PLACEHOLDERS
+from kopilka.core.placeholders import check as check  # messaging's name for it (services.py)
 from kopilka.programs.config import CurrencyNames
 
-PLACEHOLDERS = ("name", "amount", "balance", "points", "date", "link", "merchant", "code",
-                "tier", "relative")
-_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _FILLED = re.compile(r"\{([^{}]*)\}(\.?)")  # with the full stop after it, if any
 _SPACES = str.maketrans({"\xa0": " ", "\u202f": " "})
-
-
-def check(text: str, field: str) -> None:
-    """Refuse a text with a placeholder Kopilka does not know, naming it."""
-    for name in _PLACEHOLDER.findall(text):
-        if name not in PLACEHOLDERS:
-            raise InvalidInput(
-                _("Unknown placeholder {%(name)s}. Known placeholders: %(known)s.")
-                % {"name": name, "known": ", ".join(f"{{{known}}}" for known in PLACEHOLDERS)},
-                field=field,
-            )
 
 
 def substitute(text: str, values: dict[str, str]) -> str:

@@ -6,3 +6,15 @@ class ProcessingConfig(AppConfig):
     name = "kopilka.processing"
     label = "processing"
     verbose_name = _("Processing")
+
+    def ready(self):
+        from kopilka.ledger import causes
+
+        # Why processing changes balances, and what each cause id names (ledger/causes.py).
+        causes.register("welcome", "members.Member id: the welcome bonus at enrolment")
+        causes.register("purchase", "processing.Purchase id: its accrual and spent points")
+        causes.register("first_purchase", "processing.Purchase id: the first-purchase gift")
+        causes.register("refund", "processing.Refund id: points reversed and returned")
+        causes.register("transfer", "processing.Transfer id: points sent between members")
+        causes.register("adjustment", "processing.Adjustment id: a staff member's grant or "
+                                      "deduction")

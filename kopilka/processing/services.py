@@ -430,7 +430,7 @@ def _commit(merchant, member, sale, receipt_id, source, actor, terminal, store, 
     for lot in quote.accrual_lots:
         book.credit(
             lot.points, lot_kind=Lot.Kind.ACCRUAL, entry_kind=Entry.Kind.ACCRUE, cause=cause,
-            at=at, available_at=lot.available_at, expires_at=lot.expires_at, purchase=purchase,
+            at=at, available_at=lot.available_at, expires_at=lot.expires_at,
         )
     book.record_purchase(
         spend=spend, at=at,
@@ -543,10 +543,8 @@ def _proportional(total_points: int, refunded: int, paid: int) -> int:
 def _return_expiry(purchase: Purchase) -> datetime | None:
     """Returned points keep the latest expiry of the lots the purchase spent (None if any of
     those never expired): a refund gives back what was paid, not fresh, longer-lived points."""
-    spent_lots = Lot.objects.filter(
-        entries__cause_type="purchase", entries__cause_id=str(purchase.pk),
-        entries__kind=Entry.Kind.REDEEM,
-    ).distinct()
+    spent_lots = ledger.lots_of(ledger.Cause("purchase", purchase.pk), Entry.Kind.REDEEM,
+                                account_id=purchase.account_id)
     expiries = [lot.expires_at for lot in spent_lots]
     if not expiries or any(expiry is None for expiry in expiries):
         return None
@@ -604,7 +602,9 @@ def refund_purchase(
                         cause=cause, at=now, expires_at=_return_expiry(purchase))
         unrecovered = 0
         if to_reverse:
-            own = set(purchase.lots.values_list("pk", flat=True))
+            own = {lot.pk for lot in ledger.lots_of(ledger.Cause("purchase", purchase.pk),
+                                                    Entry.Kind.ACCRUE,
+                                                    account_id=purchase.account_id)}
             unrecovered = book.reverse(to_reverse, own_lot_ids=own, cause=cause, at=now)
         book.materialise(now)  # returned points whose expiry has passed expire now
         book.record_refund(spend=refund_amount)

@@ -493,13 +493,14 @@ class StepMessage(Model):
     @field_validator("ru", "uk", "en")
     @classmethod
     def _known_placeholders(cls, text: str | None, info: ValidationInfo) -> str | None:
-        # Imported here: messaging.render imports this module.
+        # Imported here: the engine imports this module and loads no Django (placeholders'
+        # messages are translated).
+        from kopilka.core import placeholders
         from kopilka.core.errors import InvalidInput
-        from kopilka.messaging import render
 
         if text is not None:
             try:
-                render.check(text, info.field_name)
+                placeholders.check(text, info.field_name)
             except InvalidInput as error:  # the templates' own check and wording
                 raise ValueError(error.detail) from None
         return text

@@ -20,7 +20,7 @@ from kopilka.ledger.services import Book, Cause
 pytestmark = pytest.mark.django_db
 
 MSK = ZoneInfo("Europe/Moscow")  # alice's merchant's zone
-GIFT = Cause("gift", "test", "tester")
+GIFT = Cause("adjustment", "test", "tester")
 
 
 def at(*moment) -> datetime:
