@@ -130,8 +130,10 @@ def provide(name: str, *, load: Callable[[Merchant], Any], relation: str | None 
 
 
 def merchant_joins(path: str = "merchant") -> tuple[str, ...]:
-    """`select_related` paths for the registered parts of the merchant at `path`."""
-    return tuple(f"{path}__{part.relation}" for part in _parts.values() if part.relation)
+    """`select_related` paths for the registered parts of the merchant at `path` ("" when
+    querying Merchant itself)."""
+    prefix = f"{path}__" if path else ""
+    return tuple(prefix + part.relation for part in _parts.values() if part.relation)
 
 
 class MerchantContext:
@@ -230,8 +232,9 @@ class Principal:
         return cls._make(Kind.OPERATOR, merchant, Actor(kind="cli", label=label), False)
 
     @classmethod
-    def system(cls, merchant: Merchant) -> "Principal":
-        return cls._make(Kind.SYSTEM, merchant, Actor.system(), False)
+    def system(cls, merchant: Merchant, *, joined: bool = False) -> "Principal":
+        """A job for `merchant` (`joined`: read with `merchant_joins("")`)."""
+        return cls._make(Kind.SYSTEM, merchant, Actor.system(), joined)
 
     @classmethod
     def _make(cls, kind, merchant, actor, joined, **who) -> "Principal":

@@ -13,7 +13,7 @@ from kopilka.core.models import AuditEntry
 from kopilka.members import services as members
 from kopilka.messaging import billing, services
 from kopilka.messaging.models import Message
-from tests.api.test_manage_staff import client_as
+from tests.clients import client_as
 
 pytestmark = pytest.mark.django_db
 API = "/api/v1/manage/messages"

@@ -5,26 +5,12 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django_scopes import scope, scopes_disabled
 
-from kopilka.core.actor import Actor
 from kopilka.core.models import AuditEntry
-from kopilka.tenancy import services as tenancy
 from kopilka.tenancy.models import ApiToken, Staff
+from tests.clients import MANAGE as API
+from tests.clients import client_as, send
 
 pytestmark = pytest.mark.django_db
-API = "/api/v1/manage"
-
-
-def send(client, method, url, body=None):
-    return getattr(client, method)(API + url, body, content_type="application/json")
-
-
-def client_as(tenant, role, email=None):
-    """A management client for a new staff member of `tenant` with `role`."""
-    with scope(merchant=tenant.merchant):
-        new = tenancy.add_staff(tenant.merchant, email=email or f"{role}@{tenant.merchant.slug}.io",
-                                role=role, by=None, actor=Actor.cli())
-        _token, key = tenancy.issue_api_token(new.staff, name="t", by=None, actor=Actor.cli())
-    return new.staff, Client(headers={"Authorization": f"Bearer {key}", "Accept-Language": "en"})
 
 
 def test_owner_adds_a_new_person_with_a_one_time_password(alice):
