@@ -1,9 +1,16 @@
 """Shared fixtures: two merchants, alice and bob, each with an owner, a store, a terminal and a
-member — the cheap way to prove that one tenant can never reach the other (healthchecks' habit).
+member — the cheap way to prove that one tenant can never reach the other (healthchecks' habit) —
+and charlie, alice's cashier, a lower role. `alice.as_role("manager")` gives a management
+client for any role.
+
+Fixtures that return (not yield) run with tenant scopes switched off (pretix's hook below), so
+they set data up across merchants without scope plumbing; test bodies run scoped as the code
+they test does (the `shop` fixture puts them in alice's scope, `unscoped` in none).
 """
 
 import importlib.util
-from dataclasses import dataclass
+import inspect
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -16,7 +23,21 @@ from kopilka.processing import services as processing
 from kopilka.programs import services as programs
 from kopilka.tenancy import services as tenancy
 from kopilka.tenancy.models import Merchant, Staff, Terminal
+from tests.clients import bearer, client_as
 from tests.shop import Shop
+from tests.tenancy.tools import PASSWORD as STAFF_PASSWORD
+from tests.tenancy.tools import make_staff
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_fixture_setup(fixturedef, request):
+    """Non-yield fixtures run with tenant scopes off (pretix's src/tests/conftest.py): setting
+    data up is not what the scopes guard. A yield fixture keeps the scope its test runs in."""
+    if inspect.isgeneratorfunction(fixturedef.func):
+        yield
+    else:
+        with scopes_disabled():
+            yield
 
 
 @dataclass
@@ -28,18 +49,42 @@ class Tenant:
     terminal: Terminal
     pos_key: str
     member: Member
+    _roles: dict[str, Client] = field(default_factory=dict, repr=False)
 
     # The API answers in the Accept-Language of the request (default: Russian); the tests'
     # clients ask for English so assertions on messages do not depend on the default.
     def pos(self, language: str = "en") -> Client:
-        return Client(
-            headers={"Authorization": f"Bearer {self.pos_key}", "Accept-Language": language}
-        )
+        return bearer(self.pos_key, language)
 
     def manage(self, language: str = "en") -> Client:
-        return Client(
-            headers={"Authorization": f"Bearer {self.token}", "Accept-Language": language}
-        )
+        return bearer(self.token, language)
+
+    def as_role(self, role: str) -> Client:
+        """A management client of a staff member with `role` (made on first use; the owner's
+        is `manage()`)."""
+        if role == Staff.Role.OWNER:
+            return self.manage()
+        if role not in self._roles:
+            _staff, self._roles[role] = client_as(self, role)
+        return self._roles[role]
+
+
+@dataclass
+class Clerk:
+    """A staff member of a tenant with their credentials: a management token and a password."""
+
+    staff: Staff
+    password: str
+    token: str
+
+    def manage(self, language: str = "en") -> Client:
+        return bearer(self.token, language)
+
+    def session(self, language: str = "en", **kwargs) -> Client:
+        """A browser signed in with the password (a staff session)."""
+        client = Client(headers={"Accept-Language": language}, **kwargs)
+        assert client.login(username=self.staff.user.username, password=self.password)
+        return client
 
 
 def make_tenant(name: str, email: str, phone: str) -> Tenant:
@@ -47,11 +92,10 @@ def make_tenant(name: str, email: str, phone: str) -> Tenant:
     created = tenancy.create_merchant(name, owner_email=email, actor=actor)
     merchant = created.merchant
     terminal, pos_key = tenancy.create_terminal(merchant, store_name="Main", actor=actor)
-    with scope(merchant=merchant):
-        programs.save_program(merchant, programs.DEFAULT_PROGRAM, actor=actor)
-        member = processing.enrol(
-            merchant, phone=phone, first_name=name, channel=Member.Channel.CASHIER, actor=actor
-        )
+    programs.save_program(merchant, programs.DEFAULT_PROGRAM, actor=actor)
+    member = processing.enrol(
+        merchant, phone=phone, first_name=name, channel=Member.Channel.CASHIER, actor=actor
+    )
     return Tenant(
         merchant=merchant, owner=created.owner, owner_password=created.owner_password,
         token=created.api_token, terminal=terminal, pos_key=pos_key, member=member,
@@ -66,6 +110,16 @@ def alice(db) -> Tenant:
 @pytest.fixture
 def bob(db) -> Tenant:
     return make_tenant("Bob Bakery", "bob@example.com", "+79160000002")
+
+
+@pytest.fixture
+def charlie(alice) -> Clerk:
+    """Alice's cashier: may sell and serve members, not run the business."""
+    actor = Actor.cli()
+    staff = make_staff(alice.merchant, "charlie@example.com", Staff.Role.CASHIER)
+    with scope(merchant=alice.merchant):
+        _token, key = tenancy.issue_api_token(staff, name="charlie", by=None, actor=actor)
+    return Clerk(staff=staff, password=STAFF_PASSWORD, token=key)
 
 
 @pytest.fixture

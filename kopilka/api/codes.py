@@ -6,10 +6,10 @@ from datetime import datetime
 from typing import Literal
 
 from django.utils.translation import gettext as _
-from ninja import Field, Router, Schema, Status
+from ninja import Field, Schema, Status
 from pydantic import ConfigDict
 
-from kopilka.api.auth import TerminalKey, in_merchant_scope
+from kopilka.api.auth import TerminalKey, merchant_router, requires
 from kopilka.api.problems import problem
 from kopilka.api.sales import MemberRef, member_from_ref
 from kopilka.api.schemas import Problem, StrictIn
@@ -18,8 +18,7 @@ from kopilka.codes.models import Purpose
 from kopilka.core.errors import InvalidInput
 from kopilka.core.phones import mask_phone
 
-router = Router(tags=["POS"], auth=TerminalKey())
-router.add_decorator(in_merchant_scope)
+router = merchant_router(tags=["POS"], auth=TerminalKey())
 # 429 (with Retry-After) is declared for every operation by api/ratelimit.document.
 ERRORS = {400: Problem, 401: Problem, 404: Problem, 409: Problem, 422: Problem}
 
@@ -48,6 +47,7 @@ class CodeOut(Schema):
 
 
 @router.post("/codes", response={202: CodeOut, **ERRORS}, summary="Send a one-time code")
+@requires("send_codes")
 def send_code(request, payload: CodeIn):
     """Send the customer a one-time code by SMS, at once (also in the quiet hours and to
     members who opted out of messages: they asked for it). Asking again replaces the previous

@@ -9,10 +9,10 @@ from datetime import datetime
 from typing import Annotated
 
 from django.utils.translation import gettext as _
-from ninja import Field, Router, Schema, Status
+from ninja import Field, Schema, Status
 from pydantic import ConfigDict, StrictInt
 
-from kopilka.api.auth import TerminalKey, in_merchant_scope
+from kopilka.api.auth import TerminalKey, merchant_router, requires
 from kopilka.api.sales import MemberRef, member_from_ref
 from kopilka.api.schemas import MemberCardOut, Problem, StrictIn, member_card_out
 from kopilka.core.actor import Actor
@@ -21,8 +21,7 @@ from kopilka.members import services as members
 from kopilka.processing import services as processing
 from kopilka.tenancy.models import Staff
 
-router = Router(tags=["POS"], auth=TerminalKey())
-router.add_decorator(in_merchant_scope)
+router = merchant_router(tags=["POS"], auth=TerminalKey())
 ERRORS = {400: Problem, 401: Problem, 403: Problem, 404: Problem, 409: Problem, 422: Problem}
 NonZeroPoints = Annotated[StrictInt, Field(ge=-(10**12), le=10**12)]
 
@@ -80,6 +79,7 @@ def _card_after(principal, member) -> dict:
 
 @router.post("/adjustments", response={200: MemberCardOut, 201: MemberCardOut, **ERRORS},
              summary="Grant or deduct points by hand")
+@requires("adjust")
 def adjust(request, payload: CounterAdjustmentIn):
     """The cashier grants points (from the allowance the owner set for them) or deducts them,
     with a reason. Idempotent by key per employee: a retry answers 200 and changes nothing."""
@@ -97,6 +97,7 @@ def adjust(request, payload: CounterAdjustmentIn):
 
 @router.post("/transfers", response={200: CounterTransferOut, 201: CounterTransferOut, **ERRORS},
              summary="Send points from one member to another")
+@requires("transfer")
 def transfer(request, payload: CounterTransferIn):
     """Move points between two members at the counter, within the program's transfer limits
     (ENG-12). Idempotent by key per sender: a retry answers 200 with `replayed: true`."""

@@ -5,10 +5,10 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from django.utils.translation import gettext as _
-from ninja import Field, Query, Router, Schema, Status
+from ninja import Field, Query, Schema, Status
 from pydantic import StrictBool, StrictInt
 
-from kopilka.api.auth import ManagementToken, StaffSession, in_merchant_scope
+from kopilka.api.auth import ManagementToken, StaffSession, merchant_router, requires
 from kopilka.api.sales import LineIn, QuoteLineOut, SaleTime
 from kopilka.api.schemas import (
     MemberCardOut,
@@ -27,11 +27,8 @@ from kopilka.programs.engine import BasketLine
 from kopilka.programs.models import Program
 from kopilka.tenancy.models import Staff
 
-router = Router(tags=["Loyalty"], auth=[ManagementToken(), StaffSession()])
-router.add_decorator(in_merchant_scope)
+router = merchant_router(tags=["Loyalty"], auth=[ManagementToken(), StaffSession()])
 ERRORS = {400: Problem, 401: Problem, 403: Problem, 404: Problem, 409: Problem, 422: Problem}
-ADMINS = (Staff.Role.OWNER, Staff.Role.ADMIN)
-STAFF_WHO_ADJUST = (Staff.Role.OWNER, Staff.Role.ADMIN, Staff.Role.MANAGER)
 Points = Annotated[StrictInt, Field(ge=-(10**12), le=10**12)]
 
 
@@ -144,6 +141,7 @@ class HistoryPage(Schema):
 
 
 @router.get("/program", response={200: ProgramOut, **ERRORS})
+@requires("read_setup")
 def get_program(request):
     program = Program.objects.filter(merchant=request.auth.merchant).first()
     if program is None:
@@ -152,10 +150,10 @@ def get_program(request):
 
 
 @router.put("/program", response={200: ProgramOut, **ERRORS})
+@requires("edit_program")
 def put_program(request, payload: ProgramIn):
     """Replace the program. Invalid configurations are refused whole, naming the field."""
     principal = request.auth
-    principal.require_role(*ADMINS)
     return programs.save_program(principal.merchant, payload.config, actor=principal.actor)
 
 
@@ -166,11 +164,11 @@ def _card(principal, member_id: int):
 
 
 @router.post("/program/validate", response={200: TrialOut, **ERRORS})
+@requires("edit_program")
 def validate_program(request, payload: TrialIn):
     """Check a configuration without saving it and, given a basket, show what the engine
     would make of it: an invalid configuration is 422 naming its field, as with PUT."""
     principal = request.auth
-    principal.require_role(*ADMINS)
     basket = payload.basket
     sale = None
     if basket is not None:
@@ -206,12 +204,14 @@ def _trial_quote(quote) -> dict:
 
 
 @router.get("/members/{member_id}/card", response={200: MemberCardOut, **ERRORS})
+@requires("serve_members")
 def member_card(request, member_id: int):
     """A member with balances, tier and hints."""
     return _card(request.auth, member_id)
 
 
 @router.get("/members/{member_id}/history", response={200: HistoryPage, **ERRORS})
+@requires("serve_members")
 def history(request, member_id: int, page: Query[PageQuery]):
     """Every change of the member's points, newest first (the ledger's entries)."""
     principal = request.auth
@@ -227,12 +227,12 @@ def history(request, member_id: int, page: Query[PageQuery]):
 
 @router.post("/members/{member_id}/adjustments",
              response={200: MemberCardOut, 201: MemberCardOut, **ERRORS})
+@requires("adjust")
 def adjust(request, member_id: int, payload: AdjustmentIn):
     """Grant or deduct points by hand, with a reason. Employees other than the owner grant
     from the allowance the owner gave them. Idempotent by key: a retry answers 200 with the
     member's card and changes nothing."""
     principal = request.auth
-    principal.require_role(*STAFF_WHO_ADJUST)
     member = members.get_member(principal.merchant, member_id)
     result = processing.adjust_points(
         principal.merchant, member, points=payload.points, by=principal.staff,
@@ -243,24 +243,23 @@ def adjust(request, member_id: int, payload: AdjustmentIn):
 
 
 @router.put("/staff/{staff_id}/allowance", response={200: AllowanceOut, **ERRORS})
+@requires("set_allowance")
 def set_allowance(request, staff_id: int, payload: AllowanceIn):
     """The owner sets how many points an employee may still grant by hand."""
     principal = request.auth
     staff = Staff.objects.filter(merchant=principal.merchant, pk=staff_id).first()
     if staff is None:
         raise NotFound(_("No staff member %(id)s.") % {"id": staff_id}, field="staff_id")
-    if principal.staff is None:
-        principal.require_role(Staff.Role.OWNER)
     allowance = processing.set_allowance(principal.merchant, staff=staff, points=payload.points,
                                          by=principal.staff, actor=principal.actor)
     return {"staff_id": staff.pk, "remaining": allowance.remaining}
 
 
 @router.put("/members/{member_id}/tier", response={200: MemberCardOut, **ERRORS})
+@requires("assign_tier")
 def assign_tier(request, member_id: int, payload: TierIn):
     """Put the member in a tier by hand, or back to automatic tiers with null."""
     principal = request.auth
-    principal.require_role(*ADMINS)
     member = members.get_member(principal.merchant, member_id)
     processing.assign_tier(principal.merchant, member, tier_code=payload.tier,
                            actor=principal.actor)
@@ -268,11 +267,11 @@ def assign_tier(request, member_id: int, payload: TierIn):
 
 
 @router.post("/transfers", response={200: TransferOut, 201: TransferOut, **ERRORS})
+@requires("transfer")
 def transfer(request, payload: TransferIn):
     """Move points from one member to another (ENG-12), within the program's limits.
     Idempotent by key: a retry answers 200 with `replayed: true`."""
     principal = request.auth
-    principal.require_role(*STAFF_WHO_ADJUST)
     sender = members.get_member(principal.merchant, payload.from_member_id)
     recipient = members.get_member(principal.merchant, payload.to_member_id)
     result = processing.transfer_points(principal.merchant, sender=sender, recipient=recipient,

@@ -3,10 +3,10 @@
 from typing import Annotated, Literal
 
 from django.utils.translation import gettext as _
-from ninja import Field, Query, Router, Status
+from ninja import Field, Query, Status
 from pydantic import StrictBool
 
-from kopilka.api.auth import ManagementToken, StaffSession, in_merchant_scope
+from kopilka.api.auth import ManagementToken, StaffSession, merchant_router, requires
 from kopilka.api.schemas import (
     CardIn,
     CardOut,
@@ -37,13 +37,10 @@ from kopilka.members import services as members
 from kopilka.members.models import Card, Member
 from kopilka.processing import services as processing
 from kopilka.tenancy import services as tenancy
-from kopilka.tenancy.models import Staff, Store, Terminal
+from kopilka.tenancy.models import Store, Terminal
 
-router = Router(tags=["Management"], auth=[ManagementToken(), StaffSession()])
-router.add_decorator(in_merchant_scope)
+router = merchant_router(tags=["Management"], auth=[ManagementToken(), StaffSession()])
 ERRORS = {400: Problem, 401: Problem, 403: Problem, 404: Problem, 409: Problem, 422: Problem}
-ADMINS = (Staff.Role.OWNER, Staff.Role.ADMIN)
-TAGGERS = (Staff.Role.OWNER, Staff.Role.ADMIN, Staff.Role.MANAGER)
 Money = Annotated[int, Field(ge=0, le=10**15)]
 Count = Annotated[int, Field(ge=0, le=10**9)]
 
@@ -59,34 +56,37 @@ class TagsIn(StrictIn):
 
 
 @router.get("/merchant", response={200: MerchantOut, 401: Problem})
+@requires("read_setup")
 def merchant(request):
     return request.auth.merchant
 
 
 @router.get("/stores", response={200: list[StoreOut], 401: Problem})
+@requires("read_setup")
 def list_stores(request):
     return Store.objects.filter(merchant=request.auth.merchant).order_by("name")
 
 
 @router.post("/stores", response={201: StoreOut, **ERRORS})
+@requires("manage_stores")
 def create_store(request, payload: StoreIn):
     principal = request.auth
-    principal.require_role(*ADMINS)
     store = tenancy.create_store(principal.merchant, payload.name, address=payload.address,
                                  actor=principal.actor)
     return Status(201, store)
 
 
 @router.get("/stores/{store_id}", response={200: StoreOut, **ERRORS})
+@requires("read_setup")
 def get_store(request, store_id: int):
     return _store(request.auth, store_id)
 
 
 @router.patch("/stores/{store_id}", response={200: StoreOut, **ERRORS})
+@requires("manage_stores")
 def update_store(request, store_id: int, payload: StorePatchIn):
     """Rename a store, change its address, close (`active: false`) or reopen it."""
     principal = request.auth
-    principal.require_role(*ADMINS)
     store = _store(principal, store_id)
     return tenancy.update_store(store, actor=principal.actor,
                                 **payload.model_dump(exclude_unset=True))
@@ -100,6 +100,7 @@ def _store(principal, store_id: int) -> Store:
 
 
 @router.get("/terminals", response={200: list[TerminalRowOut], **ERRORS})
+@requires("read_setup")
 def list_terminals(request):
     """Every terminal, revoked ones included, oldest first."""
     rows = Terminal.objects.filter(merchant=request.auth.merchant).select_related("store")
@@ -107,16 +108,17 @@ def list_terminals(request):
 
 
 @router.get("/terminals/{terminal_id}", response={200: TerminalRowOut, **ERRORS})
+@requires("read_setup")
 def get_terminal(request, terminal_id: int):
     return terminal_row_out(_terminal(request.auth, terminal_id))
 
 
 @router.post("/terminals/{terminal_id}/revoke", response={200: TerminalRowOut, **ERRORS})
+@requires("manage_stores")
 def revoke_terminal(request, terminal_id: int):
     """Switch a terminal's key off for good: the POS API answers it 401 from now on.
     Revoking again changes nothing."""
     principal = request.auth
-    principal.require_role(*ADMINS)
     terminal = _terminal(principal, terminal_id)
     tenancy.revoke_terminal(terminal, actor=principal.actor)
     return terminal_row_out(terminal)
@@ -132,10 +134,10 @@ def _terminal(principal, terminal_id: int) -> Terminal:
 
 
 @router.post("/terminals", response={201: NewTerminalOut, **ERRORS})
+@requires("manage_stores")
 def create_terminal(request, payload: TerminalIn):
     """Create a POS terminal in a store. The key in the answer is shown only once."""
     principal = request.auth
-    principal.require_role(*ADMINS)
     terminal, key = tenancy.create_terminal(
         principal.merchant, store_name=payload.store, name=payload.name, actor=principal.actor,
         create_store_if_missing=False,
@@ -160,6 +162,7 @@ class MemberQuery(PageQuery):
 
 
 @router.get("/members", response={200: MemberPage, **ERRORS})
+@requires("serve_members")
 def list_members(request, query: Query[MemberQuery]):
     """Members, newest first, with cursor pagination, narrowed by any of the filters (all
     must match). Send the same filters with the `cursor` of the previous page."""
@@ -174,6 +177,7 @@ def list_members(request, query: Query[MemberQuery]):
 
 
 @router.post("/members", response={201: MemberOut, **ERRORS})
+@requires("serve_members")
 def register_member(request, payload: MemberIn):
     principal = request.auth
     data = payload.model_dump(exclude_unset=True)
@@ -186,6 +190,7 @@ def register_member(request, payload: MemberIn):
 
 
 @router.get("/members/{member_id}", response={200: MemberOut, **ERRORS})
+@requires("serve_members")
 def get_member(request, member_id: int):
     principal = request.auth
     member = members.get_member(principal.merchant, member_id)
@@ -193,39 +198,41 @@ def get_member(request, member_id: int):
 
 
 @router.patch("/members/{member_id}", response={200: MemberOut, **ERRORS})
+@requires("serve_members")
 def update_member(request, member_id: int, payload: ProfileIn):
     principal = request.auth
     changes = payload.model_dump(exclude_unset=True)
     if "tags" in changes:  # tags move members into program rules: not every role's call
-        principal.require_role(*TAGGERS)
+        principal.require("tag_members")
     member = members.get_member(principal.merchant, member_id)
     members.update_member(member, actor=principal.actor, **changes)
     return member_out(member, full_phone=principal.sees_full_phones)
 
 
 @router.put("/members/{member_id}/tags", response={200: MemberOut, **ERRORS})
+@requires("tag_members")
 def set_tags(request, member_id: int, payload: TagsIn):
     """Replace the member's tags: trimmed, without repeats, sorted; at most 20 of at most 40
     characters. Program rules match tags exactly (`member_tags_any`)."""
     principal = request.auth
-    principal.require_role(*TAGGERS)
     member = members.get_member(principal.merchant, member_id)
     members.set_tags(member, payload.tags, actor=principal.actor)
     return member_out(member, full_phone=principal.sees_full_phones)
 
 
 @router.post("/members/{member_id}/erase", response={200: MemberOut, **ERRORS})
+@requires("erase_members")
 def erase_member(request, member_id: int):
     """Erase the member's personal data; purchases, refunds and points history stay, no
     longer saying whose. The phone stops finding the member and may register anew."""
     principal = request.auth
-    principal.require_role(*ADMINS)
     member = members.get_member(principal.merchant, member_id)
     member = members.erase_member(member, actor=principal.actor)
     return member_out(member, full_phone=principal.sees_full_phones)
 
 
 @router.post("/members/{member_id}/cards", response={201: CardOut, **ERRORS})
+@requires("serve_members")
 def issue_card(request, member_id: int, payload: CardIn):
     principal = request.auth
     member = members.get_member(principal.merchant, member_id)
@@ -235,6 +242,7 @@ def issue_card(request, member_id: int, payload: CardIn):
 
 
 @router.post("/cards/{number}/replace", response={201: CardOut, **ERRORS})
+@requires("serve_members")
 def replace_card(request, number: PathText, payload: CardReplaceIn):
     """Replace a lost or worn card; the member and the balance stay the same."""
     principal = request.auth

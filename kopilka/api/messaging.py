@@ -8,10 +8,10 @@ from typing import Literal
 
 from django.conf import settings
 from django.utils.translation import gettext as _
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Schema
 from pydantic import StrictBool
 
-from kopilka.api.auth import ManagementToken, StaffSession, in_merchant_scope
+from kopilka.api.auth import ManagementToken, StaffSession, merchant_router, requires
 from kopilka.api.schemas import Id, PageQuery, Problem, StrictIn, UtcTime, paginate
 from kopilka.core.errors import InvalidInput
 from kopilka.core.phones import mask_phone
@@ -26,16 +26,10 @@ from kopilka.messaging.models import (
     SmsEntry,
     Template,
 )
-from kopilka.tenancy.models import Staff
 
-router = Router(tags=["Messaging"], auth=[ManagementToken(), StaffSession()])
-router.add_decorator(in_merchant_scope)
+router = merchant_router(tags=["Messaging"], auth=[ManagementToken(), StaffSession()])
 READ = {401: Problem, 422: Problem}
 WRITE = {400: Problem, 401: Problem, 403: Problem, 422: Problem}
-ADMINS = (Staff.Role.OWNER, Staff.Role.ADMIN)
-# Money matters: the SMS balance, its statement and costs are for the people who run the
-# business, not the counter.
-BILLING_READERS = (Staff.Role.OWNER, Staff.Role.ADMIN, Staff.Role.MANAGER)
 
 # Closed sets in the path and body: an unknown event, language or channel is a 422 naming the
 # field, as any other malformed path value (a non-numeric id) is, and the OpenAPI lists them.
@@ -153,13 +147,8 @@ def _message_out(message: Message, *, full_phone: bool) -> dict:
         "recipient": recipient}
 
 
-def _admin(request):
-    principal = request.auth
-    principal.require_role(*ADMINS)
-    return principal
-
-
 @router.get("/messages/templates", response={200: list[TemplateOut], 401: Problem})
+@requires("read_setup")
 def list_templates(request):
     """Every event, language and channel with the text in force and whether it is sent."""
     in_force = messaging.all_effective(request.auth.merchant)
@@ -171,11 +160,12 @@ def list_templates(request):
 
 @router.put("/messages/templates/{event}/{language}/{channel}",
             response={200: TemplateOut, **WRITE})
+@requires("manage_messaging")
 def save_template(request, event: EventName, language: Language, channel: ChannelName,
                   payload: TemplateIn):
     """Set the text or switch the event off (only the fields sent; a blank body or subject
     goes back to the shipped default). Owners and admins."""
-    principal = _admin(request)
+    principal = request.auth
     merchant = principal.merchant
     saved = Template.objects.filter(merchant=merchant, event=event, language=language,
                                     channel=channel).first()
@@ -189,20 +179,23 @@ def save_template(request, event: EventName, language: Language, channel: Channe
 
 
 @router.post("/messages/preview", response={200: PreviewOut, 400: Problem, **READ})
+@requires("read_setup")
 def preview(request, payload: PreviewIn):
     """The message as a member would get it, with sample figures; nothing is saved."""
     return messaging.preview(request.auth.merchant, **payload.model_dump(exclude_unset=True))
 
 
 @router.get("/messages/settings", response={200: SettingsOut, 401: Problem})
+@requires("read_setup")
 def get_settings(request):
     return _settings_out(messaging.settings_for(request.auth.merchant))
 
 
 @router.put("/messages/settings", response={200: SettingsOut, **WRITE})
+@requires("manage_messaging")
 def save_settings(request, payload: SettingsIn):
     """Whom transactional messages go to, and the quiet hours. Owners and admins."""
-    principal = _admin(request)
+    principal = request.auth
     row = messaging.save_settings(
         principal.merchant, transactional=payload.transactional,
         quiet_from=time.fromisoformat(payload.quiet_from),
@@ -211,6 +204,7 @@ def save_settings(request, payload: SettingsIn):
 
 
 @router.get("/messages", response={200: MessagePage, **READ})
+@requires("read_records")
 def list_messages(request, page: Query[MessageQuery]):
     """The outbox: every message queued for a member, newest first, with cursor pagination."""
     principal = request.auth
@@ -303,25 +297,21 @@ def _billing_out(merchant) -> dict:
             "held": billing.held_count(merchant), "exhausted_at": row.exhausted_at}
 
 
-def _billing_reader(request):
-    principal = request.auth
-    principal.require_role(*BILLING_READERS)
-    return principal
-
-
 @router.get("/messages/billing", response={200: BillingOut, 401: Problem, 403: Problem})
+@requires("read_billing")
 def get_billing(request):
     """The SMS balance, price, free parts, the policy when the money is out, and how many
     messages are held. Owners, admins and managers."""
-    return _billing_out(_billing_reader(request).merchant)
+    return _billing_out(request.auth.merchant)
 
 
 @router.put("/messages/billing", response={200: BillingOut, **WRITE})
+@requires("manage_messaging")
 def save_billing(request, payload: BillingIn):
     """What transactional messages and one-time codes do when the money is out. Switching to
     `send` sends the ones held so far. Owners and admins. (Top-ups are the platform
     operator's: `kopilka sms-topup`.)"""
-    principal = _admin(request)
+    principal = request.auth
     billing.save_policy(principal.merchant,
                         transactional_when_empty=payload.transactional_when_empty,
                         actor=principal.actor)
@@ -330,10 +320,11 @@ def save_billing(request, payload: BillingIn):
 
 @router.get("/messages/billing/history",
             response={200: EntryPage, 401: Problem, 403: Problem, 422: Problem})
+@requires("read_billing")
 def billing_history(request, page: Query[EntryQuery]):
     """The SMS account's statement, newest first: charges, refunds and top-ups with the
     balance after each. Owners, admins and managers."""
-    principal = _billing_reader(request)
+    principal = request.auth
     rows = SmsEntry.objects.filter(merchant=principal.merchant)
     if page.kind is not None:
         rows = rows.filter(kind=page.kind)
@@ -344,10 +335,11 @@ def billing_history(request, page: Query[EntryQuery]):
 
 @router.get("/messages/costs", response={200: CostsOut, 401: Problem, 403: Problem,
                                          422: Problem})
+@requires("read_billing")
 def sms_costs(request, period: Query[CostQuery]):
     """SMS spending by topic (event) in a period: messages, parts, free parts and money, net
     of refunds (counted when they happen). Owners, admins and managers."""
-    principal = _billing_reader(request)
+    principal = request.auth
     if period.from_ and period.to and period.from_ >= period.to:
         raise InvalidInput(_("Must be later than from."), field="to")
     topics = billing.costs(principal.merchant, period.from_, period.to)

@@ -1,8 +1,8 @@
 """POS API: what a cash register or the cashier workplace calls at the counter."""
 
-from ninja import Field, Query, Router, Status
+from ninja import Field, Query, Status
 
-from kopilka.api.auth import TerminalKey, in_merchant_scope
+from kopilka.api.auth import TerminalKey, merchant_router, requires
 from kopilka.api.schemas import (
     CleanIn,
     MemberCardOut,
@@ -16,8 +16,7 @@ from kopilka.members import services as members
 from kopilka.members.models import Member
 from kopilka.processing import services as processing
 
-router = Router(tags=["POS"], auth=TerminalKey())
-router.add_decorator(in_merchant_scope)
+router = merchant_router(tags=["POS"], auth=TerminalKey())
 ERRORS = {400: Problem, 401: Problem, 404: Problem, 409: Problem, 422: Problem}
 
 
@@ -36,12 +35,14 @@ class LookupQuery(CleanIn):
 
 
 @router.get("/terminal", response={200: WhoAmI, 401: Problem}, summary="The calling terminal")
+@requires("read_setup")
 def whoami(request):
     principal = request.auth
     return {"merchant": principal.merchant, "terminal": terminal_out(principal.terminal)}
 
 
 @router.post("/members", response={201: MemberCardOut, **ERRORS}, summary="Register a member")
+@requires("serve_members")
 def register(request, payload: RegistrationIn):
     """Register a member at the counter (the phone is the only required field); the welcome
     bonus, if the program has one, is on the card at once. With `code` (the registration code
@@ -59,6 +60,7 @@ def register(request, payload: RegistrationIn):
 
 
 @router.get("/members/lookup", response={200: MemberCardOut, **ERRORS}, summary="Find a member")
+@requires("serve_members")
 def lookup(request, query: Query[LookupQuery]):
     """Find a member by phone number, card number or the QR token from the member page:
     profile, balances, tier and hints for the cashier."""

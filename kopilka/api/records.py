@@ -4,19 +4,16 @@ audit log. Read-only; lists are newest first with cursor pagination."""
 from datetime import datetime
 
 from django.utils.translation import gettext as _
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Schema
 
-from kopilka.api.auth import ManagementToken, StaffSession, in_merchant_scope
+from kopilka.api.auth import ManagementToken, StaffSession, merchant_router, requires
 from kopilka.api.schemas import Id, PageQuery, Problem, UtcTime, paginate
 from kopilka.core.errors import NotFound
 from kopilka.core.models import AuditEntry
 from kopilka.processing.models import Purchase, Refund
-from kopilka.tenancy.models import Staff
 
-router = Router(tags=["Records"], auth=[ManagementToken(), StaffSession()])
-router.add_decorator(in_merchant_scope)
+router = merchant_router(tags=["Records"], auth=[ManagementToken(), StaffSession()])
 ERRORS = {400: Problem, 401: Problem, 403: Problem, 404: Problem, 409: Problem, 422: Problem}
-AUDITORS = (Staff.Role.OWNER, Staff.Role.ADMIN, Staff.Role.MANAGER)
 
 
 class PurchaseQuery(PageQuery):
@@ -156,6 +153,7 @@ def _given(**lookups) -> dict:
 
 
 @router.get("/purchases", response={200: PurchasePage, **ERRORS})
+@requires("read_records")
 def list_purchases(request, query: Query[PurchaseQuery]):
     """Purchases, the most recently recorded first (offline uploads come when they come)."""
     rows = Purchase.objects.filter(merchant=request.auth.merchant, **_given(
@@ -167,6 +165,7 @@ def list_purchases(request, query: Query[PurchaseQuery]):
 
 
 @router.get("/purchases/{purchase_id}", response={200: PurchaseDetailOut, **ERRORS})
+@requires("read_records")
 def get_purchase(request, purchase_id: int):
     """One purchase with its lines and its refunds."""
     purchase = Purchase.objects.filter(
@@ -183,6 +182,7 @@ def get_purchase(request, purchase_id: int):
 
 
 @router.get("/refunds", response={200: RefundPage, **ERRORS})
+@requires("read_records")
 def list_refunds(request, query: Query[RefundQuery]):
     """Refunds, the most recently recorded first."""
     rows = Refund.objects.filter(merchant=request.auth.merchant, **_given(
@@ -194,6 +194,7 @@ def list_refunds(request, query: Query[RefundQuery]):
 
 
 @router.get("/refunds/{refund_id}", response={200: RefundRecordOut, **ERRORS})
+@requires("read_records")
 def get_refund(request, refund_id: int):
     """One refund, by the id this API gives it (`id`, not the POS's `refund_id`)."""
     refund = Refund.objects.filter(
@@ -205,10 +206,10 @@ def get_refund(request, refund_id: int):
 
 
 @router.get("/audit", response={200: AuditPage, **ERRORS})
+@requires("read_audit")
 def audit_log(request, query: Query[AuditQuery]):
     """Who did what, when and from where: staff, tokens, terminals and the operator's CLI."""
     principal = request.auth
-    principal.require_role(*AUDITORS)
     rows = AuditEntry.objects.filter(merchant=principal.merchant, **_given(
         action=query.action, object_type=query.object_type, object_id=query.object_id,
     ))

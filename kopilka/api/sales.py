@@ -5,11 +5,11 @@ from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from django.utils.translation import gettext as _
-from ninja import Field, Router, Schema, Status
+from ninja import Field, Schema, Status
 from pydantic import AfterValidator, AwareDatetime, ConfigDict, StrictInt, model_validator
 from pydantic_core import PydanticCustomError
 
-from kopilka.api.auth import TerminalKey, in_merchant_scope
+from kopilka.api.auth import TerminalKey, merchant_router, requires
 from kopilka.api.schemas import HintOut, PathText, Problem, StrictIn
 from kopilka.core.errors import InvalidInput, NotFound
 from kopilka.members import services as members
@@ -18,8 +18,7 @@ from kopilka.processing.models import Purchase
 from kopilka.processing.services import EARLIEST_SALE, MAX_QUANTITY
 from kopilka.programs.engine import BasketLine
 
-router = Router(tags=["POS"], auth=TerminalKey())
-router.add_decorator(in_merchant_scope)
+router = merchant_router(tags=["POS"], auth=TerminalKey())
 ERRORS = {400: Problem, 401: Problem, 404: Problem, 409: Problem, 422: Problem}
 Amount = Annotated[StrictInt, Field(ge=0, le=10**13)]
 Points = Annotated[StrictInt, Field(ge=0, le=10**13)]
@@ -202,6 +201,7 @@ def _sale(principal, payload: SaleIn) -> services.Sale:
 
 
 @router.post("/quote", response={200: QuoteOut, **ERRORS}, summary="Quote a basket")
+@requires("sell")
 def quote(request, payload: SaleIn):
     """What the purchase would do — discount, points payable, accrual, hints. Writes nothing."""
     principal = request.auth
@@ -237,6 +237,7 @@ def _purchase_out(result: services.PurchaseResult) -> dict:
 
 @router.post("/purchases", response={200: PurchaseOut, 201: PurchaseOut, **ERRORS},
              summary="Commit a purchase")
+@requires("sell")
 def commit(request, payload: PurchaseIn):
     """Record the sale: spend the points asked for, accrue, move the tier. Idempotent by
     receipt_id per terminal: a retry answers 200 with `replayed: true` and changes nothing."""
@@ -252,6 +253,7 @@ def commit(request, payload: PurchaseIn):
 
 @router.post("/purchases/{receipt_id}/refunds", response={200: RefundOut, 201: RefundOut,
                                                           **ERRORS}, summary="Refund a purchase")
+@requires("refund")
 def refund(request, receipt_id: PathText, payload: RefundIn):
     """Refund all or part of a purchase made through this terminal. Accrued points are taken
     back in proportion, spent points returned in proportion; idempotent by refund_id."""

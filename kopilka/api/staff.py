@@ -7,10 +7,10 @@ from datetime import datetime
 from typing import Literal
 
 from django.utils.translation import gettext as _
-from ninja import Field, Router, Schema, Status
+from ninja import Field, Schema, Status
 from pydantic import StrictBool
 
-from kopilka.api.auth import ManagementToken, StaffSession, in_merchant_scope
+from kopilka.api.auth import ManagementToken, StaffSession, merchant_router, requires
 from kopilka.api.schemas import Problem, StrictIn
 from kopilka.core import clock
 from kopilka.core.errors import NotFound
@@ -18,10 +18,8 @@ from kopilka.tenancy import invitations
 from kopilka.tenancy import services as tenancy
 from kopilka.tenancy.models import ApiToken, Invitation, Staff
 
-router = Router(tags=["Staff"], auth=[ManagementToken(), StaffSession()])
-router.add_decorator(in_merchant_scope)
+router = merchant_router(tags=["Staff"], auth=[ManagementToken(), StaffSession()])
 ERRORS = {400: Problem, 401: Problem, 403: Problem, 404: Problem, 409: Problem, 422: Problem}
-ADMINS = (Staff.Role.OWNER, Staff.Role.ADMIN)
 Role = Literal[tuple(Staff.Role.values)]
 
 
@@ -107,19 +105,19 @@ def _staff(principal, staff_id: int) -> Staff:
 
 
 @router.get("/staff", response={200: list[StaffOut], **ERRORS})
+@requires("manage_staff")
 def list_staff(request):
     """Everyone who works for the merchant, switched-off people included."""
     principal = request.auth
-    principal.require_role(*ADMINS)
     rows = Staff.objects.filter(merchant=principal.merchant).select_related("user")
     return [_staff_out(staff) for staff in rows.order_by("pk")]
 
 
 @router.get("/invitations", response={200: list[InvitationOut], **ERRORS})
+@requires("manage_staff")
 def list_invitations(request):
     """Every invitation, oldest first: pending ones, and what became of the others."""
     principal = request.auth
-    principal.require_role(*ADMINS)
     rows = (Invitation.objects.filter(merchant=principal.merchant)
             .select_related("invited_by__user").order_by("pk"))
     now = clock.now()
@@ -127,24 +125,24 @@ def list_invitations(request):
 
 
 @router.post("/invitations", response={201: InvitationOut, **ERRORS})
+@requires("manage_staff")
 def invite_staff(request, payload: InvitationIn):
     """Invite a person by email to work for the merchant with a role. The invitation's key
     goes to that address by email; they become staff when they accept it. The answer is the
     same whether or not the address has an account; a pending invitation to the same address
     is replaced."""
     principal = request.auth
-    principal.require_role(*ADMINS)
     new = invitations.invite_staff(principal.merchant, email=payload.email, role=payload.role,
                                    by=principal.staff, actor=principal.actor)
     return Status(201, _invitation_out(new.invitation, clock.now()))
 
 
 @router.post("/invitations/{invitation_id}/revoke", response={200: InvitationOut, **ERRORS})
+@requires("manage_staff")
 def revoke_invitation(request, invitation_id: int):
     """Withdraw an invitation: its key stops working. Revoking again changes nothing; an
     accepted invitation is 409 (switch the person off instead)."""
     principal = request.auth
-    principal.require_role(*ADMINS)
     invitation = Invitation.objects.filter(merchant=principal.merchant, pk=invitation_id).first()
     if invitation is None:
         raise NotFound(_("No invitation %(id)s.") % {"id": invitation_id}, field="invitation_id")
@@ -154,40 +152,40 @@ def revoke_invitation(request, invitation_id: int):
 
 
 @router.patch("/staff/{staff_id}", response={200: StaffOut, **ERRORS})
+@requires("manage_staff")
 def update_staff(request, staff_id: int, payload: StaffPatchIn):
     """Change a role or switch a person off (their tokens and sessions stop working). The
     last active owner stays an owner (409)."""
     principal = request.auth
-    principal.require_role(*ADMINS)
     staff = tenancy.update_staff(_staff(principal, staff_id), by=principal.staff,
                                  actor=principal.actor, **payload.model_dump(exclude_unset=True))
     return _staff_out(staff)
 
 
 @router.post("/staff/{staff_id}/tokens", response={201: NewTokenOut, **ERRORS})
+@requires("manage_staff")
 def issue_token(request, staff_id: int, payload: TokenIn):
     """A management token acting as this staff member, with their role."""
     principal = request.auth
-    principal.require_role(*ADMINS)
     token, key = tenancy.issue_api_token(_staff(principal, staff_id), name=payload.name,
                                          by=principal.staff, actor=principal.actor)
     return Status(201, {**_token_out(token), "key": key})
 
 
 @router.get("/tokens", response={200: list[TokenOut], **ERRORS})
+@requires("manage_staff")
 def list_tokens(request):
     """Every management token, revoked ones included, oldest first."""
     principal = request.auth
-    principal.require_role(*ADMINS)
     rows = ApiToken.objects.filter(merchant=principal.merchant).select_related("staff__user")
     return [_token_out(token) for token in rows.order_by("pk")]
 
 
 @router.post("/tokens/{token_id}/revoke", response={200: TokenOut, **ERRORS})
+@requires("manage_staff")
 def revoke_token(request, token_id: int):
     """Switch a token off for good (401 from now on). Revoking again changes nothing."""
     principal = request.auth
-    principal.require_role(*ADMINS)
     token = ApiToken.objects.filter(
         merchant=principal.merchant, pk=token_id
     ).select_related("staff__user").first()

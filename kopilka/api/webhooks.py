@@ -4,21 +4,18 @@ and redelivery. See docs/webhooks.md."""
 from datetime import datetime
 from typing import Literal
 
-from ninja import Field, Query, Router, Schema, Status
+from ninja import Field, Query, Schema, Status
 
-from kopilka.api.auth import ManagementToken, StaffSession, in_merchant_scope
+from kopilka.api.auth import ManagementToken, StaffSession, merchant_router, requires
 from kopilka.api.schemas import PageQuery, Problem, StrictIn, cursor_value
-from kopilka.tenancy.models import Staff
 from kopilka.webhooks import services as webhooks
 from kopilka.webhooks.events import CATALOGUE
 from kopilka.webhooks.models import Delivery, Endpoint
 from kopilka.webhooks.transport import MAX_URL
 
-router = Router(tags=["Webhooks"], auth=[ManagementToken(), StaffSession()])
-router.add_decorator(in_merchant_scope)
+router = merchant_router(tags=["Webhooks"], auth=[ManagementToken(), StaffSession()])
 READ = {401: Problem, 404: Problem, 422: Problem}
 WRITE = {400: Problem, 401: Problem, 403: Problem, 404: Problem, 409: Problem, 422: Problem}
-ADMINS = (Staff.Role.OWNER, Staff.Role.ADMIN)
 EVENTS_HELP = "Event names: " + ", ".join(CATALOGUE)
 
 
@@ -103,47 +100,46 @@ def delivery_out(delivery: Delivery) -> dict:
     }
 
 
-def _admin(request):
-    principal = request.auth
-    principal.require_role(*ADMINS)
-    return principal
-
-
 @router.get("/webhooks", response={200: list[EndpointOut], 401: Problem})
+@requires("read_setup")
 def list_endpoints(request):
     """The merchant's webhook endpoints (at most 20), oldest first."""
     return Endpoint.objects.filter(merchant=request.auth.merchant).order_by("pk")
 
 
 @router.post("/webhooks", response={201: EndpointWithSecretOut, **WRITE})
+@requires("manage_webhooks")
 def create_endpoint(request, payload: EndpointIn):
     """Register an endpoint for the events it lists. The answer carries its signing secret,
     shown only once."""
-    principal = _admin(request)
+    principal = request.auth
     endpoint = webhooks.create_endpoint(principal.merchant, actor=principal.actor,
                                         **payload.model_dump())
     return Status(201, endpoint)
 
 
 @router.get("/webhooks/{endpoint_id}", response={200: EndpointOut, **READ})
+@requires("read_setup")
 def get_endpoint(request, endpoint_id: int):
     return webhooks.get_endpoint(request.auth.merchant, endpoint_id)
 
 
 @router.patch("/webhooks/{endpoint_id}", response={200: EndpointOut, **WRITE})
+@requires("manage_webhooks")
 def update_endpoint(request, endpoint_id: int, payload: EndpointPatch):
     """Change the URL, events, description or `active` (only the fields sent)."""
-    principal = _admin(request)
+    principal = request.auth
     endpoint = webhooks.get_endpoint(principal.merchant, endpoint_id)
     return webhooks.update_endpoint(endpoint, actor=principal.actor,
                                     **payload.model_dump(exclude_unset=True))
 
 
 @router.delete("/webhooks/{endpoint_id}", response={200: EndpointOut, **WRITE})
+@requires("manage_webhooks")
 def delete_endpoint(request, endpoint_id: int):
     """Remove the endpoint and its delivery log; the answer is the endpoint as it was (every
     success of this API is a JSON body)."""
-    principal = _admin(request)
+    principal = request.auth
     endpoint = webhooks.get_endpoint(principal.merchant, endpoint_id)
     gone = {name: getattr(endpoint, name) for name in EndpointOut.model_fields}
     webhooks.delete_endpoint(endpoint, actor=principal.actor)
@@ -152,22 +148,25 @@ def delete_endpoint(request, endpoint_id: int):
 
 @router.post("/webhooks/{endpoint_id}/rotate-secret",
              response={200: EndpointWithSecretOut, **WRITE})
+@requires("manage_webhooks")
 def rotate_secret(request, endpoint_id: int):
     """Replace the signing secret; the new one signs every attempt from now on."""
-    principal = _admin(request)
+    principal = request.auth
     endpoint = webhooks.get_endpoint(principal.merchant, endpoint_id)
     return webhooks.rotate_secret(endpoint, actor=principal.actor)
 
 
 @router.post("/webhooks/{endpoint_id}/test", response={202: DeliveryOut, **WRITE})
+@requires("manage_webhooks")
 def test_endpoint(request, endpoint_id: int):
     """Send a `ping` event to the endpoint now; follow it in the delivery log."""
-    principal = _admin(request)
+    principal = request.auth
     endpoint = webhooks.get_endpoint(principal.merchant, endpoint_id)
     return Status(202, delivery_out(webhooks.send_test(endpoint, actor=principal.actor)))
 
 
 @router.get("/webhooks/{endpoint_id}/deliveries", response={200: DeliveryPage, **READ})
+@requires("read_setup")
 def list_deliveries(request, endpoint_id: int, page: Query[DeliveryQuery]):
     """The endpoint's deliveries, newest first, with cursor pagination."""
     principal = request.auth
@@ -185,6 +184,7 @@ def list_deliveries(request, endpoint_id: int, page: Query[DeliveryQuery]):
 
 
 @router.get("/webhook-deliveries/{delivery_id}", response={200: DeliveryDetailOut, **READ})
+@requires("read_setup")
 def get_delivery(request, delivery_id: int):
     """One delivery with the body it sends and every attempt."""
     delivery = webhooks.get_delivery(request.auth.merchant, delivery_id)
@@ -193,8 +193,9 @@ def get_delivery(request, delivery_id: int):
 
 
 @router.post("/webhook-deliveries/{delivery_id}/redeliver", response={202: DeliveryOut, **WRITE})
+@requires("manage_webhooks")
 def redeliver(request, delivery_id: int):
     """Send the delivery again now, with the same event id and body and fresh retries."""
-    principal = _admin(request)
+    principal = request.auth
     delivery = webhooks.get_delivery(principal.merchant, delivery_id)
     return Status(202, delivery_out(webhooks.redeliver(delivery, actor=principal.actor)))

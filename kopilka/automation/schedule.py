@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django_scopes import scope, scopes_disabled
+from django_scopes import scopes_disabled
 
 from kopilka.automation import chains, gifts, jobs, notices, progress, winback
 from kopilka.automation.models import JobRun
@@ -28,6 +28,7 @@ from kopilka.core.actor import Actor
 from kopilka.messaging import services as messaging
 from kopilka.programs import services as programs
 from kopilka.programs.engine import CompiledProgram
+from kopilka.tenancy import access
 from kopilka.tenancy.models import Merchant
 
 logger = logging.getLogger("kopilka.automation")
@@ -105,7 +106,8 @@ def run_due(at: datetime) -> int:
         # Jobs that message members read the merchant's templates once, not per message.
         templates = (messaging.templates_read_once(merchant)
                      if any(job.messages_members for job in due) else nullcontext())
-        with scope(merchant=merchant), templates:
+        # One context per merchant's run: the program, settings and subscription are read once.
+        with access.enter(access.Principal.system(merchant)), templates:
             program = programs.load(merchant)
             for job in due:
                 if job.messages_members and not materialised:

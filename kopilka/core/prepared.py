@@ -57,6 +57,11 @@ class PreparedQuery:
         return (sql, params, slots, compiler, compiler.get_converters(fields),
                 klass_info["model"], start, end, init_list, populators, fetch_mode)
 
+    @property
+    def compiled(self) -> bool:
+        """Whether it ran already (a queryset built later would not change it)."""
+        return bool(self._compiled)
+
     def first(self, *args, using: str = "default"):
         """The first instance the query finds with these arguments, or None."""
         found = self._run(args, using, 1)

@@ -147,15 +147,29 @@ def register_member(
     return member
 
 
+# Relations of the apps above that whoever finds a member at the counter reads next (the
+# points account): those apps register them from their AppConfig.ready(), members never names
+# them. The POS query budget counts on the look-up being one query.
+_counter_joins: list[str] = []
+
+
+def join_at_the_counter(*relations: str) -> None:
+    """Join `relations` (of Member) into every counter look-up (find_member, get_member). Call
+    from AppConfig.ready(): the look-ups compile once, on first use."""
+    if any(query.compiled for query in _COUNTER_QUERIES):
+        raise RuntimeError("the counter look-ups are compiled already; register in ready()")
+    _counter_joins.extend(r for r in relations if r not in _counter_joins)
+
+
 def _at_the_counter(lookup):
     """A member of the merchant (the first argument) found at the counter, with the person and
-    points account joined: whoever finds a member there shows the phone and the balance next
-    (the POS query budget counts on one query). The account is a snapshot: writes lock and
-    re-read it (ledger.Book.open). Compiled once per process (core/prepared.py)."""
+    the registered relations joined: whoever finds a member there shows the phone and the
+    balance next. A joined row is a snapshot: writes lock and re-read it (ledger.Book.open).
+    Compiled once per process (core/prepared.py)."""
 
     def build(merchant_id, value):
         members = Member.objects.filter(merchant_id=merchant_id).select_related(
-            "person", "account")
+            "person", *_counter_joins)
         return members.filter(**lookup(merchant_id, value))[:1]
 
     return build
@@ -175,6 +189,7 @@ _BY_QR = PreparedQuery(_at_the_counter(lambda merchant_id, token: {"qr_token": t
                        kinds=(int, str))
 _BY_ID = PreparedQuery(_at_the_counter(lambda merchant_id, member_id: {"pk": member_id}),
                        kinds=(int, int))
+_COUNTER_QUERIES = (_BY_PHONE, _BY_CARD, _BY_QR, _BY_ID)
 
 
 def find_member(

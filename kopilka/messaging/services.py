@@ -21,6 +21,7 @@ from kopilka.members.models import Consent
 from kopilka.messaging import quiet, render, sms, tasks
 from kopilka.messaging.defaults import DEFAULTS
 from kopilka.messaging.models import Channel, Event, Message, Settings, Template
+from kopilka.tenancy import access
 from kopilka.tenancy.models import Merchant
 
 # Which events need the member's consent to messages (Consent kind "messages"): the ones that
@@ -185,11 +186,10 @@ def preview(merchant: Merchant, *, event: str, language: str, channel: str = Cha
 
 def settings_for(merchant: Merchant) -> Settings:
     """The merchant's messaging settings, or the defaults (unsaved) when it never changed them.
-    Kept on the merchant object: the operations of one request ask once."""
-    try:
-        return merchant.messaging_settings
-    except Settings.DoesNotExist:
-        return Settings(merchant=merchant)
+    From the merchant context (tenancy.access): the operations of one request or job ask
+    once."""
+    row = access.context(merchant)["messaging_settings"]
+    return row if row is not None else Settings(merchant=merchant)
 
 
 @transaction.atomic
@@ -205,7 +205,7 @@ def save_settings(merchant: Merchant, *, transactional: str, quiet_from: time,
         merchant=merchant, defaults={"transactional": transactional, "quiet_from": quiet_from,
                                      "quiet_to": quiet_to, "updated_at": clock.now()},
     )
-    Merchant.messaging_settings.related.set_cached_value(merchant, row)
+    access.context(merchant)["messaging_settings"] = row
     audit.record("messaging.settings.saved", actor=actor, merchant=merchant, obj=row,
                  data={"transactional": transactional, "quiet_from": quiet_from.isoformat(),
                        "quiet_to": quiet_to.isoformat()})

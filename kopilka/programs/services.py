@@ -23,7 +23,7 @@ from kopilka.programs.engine import (
     quote,
 )
 from kopilka.programs.models import Program
-from kopilka.tenancy.models import Merchant
+from kopilka.tenancy import access
 
 # A small starting program so a new merchant can sell at once: 5 % bonus, up to 50 % of a
 # check payable with points. The owner adapts it in the cabinet.
@@ -67,7 +67,7 @@ def save_program(merchant, config: dict, *, actor: Actor) -> Program:
         program.version += 1
         program.updated_at = clock.now()
         program.save(update_fields=["config", "version", "updated_at"])
-    Merchant.program.related.set_cached_value(merchant, program)  # load() must see this one
+    access.context(merchant)["program"] = program  # load() must see this one
     audit.record(
         "programs.program.saved",
         actor=actor,
@@ -82,17 +82,14 @@ def load(merchant) -> CompiledProgram:
     """The merchant's compiled program, re-validated only when its configuration changed.
 
     The cache compares the stored document itself, not a version number: ids and versions can
-    repeat after a rolled-back transaction, a document cannot lie about its content. A merchant
-    that came with its program joined (API authentication does that) costs no query.
+    repeat after a rolled-back transaction, a document cannot lie about its content. The row
+    comes from the merchant context (tenancy.access): joined when the API authenticated, read
+    once per entered request or job otherwise.
     """
-    if Merchant.program.is_cached(merchant):
-        program = getattr(merchant, "program", None)  # None cached: the join found none
-        row = (program.pk, program.config) if program is not None else None
-    else:
-        row = Program.objects.filter(merchant=merchant).values_list("pk", "config").first()
-    if row is None:
+    program = access.context(merchant)["program"]
+    if program is None:
         raise Conflict(_("This merchant has no loyalty program yet."), field="program")
-    pk, config = row
+    pk, config = program.pk, program.config
     cached = _cache.get(pk)
     if cached is not None and cached[0] == config:
         return cached[1]

@@ -102,10 +102,6 @@ class Staff(models.Model):
     def __str__(self):
         return f"{self.user.email} ({self.get_role_display()})"
 
-    @property
-    def sees_full_phones(self) -> bool:
-        return self.role in (self.Role.OWNER, self.Role.ADMIN)
-
 
 class KeyFields(models.Model):
     """A secret shown once: stored as a hash, found by its visible prefix."""

@@ -24,8 +24,9 @@ from django_scopes import scope, scopes_disabled
 
 from kopilka.core import audit, clock, keys
 from kopilka.core.actor import Actor
-from kopilka.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from kopilka.core.errors import Conflict, InvalidInput, NotFound
 from kopilka.core.prepared import PreparedQuery
+from kopilka.tenancy import access
 from kopilka.tenancy.models import ApiToken, Merchant, Staff, Store, Terminal, validate_country
 
 # Where a currency tells the country, phone numbers default to that country's format.
@@ -252,10 +253,10 @@ def _authenticate(model, plaintext: str, kind: str, *related: str):
     """Find the live key by its prefix, then compare hashes in constant time.
 
     Runs before the request's merchant is known, so the lookup is deliberately unscoped;
-    the caller enters the scope of the merchant the key belongs to. The merchant's program,
-    webhook subscription and messaging settings come in the same query: nearly every request
-    needs the program (programs.load) and every write asks whether anyone listens
-    (webhooks.emit) and whether the member gets a message (messaging).
+    the caller enters the scope of the merchant the key belongs to. The parts of the merchant
+    context that the apps above registered (access.provide: the program, the webhook
+    subscription, the messaging settings) come in the same query: nearly every request needs
+    them, and `access.MerchantContext.joined` then serves them without another.
     """
     prefix = keys.split_key(plaintext or "", kind)
     if prefix is None:
@@ -275,11 +276,11 @@ def _authenticate(model, plaintext: str, kind: str, *related: str):
 
 @functools.cache
 def _key_lookup(model, related: tuple[str, ...]) -> PreparedQuery:
-    """The key's row with its merchant's configuration, compiled once (every request runs it;
-    key prefixes are unique, so no ORDER BY is needed)."""
+    """The key's row with its merchant and the merchant context's registered parts, compiled
+    once, on the first request (after every AppConfig.ready() has registered its parts; key
+    prefixes are unique, so no ORDER BY is needed)."""
     return PreparedQuery(lambda prefix: model.objects.select_related(
-        "merchant", "merchant__program", "merchant__webhook_subscription",
-        "merchant__messaging_settings", *related,
+        "merchant", *access.merchant_joins(), *related,
     ).filter(key_prefix=prefix)[:1], kinds=(str,))
 
 
@@ -297,6 +298,22 @@ def authenticate_token(plaintext: str) -> ApiToken | None:
         return None
     token.staff = staff
     return token
+
+
+def staff_for_session(user, merchant_slug: str | None = None) -> Staff | None:
+    """The membership a signed-in user acts through: their only active one at an active
+    merchant, or the one at `merchant_slug` when they work for several. The merchant context's
+    registered parts come joined, as with keys (access.MerchantContext.joined)."""
+    if not user.is_authenticated:
+        return None
+    with scopes_disabled():  # before the merchant is known, as for keys
+        memberships = Staff.objects.select_related(
+            "merchant", "user", *access.merchant_joins()
+        ).filter(user=user, active=True, merchant__status=Merchant.Status.ACTIVE)
+        if merchant_slug:
+            memberships = memberships.filter(merchant__slug=merchant_slug)
+        found = list(memberships[:2])
+    return found[0] if len(found) == 1 else None
 
 
 # --- stores, staff and tokens from the management API ----------------------------------------
@@ -336,8 +353,9 @@ def check_may_manage(by: Staff | None, role: str) -> None:
     """Admins manage staff and tokens, but only an owner makes, changes or speaks for an owner:
     otherwise an admin could promote themselves or act with an owner's token. `by` None is
     the operator (CLI)."""
-    if by is not None and by.role != Staff.Role.OWNER and role == Staff.Role.OWNER:
-        raise Forbidden(_("Only an owner can manage owners."))
+    if by is not None and role == Staff.Role.OWNER and not access.role_may(by.role,
+                                                                             "manage_owners"):
+        raise access.refuse("manage_owners")
 
 
 @transaction.atomic

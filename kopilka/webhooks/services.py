@@ -12,6 +12,7 @@ from django.utils.translation import ngettext
 from kopilka.core import audit, clock
 from kopilka.core.actor import Actor
 from kopilka.core.errors import Conflict, InvalidInput, NotFound
+from kopilka.tenancy import access
 from kopilka.tenancy.models import Merchant
 from kopilka.webhooks import signing, tasks, transport
 from kopilka.webhooks.events import CATALOGUE, PING
@@ -49,10 +50,11 @@ def emit(merchant: Merchant, event: str, data: dict) -> list[Delivery]:
     points, RFC 3339 times; phones masked at most)."""
     if event not in CATALOGUE:
         raise ValueError(f"unknown webhook event {event!r}")  # a programming error
-    if Merchant.webhook_subscription.is_cached(merchant):  # joined when the API authenticated
-        subscription = getattr(merchant, "webhook_subscription", None)  # None: no endpoints
-        if subscription is None or event not in subscription.events:
-            return []
+    # The merchant context's subscription (joined when the API authenticated): a merchant
+    # nobody listens to costs no query.
+    subscription = access.context(merchant)["webhook_subscription"]  # None: no endpoints
+    if subscription is None or event not in subscription.events:
+        return []
     # Endpoints are few per merchant (MAX_ENDPOINTS); the subscription test is in Python
     # because SQLite cannot look inside a JSON list.
     endpoints = [endpoint for endpoint in Endpoint.objects.filter(merchant=merchant, active=True)
@@ -86,14 +88,14 @@ def _subscribe(merchant: Merchant) -> None:
         "events", flat=True
     ):
         events.update(endpoint_events)
-    # By id, not by the instance: that would cache this row on the caller's merchant object,
-    # which then could go stale; only a merchant loaded with the join takes emit's shortcut.
+    row = None
     if events:
-        Subscription.objects.update_or_create(
+        row, _created = Subscription.objects.update_or_create(
             merchant_id=merchant.pk, defaults={"events": sorted(events)}
         )
     else:
         Subscription.objects.filter(merchant_id=merchant.pk).delete()
+    access.context(merchant)["webhook_subscription"] = row  # what emit() reads from now on
 
 
 def _lock(merchant: Merchant) -> None:

@@ -24,9 +24,8 @@ def put(client, url, body):
 @pytest.fixture
 def cashier(alice):
     user = get_user_model().objects.create_user("kassa@example.com", "kassa@example.com", "x")
-    with scope(merchant=alice.merchant):
-        return Staff.objects.create(merchant=alice.merchant, user=user,
-                                    role=Staff.Role.CASHIER, created_at=alice.merchant.created_at)
+    return Staff.objects.create(merchant=alice.merchant, user=user,
+                                role=Staff.Role.CASHIER, created_at=alice.merchant.created_at)
 
 
 def grant(alice, cashier, points, key="g1", **member):

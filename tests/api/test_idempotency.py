@@ -17,7 +17,7 @@ from kopilka.api.idempotency import purge
 from kopilka.api.models import IdempotencyRecord
 from kopilka.ledger.models import Account
 from kopilka.tenancy.models import Store, Terminal
-from tests.processing.test_concurrency import run_in_threads
+from tests.clients import run_in_threads
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,7 @@ from kopilka.core.models import AuditEntry
 from kopilka.members import services as members
 from kopilka.messaging import billing, services
 from kopilka.messaging.models import Message
-from tests.api.test_manage_staff import client_as
+from tests.clients import client_as
 
 pytestmark = pytest.mark.django_db
 API = "/api/v1/manage/messages"
@@ -31,12 +31,11 @@ def platform_prices():
 @pytest.fixture(autouse=True)
 def sending(alice):
     """Alice sends receipts to every member at any hour, and her member agreed to messages."""
-    with scope(merchant=alice.merchant):
-        services.save_settings(alice.merchant, transactional="all", quiet_from=time(0),
-                               quiet_to=time(0), actor=Actor.cli())
-        members.grant_consent(alice.member, members.ConsentGiven(kind="messages",
-                                                                 text_version="v1"),
-                              channel="cashier", actor=Actor.cli())
+    services.save_settings(alice.merchant, transactional="all", quiet_from=time(0),
+                           quiet_to=time(0), actor=Actor.cli())
+    members.grant_consent(alice.member, members.ConsentGiven(kind="messages",
+                                                             text_version="v1"),
+                          channel="cashier", actor=Actor.cli())
 
 
 def send(client, method, url, body=None):

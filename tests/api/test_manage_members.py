@@ -11,7 +11,8 @@ from kopilka.ledger.models import Account, Entry
 from kopilka.members import services as members
 from kopilka.members.models import Card, Consent, Member, Person, Relative
 from kopilka.processing.models import Purchase
-from tests.api.test_manage_staff import API, client_as, send
+from tests.clients import MANAGE as API
+from tests.clients import client_as, send
 from tests.shop import ACTOR
 
 pytestmark = pytest.mark.django_db

@@ -11,7 +11,7 @@ from kopilka.core.models import AuditEntry
 from kopilka.messaging import services
 from kopilka.messaging.defaults import DEFAULTS
 from kopilka.messaging.models import Message, Settings
-from tests.api.test_manage_staff import client_as
+from tests.clients import client_as
 
 pytestmark = pytest.mark.django_db
 API = "/api/v1/manage/messages"

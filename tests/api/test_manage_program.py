@@ -5,7 +5,7 @@ from django_scopes import scopes_disabled
 
 from kopilka.core.models import AuditEntry
 from kopilka.programs.models import Program
-from tests.api.test_manage_staff import client_as, send
+from tests.clients import client_as, send
 
 pytestmark = pytest.mark.django_db
 CONFIG = {

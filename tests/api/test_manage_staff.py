@@ -11,28 +11,15 @@ from django.test import Client
 from django_scopes import scope, scopes_disabled
 
 from kopilka.core import clock
-from kopilka.core.actor import Actor
 from kopilka.core.models import AuditEntry
-from kopilka.tenancy import services as tenancy
 from kopilka.tenancy.models import ApiToken, Invitation, Staff
+from tests.clients import MANAGE as API
+from tests.clients import client_as, send
 from tests.tenancy.tools import make_staff
 
 pytestmark = pytest.mark.django_db
-API = "/api/v1/manage"
 ACCEPT = "/api/v1/invitations/accept"
 KEY = re.compile(r"kp_inv_[0-9a-f]{8}_[A-Za-z0-9_-]{43}")
-
-
-def send(client, method, url, body=None):
-    return getattr(client, method)(API + url, body, content_type="application/json")
-
-
-def client_as(tenant, role, email=None):
-    """A management client for a new staff member of `tenant` with `role`."""
-    staff = make_staff(tenant.merchant, email or f"{role}@{tenant.merchant.slug}.io", role)
-    with scope(merchant=tenant.merchant):
-        _token, key = tenancy.issue_api_token(staff, name="t", by=None, actor=Actor.cli())
-    return staff, Client(headers={"Authorization": f"Bearer {key}", "Accept-Language": "en"})
 
 
 def invite(client, email, role="cashier", capture=None):

@@ -5,7 +5,8 @@ from django_scopes import scope, scopes_disabled
 
 from kopilka.core.models import AuditEntry
 from kopilka.tenancy.models import Store, Terminal
-from tests.api.test_manage_staff import API, client_as, send
+from tests.clients import MANAGE as API
+from tests.clients import client_as, send
 
 pytestmark = pytest.mark.django_db
 

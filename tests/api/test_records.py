@@ -9,7 +9,8 @@ from django_scopes import scope
 
 from kopilka.processing.models import Purchase, Refund
 from kopilka.tenancy import services as tenancy
-from tests.api.test_manage_staff import API, client_as, send
+from tests.clients import MANAGE as API
+from tests.clients import client_as, send
 
 pytestmark = pytest.mark.django_db
 DAY1 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

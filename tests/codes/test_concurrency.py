@@ -16,7 +16,7 @@ from kopilka.messaging import tasks
 from kopilka.processing import services
 from kopilka.processing.models import Purchase
 from kopilka.programs.engine import BasketLine
-from tests.processing.test_concurrency import run_in_threads
+from tests.clients import run_in_threads
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

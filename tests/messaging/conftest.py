@@ -1,5 +1,4 @@
 import pytest
-from django_scopes import scope
 
 from kopilka.core.actor import Actor
 from kopilka.programs import services as programs
@@ -17,8 +16,7 @@ def points_program(alice):
             "en": {"one": "point", "other": "points"},
         },
     }
-    with scope(merchant=alice.merchant):
-        programs.save_program(alice.merchant, config, actor=Actor.cli())
+    programs.save_program(alice.merchant, config, actor=Actor.cli())
     return alice
 
 
@@ -31,10 +29,9 @@ def sending(alice):
     from kopilka.members import services as members
     from kopilka.messaging import services
 
-    with scope(merchant=alice.merchant):
-        services.save_settings(alice.merchant, transactional="all", quiet_from=time(0),
-                               quiet_to=time(0), actor=Actor.cli())
-        members.grant_consent(alice.member, members.ConsentGiven(kind="messages",
-                                                                 text_version="v1"),
-                              channel="cashier", actor=Actor.cli())
+    services.save_settings(alice.merchant, transactional="all", quiet_from=time(0),
+                           quiet_to=time(0), actor=Actor.cli())
+    members.grant_consent(alice.member, members.ConsentGiven(kind="messages",
+                                                             text_version="v1"),
+                          channel="cashier", actor=Actor.cli())
     return alice

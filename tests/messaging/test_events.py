@@ -199,11 +199,13 @@ def test_quiet_hours_run_over_midnight_in_the_merchants_zone(now, released):
 
 
 def test_settings_joined_with_the_merchant_cost_no_query(shop, django_assert_num_queries):
-    # What API authentication can do (as it does for the program): join the settings row, so
-    # that asking whom to send a receipt costs nothing at a merchant that never set them.
+    # What API authentication does (as for the program): join the settings row, so that
+    # asking whom to send a receipt costs nothing at a merchant that never set them.
+    from kopilka.tenancy import access
     from kopilka.tenancy.models import Merchant
 
-    joined = Merchant.objects.select_related("messaging_settings").get(pk=shop.merchant.pk)
-    with django_assert_num_queries(0):
+    joined = Merchant.objects.select_related(*access.merchant_joins("")).get(pk=shop.merchant.pk)
+    with access.enter(access.Principal.system(joined, joined=True)), \
+            django_assert_num_queries(0):
         assert services.settings_for(joined).transactional == "off"
         assert services.may_send(joined, shop.tenant.member, Event.ACCRUAL) is False

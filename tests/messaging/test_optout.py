@@ -92,10 +92,9 @@ def both(alice, bob):
     """One person, a member at alice's and at bob's, with consent to messages at both."""
     shared = []
     for tenant in (alice, bob):
-        with scope(merchant=tenant.merchant):
-            from kopilka.processing import services as processing
-            tenant.member = processing.enrol(tenant.merchant, phone="+79160000007",
-                                             channel="cashier", actor=Actor.cli())
+        from kopilka.processing import services as processing
+        tenant.member = processing.enrol(tenant.merchant, phone="+79160000007",
+                                         channel="cashier", actor=Actor.cli())
         consent(tenant)
         shared.append(tenant)
     return shared

@@ -1,38 +1,15 @@
 """Real concurrent transactions against the real database (SQLite file or PostgreSQL)."""
 
-import threading
 
 import pytest
-from django.db import connection
 from django_scopes import scope, scopes_disabled
 
 from kopilka.core.errors import Conflict
 from kopilka.ledger.verify import verify
 from kopilka.processing.models import Purchase
+from tests.clients import run_in_threads
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-
-def run_in_threads(count, work):
-    """Start `count` threads at the same moment; collect what each returned or raised."""
-    barrier = threading.Barrier(count)
-    outcomes = [None] * count
-
-    def runner(n):
-        try:
-            barrier.wait()
-            outcomes[n] = work(n)
-        except Exception as error:  # collected and asserted on by the test
-            outcomes[n] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=runner, args=(n,)) for n in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return outcomes
 
 
 def test_forty_cashiers_spending_100_from_1000_exactly_ten_succeed(shop):

@@ -1,5 +1,4 @@
 import pytest
-from django_scopes import scope
 
 from kopilka.core.actor import Actor
 
@@ -12,10 +11,9 @@ def sending(alice):
     from kopilka.members import services as members
     from kopilka.messaging import services as messaging
 
-    with scope(merchant=alice.merchant):
-        messaging.save_settings(alice.merchant, transactional="all", quiet_from=time(0),
-                                quiet_to=time(0), actor=Actor.cli())
-        members.grant_consent(alice.member, members.ConsentGiven(kind="messages",
-                                                                 text_version="v1"),
-                              channel="cashier", actor=Actor.cli())
+    messaging.save_settings(alice.merchant, transactional="all", quiet_from=time(0),
+                            quiet_to=time(0), actor=Actor.cli())
+    members.grant_consent(alice.member, members.ConsentGiven(kind="messages",
+                                                             text_version="v1"),
+                          channel="cashier", actor=Actor.cli())
     return alice

@@ -9,6 +9,7 @@ from django_scopes import scope
 
 from kopilka.core.actor import Actor
 from kopilka.processing import services as processing
+from kopilka.tenancy import access
 from kopilka.tenancy.models import Merchant
 from kopilka.webhooks import services as webhooks
 from kopilka.webhooks.events import CATALOGUE
@@ -182,18 +183,29 @@ def test_the_subscription_summary_follows_the_endpoints(shop):
 
 def test_a_merchant_joined_with_its_subscription_costs_no_query(shop,
                                                                 django_assert_num_queries):
-    """How API requests arrive: authentication joins the subscription with the merchant."""
+    """How API requests arrive: authentication joins the subscription with the merchant, and
+    the merchant context entered for the request serves it."""
     webhooks.create_endpoint(shop.merchant, url="https://a.example.com/",
                              events=["purchase.committed"], actor=ACTOR)
 
     def joined():
-        return Merchant.objects.select_related("webhook_subscription").get(pk=shop.merchant.pk)
+        merchant = Merchant.objects.select_related(*access.merchant_joins("")).get(
+            pk=shop.merchant.pk)
+        return access.enter(access.Principal.system(merchant, joined=True))
 
-    merchant = joined()
-    with django_assert_num_queries(0):
-        assert webhooks.emit(merchant, "member.registered", {}) == []
-    assert len(webhooks.emit(merchant, "purchase.committed", {})) == 1
+    with joined() as context:
+        with django_assert_num_queries(0):
+            assert webhooks.emit(context.merchant, "member.registered", {}) == []
+        assert len(webhooks.emit(context.merchant, "purchase.committed", {})) == 1
     webhooks.delete_endpoint(Endpoint.objects.get(merchant=shop.merchant), actor=ACTOR)
-    without = joined()
-    with django_assert_num_queries(0):
-        assert webhooks.emit(without, "purchase.committed", {}) == []
+    with joined() as context, django_assert_num_queries(0):
+        assert webhooks.emit(context.merchant, "purchase.committed", {}) == []
+
+
+def test_an_endpoint_change_within_a_request_is_what_emit_sees_next(shop):
+    """The context entered for a request is kept current by the endpoint changes made in it."""
+    with access.enter(access.Principal.system(shop.merchant)):
+        assert webhooks.emit(shop.merchant, "purchase.committed", {}) == []
+        webhooks.create_endpoint(shop.merchant, url="https://a.example.com/",
+                                 events=["purchase.committed"], actor=ACTOR)
+        assert len(webhooks.emit(shop.merchant, "purchase.committed", {})) == 1
