@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from django.http import HttpRequest
 from django.test import Client, override_settings
 from django_scopes import scope, scopes_disabled
 
@@ -83,7 +84,9 @@ class Clerk:
     def session(self, language: str = "en", **kwargs) -> Client:
         """A browser signed in with the password (a staff session)."""
         client = Client(headers={"Accept-Language": language}, **kwargs)
-        assert client.login(username=self.staff.user.username, password=self.password)
+        # django-axes checks every authenticate() and needs a request to count failures by.
+        assert client.login(request=HttpRequest(), username=self.staff.user.username,
+                            password=self.password)
         return client
 
 

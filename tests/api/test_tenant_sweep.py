@@ -29,7 +29,7 @@ from kopilka.api.urls import api
 from kopilka.core.actor import Actor
 from kopilka.members.models import Card, Member
 from kopilka.processing.models import Purchase, Refund
-from kopilka.tenancy import access
+from kopilka.tenancy import access, invitations
 from kopilka.tenancy.models import ApiToken, Merchant
 from kopilka.webhooks import services as webhooks
 from kopilka.webhooks.models import Delivery
@@ -81,6 +81,8 @@ def world(alice, bob, charlie):
     endpoint = webhooks.create_endpoint(merchant, url="https://alice.example.com/hook",
                                         events=["purchase.committed"], actor=ACTOR)
     delivery = webhooks.send_test(endpoint, actor=ACTOR)
+    invitation = invitations.invite_staff(merchant, email="dana@example.com", role="cashier",
+                                          by=None, actor=ACTOR).invitation
     return {
         "alice": alice, "bob": bob, "charlie": charlie, "second": second,
         "card": card, "second_card": Card.objects.get(member=second).number,
@@ -88,6 +90,7 @@ def world(alice, bob, charlie):
         "refund": Refund.objects.get(merchant=merchant, refund_id="alice-sweep-refund"),
         "endpoint": endpoint, "delivery": Delivery.objects.get(pk=delivery.pk),
         "token": ApiToken.objects.filter(merchant=merchant).first(),
+        "invitation": invitation,
     }
 
 
@@ -101,7 +104,7 @@ def ids(world) -> dict[str, object]:
         "staff_id": world["charlie"].staff.pk, "token_id": world["token"].pk,
         "purchase_id": world["purchase"].pk, "receipt_id": RECEIPT,
         "refund_id": world["refund"].pk, "endpoint_id": world["endpoint"].pk,
-        "delivery_id": world["delivery"].pk,
+        "delivery_id": world["delivery"].pk, "invitation_id": world["invitation"].pk,
     }
 
 
@@ -123,7 +126,7 @@ def bodies(world) -> dict[tuple[str, str], dict]:
         ("put", "/manage/members/{member_id}/tier"): {"tier": None},
         ("put", "/manage/staff/{staff_id}/allowance"): {"points": 10},
         ("post", "/manage/staff/{staff_id}/tokens"): {"name": "sweep"},
-        ("post", "/manage/staff"): {"email": "sweep@example.com", "role": "cashier"},
+        ("post", "/manage/invitations"): {"email": "sweep@example.com", "role": "cashier"},
         ("post", "/manage/stores"): {"name": "Sweep"},
         ("post", "/manage/terminals"): {"store": "Main"},
         ("post", "/manage/webhooks"): {"url": "https://sweep.example.com/",
@@ -187,7 +190,7 @@ def call(client, method: str, path: str, world) -> object:
 
 # Alice's data that bob never sends (a 404 may echo the receipt id or card number he sent).
 MARKERS = ("alice coffee", "alice-coffee", "alice@example.com", "charlie@example.com",
-           "alice.example.com", "+79160000001", "+79160000011")
+           "alice.example.com", "dana@example.com", "+79160000001", "+79160000011")
 
 
 def assert_shows_nothing_of_alice(response, where):
@@ -198,10 +201,11 @@ def assert_shows_nothing_of_alice(response, where):
 
 def test_the_sweep_sees_the_whole_api():
     routes = api_routes()
-    assert len(routes) == 68
+    assert len(routes) == 71
     merchant_routes = {route for route, permission in routes.items() if permission}
     assert {route for route in routes if route not in merchant_routes} == {
-        ("post", "/api/v1/inbound/sms"), ("post", "/api/v1/inbound/sms/status")}
+        ("post", "/api/v1/inbound/sms"), ("post", "/api/v1/inbound/sms/status"),
+        ("post", "/api/v1/invitations/accept")}
 
 
 def test_bob_finds_nothing_of_alice_on_any_route(world, unscoped):
@@ -240,5 +244,5 @@ def test_charlie_the_cashier_is_refused_what_his_role_lacks(world, unscoped):
         else:
             wrong.append((method, path, response.status_code, response.content[:200]))
     assert wrong == []
-    assert len(refused) == 31  # every management operation beyond serving members and reading
+    assert len(refused) == 33  # every management operation beyond serving members and reading
     assert alice_rows(alice.merchant) == before
