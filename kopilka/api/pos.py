@@ -14,7 +14,7 @@ from kopilka.api.schemas import (
 )
 from kopilka.members import services as members
 from kopilka.members.models import Member
-from kopilka.processing import services as processing
+from kopilka.processing import enrol, queries
 
 router = Router(tags=["POS"], auth=TerminalKey())
 router.add_decorator(in_merchant_scope)
@@ -50,11 +50,11 @@ def register(request, payload: RegistrationIn):
     principal = request.auth
     data = payload.model_dump(exclude_unset=True)
     consents = [members.ConsentGiven(**c) for c in data.pop("consents", [])]
-    member = processing.enrol(
+    member = enrol.enrol(
         principal.merchant, actor=principal.actor, channel=Member.Channel.CASHIER,
         consents=consents, **data,
     )
-    card = processing.member_card(principal.merchant, member)
+    card = queries.member_card(principal.merchant, member)
     return Status(201, member_card_out(card, full_phone=False))
 
 
@@ -63,6 +63,6 @@ def lookup(request, query: Query[LookupQuery]):
     """Find a member by phone number, card number or the QR token from the member page:
     profile, balances, tier and hints for the cashier."""
     principal = request.auth
-    card = processing.lookup(principal.merchant, **query.model_dump())
+    card = queries.lookup(principal.merchant, **query.model_dump())
     return member_card_out(card, full_phone=False)
 

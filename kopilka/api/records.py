@@ -3,13 +3,12 @@ audit log. Read-only; lists are newest first with cursor pagination."""
 
 from datetime import datetime
 
-from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema
 
 from kopilka.api.auth import ManagementToken, StaffSession, in_merchant_scope
 from kopilka.api.schemas import Id, PageQuery, Problem, UtcTime, paginate
-from kopilka.core.errors import NotFound
 from kopilka.core.models import AuditEntry
+from kopilka.processing import queries
 from kopilka.processing.models import Purchase, Refund
 from kopilka.tenancy.models import Staff
 
@@ -151,22 +150,19 @@ def _given(**lookups) -> dict:
 @router.get("/purchases", response={200: PurchasePage, **ERRORS})
 def list_purchases(request, query: Query[PurchaseQuery]):
     """Purchases, the most recently recorded first (offline uploads come when they come)."""
-    rows = Purchase.objects.filter(merchant=request.auth.merchant, **_given(
-        member_id=query.member_id, store_id=query.store_id, terminal_id=query.terminal_id,
-        receipt_id=query.receipt_id,
-    ))
-    found, cursor = paginate(_between(rows, "occurred_at", query), query.cursor, query.limit)
+    rows = queries.purchases(
+        request.auth.merchant, member_id=query.member_id, store_id=query.store_id,
+        terminal_id=query.terminal_id, receipt_id=query.receipt_id, since=query.from_,
+        until=query.to,
+    )
+    found, cursor = paginate(rows, query.cursor, query.limit)
     return {"items": found, "next": cursor}
 
 
 @router.get("/purchases/{purchase_id}", response={200: PurchaseDetailOut, **ERRORS})
 def get_purchase(request, purchase_id: int):
     """One purchase with its lines and its refunds."""
-    purchase = Purchase.objects.filter(
-        merchant=request.auth.merchant, pk=purchase_id
-    ).prefetch_related("lines", "refunds").first()
-    if purchase is None:
-        raise NotFound(_("No purchase %(id)s.") % {"id": purchase_id}, field="purchase_id")
+    purchase = queries.purchase(request.auth.merchant, purchase_id)
     return {
         **PurchaseRecordOut.from_orm(purchase).model_dump(),
         "lines": sorted(purchase.lines.all(), key=lambda line: line.pk),
@@ -178,22 +174,18 @@ def get_purchase(request, purchase_id: int):
 @router.get("/refunds", response={200: RefundPage, **ERRORS})
 def list_refunds(request, query: Query[RefundQuery]):
     """Refunds, the most recently recorded first."""
-    rows = Refund.objects.filter(merchant=request.auth.merchant, **_given(
-        purchase_id=query.purchase_id, purchase__member_id=query.member_id,
-        purchase__store_id=query.store_id, refund_id=query.refund_id,
-    )).select_related("purchase")
-    found, cursor = paginate(_between(rows, "occurred_at", query), query.cursor, query.limit)
+    rows = queries.refunds(
+        request.auth.merchant, purchase_id=query.purchase_id, member_id=query.member_id,
+        store_id=query.store_id, refund_id=query.refund_id, since=query.from_, until=query.to,
+    )
+    found, cursor = paginate(rows, query.cursor, query.limit)
     return {"items": [_refund_out(refund, refund.purchase) for refund in found], "next": cursor}
 
 
 @router.get("/refunds/{refund_id}", response={200: RefundRecordOut, **ERRORS})
 def get_refund(request, refund_id: int):
     """One refund, by the id this API gives it (`id`, not the POS's `refund_id`)."""
-    refund = Refund.objects.filter(
-        merchant=request.auth.merchant, pk=refund_id
-    ).select_related("purchase").first()
-    if refund is None:
-        raise NotFound(_("No refund %(id)s.") % {"id": refund_id}, field="refund_id")
+    refund = queries.refund(request.auth.merchant, refund_id)
     return _refund_out(refund, refund.purchase)
 
 
