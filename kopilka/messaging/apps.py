@@ -6,3 +6,6 @@ class MessagingConfig(AppConfig):
     name = "kopilka.messaging"
     label = "messaging"
     verbose_name = _("Messaging")
+
+    def ready(self):
+        from kopilka.messaging import notify  # noqa: F401  (subscribes to domain events)

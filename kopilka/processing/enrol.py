@@ -5,19 +5,16 @@ from django.db import transaction
 
 from kopilka.codes import services as codes
 from kopilka.codes.models import OneTimeCode, Purpose
-from kopilka.core import clock
+from kopilka.core import clock, events
 from kopilka.core.actor import Actor
 from kopilka.core.phones import normalize_phone
 from kopilka.ledger import services as ledger
 from kopilka.ledger.models import Entry, Lot
 from kopilka.members import services as members
 from kopilka.members.models import Member
-from kopilka.messaging import notify as messages
 from kopilka.programs import engine
 from kopilka.programs import services as programs
 from kopilka.tenancy.models import Merchant
-from kopilka.webhooks import payloads
-from kopilka.webhooks import services as webhooks
 
 
 def enrol(merchant: Merchant, *, phone: str, actor: Actor, channel: str, staff=None,
@@ -58,7 +55,7 @@ def _enrol(merchant: Merchant, *, phone: str, actor: Actor, channel: str, staff,
             expires_at=welcome.expires_at,
         )
         book.save()
-    webhooks.emit(merchant, "member.registered", payloads.member_registered(
-        member, tier=account.tier_code, welcome_points=welcome.points if welcome else 0))
-    messages.registered(merchant, member, balance=account.available)
+    events.publish(events.MemberEnrolled(
+        merchant=merchant, member=member, tier=account.tier_code,
+        welcome_points=welcome.points if welcome else 0, available=account.available))
     return member

@@ -7,7 +7,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from kopilka.core import audit, clock
+from kopilka.core import audit, clock, events
 from kopilka.core.actor import Actor
 from kopilka.core.errors import Conflict, Forbidden, InvalidInput
 from kopilka.ledger import services as ledger
@@ -18,8 +18,6 @@ from kopilka.processing.models import Adjustment, Allowance
 from kopilka.programs import engine
 from kopilka.programs import services as programs
 from kopilka.tenancy.models import Merchant, Staff
-from kopilka.webhooks import payloads
-from kopilka.webhooks import services as webhooks
 
 
 @dataclass
@@ -103,8 +101,10 @@ def adjust_points(merchant: Merchant, member: Member, *, points: int, by: Staff,
             data={"points": points, "reason": adjustment.reason, "member": member.pk},
         )
         balances = book.balances(now)
-        webhooks.emit(merchant, "points.adjusted", payloads.points_adjusted(
-            adjustment, member.pk, available=balances.available, pending=balances.pending))
+        events.publish(events.PointsAdjusted(
+            merchant=merchant, adjustment=adjustment, member=member,
+            available=balances.available, pending=balances.pending,
+        ))
         return AdjustmentResult(adjustment, replayed=False)
 
 
@@ -126,8 +126,10 @@ def assign_tier(merchant: Merchant, member: Member, *, tier_code: str | None, ac
     book.save()
     audit.record("processing.tier.assigned", actor=actor, merchant=merchant, obj=member,
                  data={"tier": account.tier_code, "manual": account.tier_manual})
-    if account.tier_code != tier_before:
-        webhooks.emit(merchant, "member.tier_changed", payloads.tier_changed(
-            member.pk, before=tier_before, after=account.tier_code, manual=account.tier_manual,
-            cause="manual", at=clock.now()))
+    events.publish(events.TierAssigned(
+        merchant=merchant, member=member, at=clock.now(),
+        tier=events.TierMove(before=tier_before, after=account.tier_code,
+                             after_name=program.tiers[account.tier_code].name,
+                             manual=account.tier_manual),
+    ))
     return account

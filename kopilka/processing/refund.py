@@ -7,7 +7,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from kopilka.core import audit, clock
+from kopilka.core import audit, clock, events
 from kopilka.core.actor import Actor
 from kopilka.core.errors import Conflict, InvalidInput
 from kopilka.core.money import split
@@ -18,8 +18,6 @@ from kopilka.processing.models import Purchase, PurchaseLine, Refund
 from kopilka.programs import engine
 from kopilka.programs import services as programs
 from kopilka.tenancy.models import Merchant
-from kopilka.webhooks import payloads
-from kopilka.webhooks import services as webhooks
 
 
 @dataclass
@@ -173,13 +171,12 @@ def refund_purchase(
                 obj=refund, data={"points": unrecovered, "purchase": purchase.pk},
             )
         result = _refund_result(refund, book, replayed=False)
-        webhooks.emit(merchant, "purchase.refunded", payloads.purchase_refunded(
-            purchase, refund, tier=account.tier_code, available=result.available,
-            pending=result.pending))
-        if account.tier_code != tier_before:
-            webhooks.emit(merchant, "member.tier_changed", payloads.tier_changed(
-                purchase.member_id, before=tier_before, after=account.tier_code, manual=False,
-                cause="refund", at=now))
+        events.publish(events.PurchaseRefunded(
+            merchant=merchant, purchase=purchase, refund=refund, available=result.available,
+            pending=result.pending, at=now,
+            tier=events.TierMove(before=tier_before, after=account.tier_code,
+                                 after_name=_tier_name(program, account.tier_code)),
+        ))
         return result
 
 
@@ -199,3 +196,9 @@ def refund_receipt(merchant: Merchant, *, terminal, receipt_id: str, refund_id: 
     return refund_purchase(merchant, purchase, refund_id=refund_id, actor=actor, lines=lines,
                            amount=amount)
 
+
+
+def _tier_name(program: engine.CompiledProgram, code: str) -> str:
+    """The tier's display name (its code if the owner has since removed it)."""
+    tier = program.tiers.get(code)
+    return tier.name if tier is not None else code

@@ -20,22 +20,19 @@ from django.utils.translation import ngettext
 
 from kopilka.codes import services as codes
 from kopilka.codes.models import OneTimeCode, Purpose
-from kopilka.core import audit, clock
+from kopilka.core import audit, clock, events
 from kopilka.core.actor import Actor
 from kopilka.core.errors import Conflict, InvalidInput
 from kopilka.core.prepared import PreparedQuery
 from kopilka.ledger import services as ledger
 from kopilka.ledger.models import Account, Entry, Lot
 from kopilka.members.models import Member
-from kopilka.messaging import notify as messages
 from kopilka.processing import _book
 from kopilka.processing.models import Purchase, PurchaseLine
 from kopilka.processing.queries import terminal_source
 from kopilka.programs import engine
 from kopilka.programs import services as programs
 from kopilka.tenancy.models import Merchant, Staff
-from kopilka.webhooks import payloads
-from kopilka.webhooks import services as webhooks
 
 CLOCK_SKEW = timedelta(minutes=5)  # a POS clock a little ahead is not "the future"
 EARLIEST_SALE = datetime(2000, 1, 1, tzinfo=UTC)
@@ -324,17 +321,12 @@ def _commit(merchant: Merchant, member: Member, sale: Sale, *, receipt: Receipt,
     )
     result = _result(purchase, replayed=False, tier_changed=tier_after != tier_before,
                      book=book)
-    webhooks.emit(merchant, "purchase.committed", payloads.purchase_committed(
-        purchase, available=result.available, pending=result.pending))
-    if result.tier_changed:
-        webhooks.emit(merchant, "member.tier_changed", payloads.tier_changed(
-            member.pk, before=tier_before, after=tier_after, manual=False, cause="purchase",
-            at=at))
-    messages.purchased(merchant, member, first=account.purchase_count == 1, amount=quote.total,
-                       accrued=quote.accrual_points + gift, spent=quote.points_spent,
-                       balance=result.available)
-    if result.tier_changed:
-        messages.tier_changed(merchant, member, tier=program.tiers[tier_after].name)
+    events.publish(events.PurchaseCommitted(
+        merchant=merchant, member=member, purchase=purchase, available=result.available,
+        pending=result.pending, first=account.purchase_count == 1, gift_points=gift,
+        tier=events.TierMove(before=tier_before, after=tier_after,
+                             after_name=program.tiers[tier_after].name),
+    ))
     return result
 
 

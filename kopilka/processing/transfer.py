@@ -9,19 +9,16 @@ from django.db.models import Sum
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from kopilka.core import audit, clock
+from kopilka.core import audit, clock, events
 from kopilka.core.actor import Actor
 from kopilka.core.errors import Conflict, Forbidden, InvalidInput
 from kopilka.ledger import services as ledger
 from kopilka.ledger.models import Entry, Lot
 from kopilka.members.models import Member
-from kopilka.messaging import notify as messages
 from kopilka.processing import _book
 from kopilka.processing.models import Transfer
 from kopilka.programs import services as programs
 from kopilka.tenancy.models import Merchant
-from kopilka.webhooks import payloads
-from kopilka.webhooks import services as webhooks
 
 
 @dataclass
@@ -102,10 +99,9 @@ def transfer_points(merchant: Merchant, *, sender: Member, recipient: Member, po
         recipient_book.save()
         audit.record("processing.points.transferred", actor=actor, merchant=merchant,
                      obj=transfer, data={"points": points, "from": sender.pk, "to": recipient.pk})
-        webhooks.emit(merchant, "points.transferred", payloads.points_transferred(
-            transfer, sender_id=sender.pk, recipient_id=recipient.pk,
+        events.publish(events.PointsTransferred(
+            merchant=merchant, transfer=transfer, sender=sender, recipient=recipient,
             sender_available=sender_book.balances(now).available,
-            recipient_available=recipient_book.balances(now).available))
-        messages.received(merchant, recipient, points=points,
-                          balance=recipient_book.balances(now).available)
+            recipient_available=recipient_book.balances(now).available,
+        ))
         return TransferResult(transfer, replayed=False)

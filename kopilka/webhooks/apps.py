@@ -6,3 +6,6 @@ class WebhooksConfig(AppConfig):
     name = "kopilka.webhooks"
     label = "webhooks"
     verbose_name = _("Webhooks")
+
+    def ready(self):
+        from kopilka.webhooks import subscribers  # noqa: F401  (subscribes to domain events)

@@ -197,3 +197,15 @@ def test_a_merchant_joined_with_its_subscription_costs_no_query(shop,
     without = joined()
     with django_assert_num_queries(0):
         assert webhooks.emit(without, "purchase.committed", {}) == []
+
+
+def test_points_expired_left_the_catalogue(shop):
+    # It was offered and never sent (points expire in the sweep and inside any operation that
+    # opens the account): an endpoint can no longer subscribe to it.
+    from kopilka.core.errors import InvalidInput
+
+    with pytest.raises(InvalidInput) as error:
+        webhooks.create_endpoint(shop.merchant, url="https://hooks.example.com/x",
+                                 events=["points.expired"], actor=ACTOR)
+    assert error.value.field == "events"
+    assert "points.expired" not in CATALOGUE and "points.expiring" in CATALOGUE
