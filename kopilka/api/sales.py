@@ -109,6 +109,16 @@ class RefundIn(StrictIn):
     )
 
 
+class ReceiptRefundIn(RefundIn):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"receipt_id": "0001/000123", "refund_id": "RET-1"},
+        {"receipt_id": "0001/000123", "refund_id": "RET-2", "amount": 17500},
+    ]})
+
+    receipt_id: str = Field(min_length=1, max_length=100,
+                            description="The receipt the purchase was committed under")
+
+
 class QuoteLineOut(Schema):
     line_id: str
     amount: int
@@ -229,12 +239,7 @@ def commit(request, payload: PurchaseIn):
     return Status(200 if result.replayed else 201, _purchase_out(result))
 
 
-@router.post("/purchases/{receipt_id}/refunds", response={200: RefundOut, 201: RefundOut,
-                                                          **ERRORS}, summary="Refund a purchase")
-def refund(request, receipt_id: PathText, payload: RefundIn):
-    """Refund all or part of a purchase made through this terminal. Accrued points are taken
-    back in proportion, spent points returned in proportion; idempotent by refund_id."""
-    principal = request.auth
+def _refund(principal, receipt_id: str, payload: RefundIn):
     result = refunds.refund_receipt(
         principal.merchant, terminal=principal.terminal, receipt_id=receipt_id,
         refund_id=payload.refund_id, actor=principal.actor, amount=payload.amount,
@@ -248,3 +253,24 @@ def refund(request, receipt_id: PathText, payload: RefundIn):
         "points_unrecovered": refund_row.points_unrecovered,
         "available": result.available, "pending": result.pending, "replayed": result.replayed,
     })
+
+
+# `path:` lets the receipt id hold a slash ("0001/000123", sent as 0001%2F000123): every id
+# that can be sold can be refunded here. POST /refunds takes it in the body, for any id and
+# behind proxies that refuse an encoded slash in a path.
+@router.post("/purchases/{path:receipt_id}/refunds",
+             response={200: RefundOut, 201: RefundOut, **ERRORS}, summary="Refund a purchase")
+def refund(request, receipt_id: PathText, payload: RefundIn):
+    """Refund all or part of a purchase made through this terminal. Accrued points are taken
+    back in proportion, spent points returned in proportion; idempotent by refund_id. A
+    receipt id with `/` is sent percent-encoded (`0001%2F000123`); `POST /pos/refunds` takes
+    the receipt id in the body instead."""
+    return _refund(request.auth, receipt_id, payload)
+
+
+@router.post("/refunds", response={200: RefundOut, 201: RefundOut, **ERRORS},
+             summary="Refund a purchase by the receipt id in the body")
+def refund_by_receipt(request, payload: ReceiptRefundIn):
+    """The same refund as `POST /pos/purchases/{receipt_id}/refunds`, with the receipt id in
+    the body: for any receipt id the terminal sold under, whatever characters it holds."""
+    return _refund(request.auth, payload.receipt_id, payload)

@@ -104,6 +104,10 @@ def _check_sale(sale: Sale, now: datetime) -> datetime:
         if line.quantity > MAX_QUANTITY:
             raise InvalidInput(_("Must be at most %(le)s.") % {"le": MAX_QUANTITY},
                                field=f"lines.{n}.quantity")
+    if not any(line.amount for line in sale.lines):
+        # Nothing was bought: refused, not recorded, so a basket of free lines cannot count as
+        # a purchase (the member's first, with its gift) nor move points (#13).
+        raise InvalidInput(_("A purchase's total must be more than zero."), field="lines")
     if sale.points_to_spend < 0:
         raise InvalidInput(_("points_to_spend cannot be negative."), field="points_to_spend")
     return sale_time(sale.occurred_at or now, now)
