@@ -18,7 +18,8 @@ from kopilka.api.schemas import MemberCardOut, Problem, StrictIn, member_card_ou
 from kopilka.core.actor import Actor
 from kopilka.core.errors import NotFound
 from kopilka.members import services as members
-from kopilka.processing import services as processing
+from kopilka.processing import manual, queries
+from kopilka.processing import transfer as transfers
 from kopilka.tenancy.models import Staff
 
 router = merchant_router(tags=["POS"], auth=TerminalKey())
@@ -74,7 +75,7 @@ def _card_after(principal, member) -> dict:
     """The member's card after a write, read afresh (the member came with an account
     snapshot from before it)."""
     member = members.get_member(principal.merchant, member.pk)
-    return member_card_out(processing.member_card(principal.merchant, member), full_phone=False)
+    return member_card_out(queries.member_card(principal.merchant, member), full_phone=False)
 
 
 @router.post("/adjustments", response={200: MemberCardOut, 201: MemberCardOut, **ERRORS},
@@ -88,7 +89,7 @@ def adjust(request, payload: CounterAdjustmentIn):
     member = member_from_ref(principal.merchant, payload.member)
     actor = Actor(kind="terminal", label=f"{cashier.user.email} at {principal.actor.label}",
                   user_id=cashier.user_id, ip=principal.actor.ip)
-    result = processing.adjust_points(
+    result = manual.adjust_points(
         principal.merchant, member, points=payload.points, by=cashier, reason=payload.reason,
         key=payload.key, actor=actor, validity_days=payload.validity_days,
     )
@@ -104,9 +105,9 @@ def transfer(request, payload: CounterTransferIn):
     principal = request.auth
     sender = member_from_ref(principal.merchant, payload.sender)
     recipient = member_from_ref(principal.merchant, payload.recipient)
-    result = processing.transfer_points(principal.merchant, sender=sender, recipient=recipient,
-                                        points=payload.points, key=payload.key,
-                                        actor=principal.actor)
+    result = transfers.transfer_points(principal.merchant, sender=sender, recipient=recipient,
+                                       points=payload.points, key=payload.key,
+                                       actor=principal.actor)
     row = result.transfer
     balances = {member.pk: _card_after(principal, member)["available"]
                 for member in (sender, recipient)}

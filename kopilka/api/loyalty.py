@@ -19,11 +19,10 @@ from kopilka.api.schemas import (
     member_card_out,
 )
 from kopilka.core.errors import NotFound
-from kopilka.ledger.models import Entry
 from kopilka.members import services as members
-from kopilka.processing import services as processing
+from kopilka.processing import manual, queries, sale
+from kopilka.processing import transfer as transfers
 from kopilka.programs import services as programs
-from kopilka.programs.engine import BasketLine
 from kopilka.programs.models import Program
 from kopilka.tenancy.models import Staff
 
@@ -159,7 +158,7 @@ def put_program(request, payload: ProgramIn):
 
 def _card(principal, member_id: int):
     member = members.get_member(principal.merchant, member_id)
-    card = processing.member_card(principal.merchant, member)
+    card = queries.member_card(principal.merchant, member)
     return member_card_out(card, full_phone=principal.sees_full_phones)
 
 
@@ -170,17 +169,18 @@ def validate_program(request, payload: TrialIn):
     would make of it: an invalid configuration is 422 naming its field, as with PUT."""
     principal = request.auth
     basket = payload.basket
-    sale = None
+    trial = None
     if basket is not None:
-        sale = programs.TrialSale(
-            lines=tuple(BasketLine(line_id=line.line_id, amount=line.amount, sku=line.sku,
-                                   product_group=line.product_group, quantity=line.quantity)
-                        for line in basket.lines),
-            tier=basket.tier, birthday=basket.birthday, occurred_at=basket.occurred_at,
+        at = basket.occurred_at
+        trial = programs.TrialSale(
+            lines=sale.sale_from(line.model_dump() for line in basket.lines).lines,
+            tier=basket.tier, birthday=basket.birthday,
+            occurred_at=None if at is None else sale.sale_time(
+                at, field="basket.occurred_at", future=True),
             points_to_spend=basket.points_to_spend, tags=tuple(basket.tags),
             payment_method=basket.payment_method,
         )
-    config, quote = programs.try_program(principal.merchant, payload.config, sale)
+    config, quote = programs.try_program(principal.merchant, payload.config, trial)
     return {"valid": True, "config": config.model_dump(mode="json", by_alias=True),
             "quote": None if quote is None else _trial_quote(quote)}
 
@@ -216,13 +216,11 @@ def history(request, member_id: int, page: Query[PageQuery]):
     """Every change of the member's points, newest first (the ledger's entries)."""
     principal = request.auth
     member = members.get_member(principal.merchant, member_id)
-    rows = Entry.objects.filter(merchant=principal.merchant, account__member=member)
-    if page.cursor:
-        rows = rows.filter(seq__lt=cursor_value(page.cursor))
-    found = list(rows.order_by("-seq")[: page.limit + 1])
-    more = len(found) > page.limit
-    found = found[: page.limit]
-    return {"items": found, "next": str(found[-1].seq) if more else None}
+    found, after = queries.member_history(
+        principal.merchant, member,
+        before=cursor_value(page.cursor) if page.cursor else None, limit=page.limit,
+    )
+    return {"items": found, "next": None if after is None else str(after)}
 
 
 @router.post("/members/{member_id}/adjustments",
@@ -234,7 +232,7 @@ def adjust(request, member_id: int, payload: AdjustmentIn):
     member's card and changes nothing."""
     principal = request.auth
     member = members.get_member(principal.merchant, member_id)
-    result = processing.adjust_points(
+    result = manual.adjust_points(
         principal.merchant, member, points=payload.points, by=principal.staff,
         reason=payload.reason, key=payload.key, actor=principal.actor,
         validity_days=payload.validity_days,
@@ -250,8 +248,8 @@ def set_allowance(request, staff_id: int, payload: AllowanceIn):
     staff = Staff.objects.filter(merchant=principal.merchant, pk=staff_id).first()
     if staff is None:
         raise NotFound(_("No staff member %(id)s.") % {"id": staff_id}, field="staff_id")
-    allowance = processing.set_allowance(principal.merchant, staff=staff, points=payload.points,
-                                         by=principal.staff, actor=principal.actor)
+    allowance = manual.set_allowance(principal.merchant, staff=staff, points=payload.points,
+                                     by=principal.staff, actor=principal.actor)
     return {"staff_id": staff.pk, "remaining": allowance.remaining}
 
 
@@ -261,8 +259,8 @@ def assign_tier(request, member_id: int, payload: TierIn):
     """Put the member in a tier by hand, or back to automatic tiers with null."""
     principal = request.auth
     member = members.get_member(principal.merchant, member_id)
-    processing.assign_tier(principal.merchant, member, tier_code=payload.tier,
-                           actor=principal.actor)
+    manual.assign_tier(principal.merchant, member, tier_code=payload.tier,
+                       actor=principal.actor)
     return _card(principal, member_id)
 
 
@@ -274,9 +272,9 @@ def transfer(request, payload: TransferIn):
     principal = request.auth
     sender = members.get_member(principal.merchant, payload.from_member_id)
     recipient = members.get_member(principal.merchant, payload.to_member_id)
-    result = processing.transfer_points(principal.merchant, sender=sender, recipient=recipient,
-                                        points=payload.points, key=payload.key,
-                                        actor=principal.actor)
+    result = transfers.transfer_points(principal.merchant, sender=sender, recipient=recipient,
+                                       points=payload.points, key=payload.key,
+                                       actor=principal.actor)
     row = result.transfer
     return Status(200 if result.replayed else 201, {
         "transfer_id": row.pk, "points": row.points, "occurred_at": row.occurred_at,

@@ -14,7 +14,7 @@ from kopilka.api.schemas import (
 )
 from kopilka.members import services as members
 from kopilka.members.models import Member
-from kopilka.processing import services as processing
+from kopilka.processing import enrol, queries
 
 router = merchant_router(tags=["POS"], auth=TerminalKey())
 ERRORS = {400: Problem, 401: Problem, 404: Problem, 409: Problem, 422: Problem}
@@ -51,11 +51,11 @@ def register(request, payload: RegistrationIn):
     principal = request.auth
     data = payload.model_dump(exclude_unset=True)
     consents = [members.ConsentGiven(**c) for c in data.pop("consents", [])]
-    member = processing.enrol(
+    member = enrol.enrol(
         principal.merchant, actor=principal.actor, channel=Member.Channel.CASHIER,
         consents=consents, **data,
     )
-    card = processing.member_card(principal.merchant, member)
+    card = queries.member_card(principal.merchant, member)
     return Status(201, member_card_out(card, full_phone=False))
 
 
@@ -65,6 +65,6 @@ def lookup(request, query: Query[LookupQuery]):
     """Find a member by phone number, card number or the QR token from the member page:
     profile, balances, tier and hints for the cashier."""
     principal = request.auth
-    card = processing.lookup(principal.merchant, **query.model_dump())
+    card = queries.lookup(principal.merchant, **query.model_dump())
     return member_card_out(card, full_phone=False)
 

@@ -3,13 +3,12 @@ audit log. Read-only; lists are newest first with cursor pagination."""
 
 from datetime import datetime
 
-from django.utils.translation import gettext as _
 from ninja import Field, Query, Schema
 
 from kopilka.api.auth import ManagementToken, StaffSession, merchant_router, requires
 from kopilka.api.schemas import Id, PageQuery, Problem, UtcTime, paginate
-from kopilka.core.errors import NotFound
 from kopilka.core.models import AuditEntry
+from kopilka.processing import queries
 from kopilka.processing.models import Purchase, Refund
 
 router = merchant_router(tags=["Records"], auth=[ManagementToken(), StaffSession()])
@@ -35,15 +34,8 @@ class RefundQuery(PageQuery):
 
 
 class AuditQuery(PageQuery):
-    # A single `example`, not pydantic's `examples` list: django-ninja copies a query field's
-    # `examples` to the parameter, where OpenAPI wants a map of Example objects, and the list
-    # made the whole document invalid (openapi-spec-validator, client generators refuse it).
-    action: str | None = Field(
-        None, max_length=100, json_schema_extra={"example": "members.member.registered"}
-    )
-    object_type: str | None = Field(
-        None, max_length=60, json_schema_extra={"example": "members.member"}
-    )
+    action: str | None = Field(None, max_length=100, examples=["members.member.registered"])
+    object_type: str | None = Field(None, max_length=60, examples=["members.member"])
     object_id: str | None = Field(None, max_length=60)
     from_: UtcTime | None = Field(None, alias="from", description="Inclusive")
     to: UtcTime | None = Field(None, description="Exclusive")
@@ -156,11 +148,12 @@ def _given(**lookups) -> dict:
 @requires("read_records")
 def list_purchases(request, query: Query[PurchaseQuery]):
     """Purchases, the most recently recorded first (offline uploads come when they come)."""
-    rows = Purchase.objects.filter(merchant=request.auth.merchant, **_given(
-        member_id=query.member_id, store_id=query.store_id, terminal_id=query.terminal_id,
-        receipt_id=query.receipt_id,
-    ))
-    found, cursor = paginate(_between(rows, "occurred_at", query), query.cursor, query.limit)
+    rows = queries.purchases(
+        request.auth.merchant, member_id=query.member_id, store_id=query.store_id,
+        terminal_id=query.terminal_id, receipt_id=query.receipt_id, since=query.from_,
+        until=query.to,
+    )
+    found, cursor = paginate(rows, query.cursor, query.limit)
     return {"items": found, "next": cursor}
 
 
@@ -168,11 +161,7 @@ def list_purchases(request, query: Query[PurchaseQuery]):
 @requires("read_records")
 def get_purchase(request, purchase_id: int):
     """One purchase with its lines and its refunds."""
-    purchase = Purchase.objects.filter(
-        merchant=request.auth.merchant, pk=purchase_id
-    ).prefetch_related("lines", "refunds").first()
-    if purchase is None:
-        raise NotFound(_("No purchase %(id)s.") % {"id": purchase_id}, field="purchase_id")
+    purchase = queries.purchase(request.auth.merchant, purchase_id)
     return {
         **PurchaseRecordOut.from_orm(purchase).model_dump(),
         "lines": sorted(purchase.lines.all(), key=lambda line: line.pk),
@@ -185,11 +174,11 @@ def get_purchase(request, purchase_id: int):
 @requires("read_records")
 def list_refunds(request, query: Query[RefundQuery]):
     """Refunds, the most recently recorded first."""
-    rows = Refund.objects.filter(merchant=request.auth.merchant, **_given(
-        purchase_id=query.purchase_id, purchase__member_id=query.member_id,
-        purchase__store_id=query.store_id, refund_id=query.refund_id,
-    )).select_related("purchase")
-    found, cursor = paginate(_between(rows, "occurred_at", query), query.cursor, query.limit)
+    rows = queries.refunds(
+        request.auth.merchant, purchase_id=query.purchase_id, member_id=query.member_id,
+        store_id=query.store_id, refund_id=query.refund_id, since=query.from_, until=query.to,
+    )
+    found, cursor = paginate(rows, query.cursor, query.limit)
     return {"items": [_refund_out(refund, refund.purchase) for refund in found], "next": cursor}
 
 
@@ -197,11 +186,7 @@ def list_refunds(request, query: Query[RefundQuery]):
 @requires("read_records")
 def get_refund(request, refund_id: int):
     """One refund, by the id this API gives it (`id`, not the POS's `refund_id`)."""
-    refund = Refund.objects.filter(
-        merchant=request.auth.merchant, pk=refund_id
-    ).select_related("purchase").first()
-    if refund is None:
-        raise NotFound(_("No refund %(id)s.") % {"id": refund_id}, field="refund_id")
+    refund = queries.refund(request.auth.merchant, refund_id)
     return _refund_out(refund, refund.purchase)
 
 

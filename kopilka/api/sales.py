@@ -1,22 +1,20 @@
 """POS API, the sale itself: quote a basket, commit a purchase, refund it."""
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from django.utils.translation import gettext as _
 from ninja import Field, Schema, Status
-from pydantic import AfterValidator, AwareDatetime, ConfigDict, StrictInt, model_validator
+from pydantic import AwareDatetime, ConfigDict, StrictInt, model_validator
 from pydantic_core import PydanticCustomError
 
 from kopilka.api.auth import TerminalKey, merchant_router, requires
 from kopilka.api.schemas import HintOut, PathText, Problem, StrictIn
-from kopilka.core.errors import InvalidInput, NotFound
 from kopilka.members import services as members
-from kopilka.processing import hints, services
-from kopilka.processing.models import Purchase
-from kopilka.processing.services import EARLIEST_SALE, MAX_QUANTITY
-from kopilka.programs.engine import BasketLine
+from kopilka.processing import hints, sale
+from kopilka.processing import refund as refunds
+from kopilka.processing.sale import MAX_QUANTITY
 
 router = merchant_router(tags=["POS"], auth=TerminalKey())
 ERRORS = {400: Problem, 401: Problem, 404: Problem, 409: Problem, 422: Problem}
@@ -24,23 +22,8 @@ Amount = Annotated[StrictInt, Field(ge=0, le=10**13)]
 Points = Annotated[StrictInt, Field(ge=0, le=10**13)]
 
 
-def _sale_time(value: datetime) -> datetime:
-    """In UTC: PostgreSQL keeps offsets up to ±15:59 only (Python's go to ±23:59), and time
-    zone arithmetic near year 1 overflows. Too early for a sale is refused like any bound."""
-    too_early = PydanticCustomError(
-        "greater_than_equal", "Input should be greater than or equal to {ge}",
-        {"ge": EARLIEST_SALE.isoformat().replace("+00:00", "Z")},
-    )
-    try:
-        value = value.astimezone(UTC)
-    except OverflowError:
-        raise too_early from None
-    if value < EARLIEST_SALE:
-        raise too_early
-    return value
-
-
-SaleTime = Annotated[AwareDatetime, AfterValidator(_sale_time)]
+# The bounds of a sale's time are processing's (sale.sale_time): one rule, one error path.
+SaleTime = AwareDatetime
 
 
 class MemberRef(StrictIn):
@@ -125,6 +108,16 @@ class RefundIn(StrictIn):
     )
 
 
+class ReceiptRefundIn(RefundIn):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"receipt_id": "0001/000123", "refund_id": "RET-1"},
+        {"receipt_id": "0001/000123", "refund_id": "RET-2", "amount": 17500},
+    ]})
+
+    receipt_id: str = Field(min_length=1, max_length=100,
+                            description="The receipt the purchase was committed under")
+
+
 class QuoteLineOut(Schema):
     line_id: str
     amount: int
@@ -188,15 +181,11 @@ def member_from_ref(merchant, ref: MemberRef):
     return members.find_member(merchant, phone=ref.phone, card=ref.card, qr=ref.qr)
 
 
-def _sale(principal, payload: SaleIn) -> services.Sale:
-    return services.Sale(
-        lines=tuple(BasketLine(line_id=line.line_id, amount=line.amount, sku=line.sku,
-                               product_group=line.product_group, quantity=line.quantity)
-                    for line in payload.lines),
-        points_to_spend=payload.points_to_spend,
-        payment_method=payload.payment_method,
-        occurred_at=payload.occurred_at,
-        store_id=principal.store.pk,
+def _sale(principal, payload: SaleIn) -> sale.Sale:
+    return sale.sale_from(
+        [line.model_dump() for line in payload.lines], points_to_spend=payload.points_to_spend,
+        payment_method=payload.payment_method, occurred_at=payload.occurred_at,
+        store=principal.store,
     )
 
 
@@ -206,7 +195,7 @@ def quote(request, payload: SaleIn):
     """What the purchase would do — discount, points payable, accrual, hints. Writes nothing."""
     principal = request.auth
     member = member_from_ref(principal.merchant, payload.member)
-    result = services.quote_purchase(principal.merchant, member, _sale(principal, payload),
+    result = sale.quote_purchase(principal.merchant, member, _sale(principal, payload),
                                      code=payload.code)
     tz = ZoneInfo(principal.merchant.timezone)
     return {
@@ -222,7 +211,7 @@ def quote(request, payload: SaleIn):
     }
 
 
-def _purchase_out(result: services.PurchaseResult) -> dict:
+def _purchase_out(result: sale.PurchaseResult) -> dict:
     purchase = result.purchase
     return {
         "purchase_id": purchase.pk, "receipt_id": purchase.receipt_id,
@@ -243,33 +232,19 @@ def commit(request, payload: PurchaseIn):
     receipt_id per terminal: a retry answers 200 with `replayed: true` and changes nothing."""
     principal = request.auth
     member = member_from_ref(principal.merchant, payload.member)
-    result = services.commit_purchase(
+    result = sale.commit_purchase(
         principal.merchant, member, _sale(principal, payload), receipt_id=payload.receipt_id,
-        source=f"terminal:{principal.terminal.pk}", actor=principal.actor,
-        terminal=principal.terminal, store=principal.store, code=payload.code,
+        actor=principal.actor, terminal=principal.terminal, store=principal.store,
+        code=payload.code,
     )
     return Status(200 if result.replayed else 201, _purchase_out(result))
 
 
-@router.post("/purchases/{receipt_id}/refunds", response={200: RefundOut, 201: RefundOut,
-                                                          **ERRORS}, summary="Refund a purchase")
-@requires("refund")
-def refund(request, receipt_id: PathText, payload: RefundIn):
-    """Refund all or part of a purchase made through this terminal. Accrued points are taken
-    back in proportion, spent points returned in proportion; idempotent by refund_id."""
-    principal = request.auth
-    if payload.amount is not None and payload.lines is not None:
-        raise InvalidInput(_("Give either amount or lines, not both."), field="amount")
-    purchase = Purchase.objects.filter(
-        merchant=principal.merchant, source=f"terminal:{principal.terminal.pk}",
-        receipt_id=receipt_id,
-    ).first()
-    if purchase is None:
-        raise NotFound(_("No purchase with receipt %(receipt)r.") % {"receipt": receipt_id},
-                       field="receipt_id")
-    result = services.refund_purchase(
-        principal.merchant, purchase, refund_id=payload.refund_id, actor=principal.actor,
-        amount=payload.amount, lines=payload.lines,
+def _refund(principal, receipt_id: str, payload: RefundIn):
+    result = refunds.refund_receipt(
+        principal.merchant, terminal=principal.terminal, receipt_id=receipt_id,
+        refund_id=payload.refund_id, actor=principal.actor, amount=payload.amount,
+        lines=payload.lines,
     )
     refund_row = result.refund
     return Status(200 if result.replayed else 201, {
@@ -279,3 +254,26 @@ def refund(request, receipt_id: PathText, payload: RefundIn):
         "points_unrecovered": refund_row.points_unrecovered,
         "available": result.available, "pending": result.pending, "replayed": result.replayed,
     })
+
+
+# `path:` lets the receipt id hold a slash ("0001/000123", sent as 0001%2F000123): every id
+# that can be sold can be refunded here. POST /refunds takes it in the body, for any id and
+# behind proxies that refuse an encoded slash in a path.
+@router.post("/purchases/{path:receipt_id}/refunds",
+             response={200: RefundOut, 201: RefundOut, **ERRORS}, summary="Refund a purchase")
+@requires("refund")
+def refund(request, receipt_id: PathText, payload: RefundIn):
+    """Refund all or part of a purchase made through this terminal. Accrued points are taken
+    back in proportion, spent points returned in proportion; idempotent by refund_id. A
+    receipt id with `/` is sent percent-encoded (`0001%2F000123`); `POST /pos/refunds` takes
+    the receipt id in the body instead."""
+    return _refund(request.auth, receipt_id, payload)
+
+
+@router.post("/refunds", response={200: RefundOut, 201: RefundOut, **ERRORS},
+             summary="Refund a purchase by the receipt id in the body")
+@requires("refund")
+def refund_by_receipt(request, payload: ReceiptRefundIn):
+    """The same refund as `POST /pos/purchases/{receipt_id}/refunds`, with the receipt id in
+    the body: for any receipt id the terminal sold under, whatever characters it holds."""
+    return _refund(request.auth, payload.receipt_id, payload)

@@ -20,7 +20,7 @@ from django.db.models import F, Q, Sum
 
 from kopilka.automation import progress
 from kopilka.automation.models import Effect
-from kopilka.core import clock
+from kopilka.core import clock, events
 from kopilka.ledger import sweep
 from kopilka.ledger.models import Entry, Lot
 from kopilka.ledger.services import Book, Cause
@@ -95,7 +95,8 @@ def _expiring(merchant: Merchant, at: datetime, horizon: datetime,
 
 def expiry_reminders(merchant: Merchant, program: CompiledProgram, at: datetime,
                      day: date) -> dict[str, int]:
-    """One `expiry_soon` message per member and expiry date, `expiry_reminder_days` ahead."""
+    """One `expiry_soon` message per member and expiry date, `expiry_reminder_days` ahead,
+    and the `points.expiring` event (webhooks) with it."""
     days = program.config.expiry_reminder_days
     if not days:
         return {"members": 0, "messages": 0}
@@ -116,10 +117,14 @@ def expiry_reminders(merchant: Merchant, program: CompiledProgram, at: datetime,
             _record(merchant, kind, [(member_id, until.isoformat()) for member_id, until in chunk])
             for member_id, until in chunk:
                 member = members[member_id]
+                points = due[member_id, until]
+                # The webhook's event; the member's text is this job's product (its count is
+                # the job's result), so the job queues it itself.
+                events.publish(events.PointsExpiring(merchant=merchant, member=member,
+                                                     points=points, last_day=until, at=at))
                 message = messaging.queue(
                     merchant, event=Event.EXPIRY_SOON, member=member,
-                    context={"name": member.first_name, "points": due[member_id, until],
-                             "date": until},
+                    context={"name": member.first_name, "points": points, "date": until},
                 )
                 messages += message is not None
     return {"members": len(todo), "messages": messages}

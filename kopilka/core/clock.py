@@ -5,7 +5,6 @@ Services and jobs call `clock.now()` instead of `datetime.now()` so tests can mo
 """
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 
@@ -13,6 +12,3 @@ from django.utils import timezone
 def now() -> datetime:
     return timezone.now()
 
-
-def local_now(tz_name: str) -> datetime:
-    return now().astimezone(ZoneInfo(tz_name))

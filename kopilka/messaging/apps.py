@@ -8,6 +8,7 @@ class MessagingConfig(AppConfig):
     verbose_name = _("Messaging")
 
     def ready(self):
+        from kopilka.messaging import notify  # noqa: F401  (subscribes to domain events)
         from kopilka.messaging.models import Settings
         from kopilka.tenancy import access
 

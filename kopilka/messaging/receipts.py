@@ -39,7 +39,7 @@ from django.db import close_old_connections, connection
 from django.db.models import Exists, OuterRef
 from django_scopes import scopes_disabled
 
-from kopilka.core import clock
+from kopilka.core import clock, outbox
 from kopilka.messaging.models import Message, MessagePart
 
 logger = logging.getLogger(__name__)
@@ -134,7 +134,7 @@ def _settle(provider, provider_id, state, error, at) -> Outcome:
         unsettled = part.filter(delivered_at__isnull=True, error="")
         message = Message.objects.filter(pk=message_id, status=Message.Status.SENT)
         if state == FAILED:
-            error = (error or "failed").replace("\x00", "")[:500]
+            error = outbox.scrub(error or "failed", 500)
             marked = unsettled.update(error=error)
             count = MessagePart.objects.filter(message_id=message_id).count()
             if count > 1:

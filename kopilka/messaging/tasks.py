@@ -1,11 +1,9 @@
 """Sending messages: the task, retries with backoff, and the sweep for due messages.
 
-At least once, never twice at the same time. A worker *claims* a message with one conditional
-UPDATE (still queued, due, and nobody else's lease) that pushes `next_attempt_at` a lease ahead
-and counts the attempt; a second worker's identical UPDATE then matches no row. The backend is
-called outside any transaction (a slow gateway must not hold a database lock), and the outcome
-is written only if the claim is still the current one (the lease moment identifies it): a
-sent message's status together with one `MessagePart` per id the provider gave (what its
+At least once, never twice at the same time, in the shape kopilka/core/outbox.py describes
+(claim by a conditional UPDATE with a lease, send outside any transaction, write the outcome
+only while the claim holds, retry after BACKOFF, deliver_due for whatever is due). A sent
+message's status is written together with one `MessagePart` per id the provider gave (what its
 delivery receipts name, kopilka/messaging/receipts.py). A worker that dies mid-send leaves the
 message due again when its lease runs out; gateways that deduplicate on a client reference get
 the message id, which is the same on every attempt.
@@ -14,22 +12,15 @@ An SMS is paid for after the claim and before the backend sees it (`billing.rese
 the merchant's SMS money does not pay for is held instead (status `held`, which this module
 never picks up; a top-up queues it again). One that fails for good gets its charge back in
 the transaction that records the failure.
-
-Each failure schedules the next attempt after `BACKOFF` (a task deferred with `run_after`
-where the tasks backend can defer) and records `next_attempt_at`; `deliver_due`, which
-`kopilka tick` calls, sends whatever is due, so a lost task or a backend that cannot defer
-loses nothing.
 """
 
 import logging
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import F
 from django.tasks import task
-from django_scopes import scope, scopes_disabled
 
-from kopilka.core import clock
+from kopilka.core import clock, outbox
 from kopilka.messaging import billing
 from kopilka.messaging.backends import get_backend
 from kopilka.messaging.backends.base import Outgoing, Refused
@@ -47,18 +38,12 @@ LEASE = timedelta(minutes=2)
 
 
 def enqueue(message_id: int, at: datetime | None = None) -> None:
-    """Queue the message's task (now, or to run at `at`). Called with on_commit."""
-    if at is None:
-        deliver.enqueue(message_id)
-    elif deliver.get_backend().supports_defer:
-        deliver.using(run_after=at).enqueue(message_id)
-    # else: a tasks backend that cannot defer leaves the retry to deliver_due.
+    """Queue the message's task (now, or to run at `at`)."""
+    outbox.enqueue(deliver, message_id, at)
 
 
 def enqueue_on_commit(message_id: int, at: datetime | None = None) -> None:
-    # robust: a failed enqueue must not turn a committed operation into an error; the
-    # message is in the outbox and deliver_due sends it.
-    transaction.on_commit(lambda: enqueue(message_id, at), robust=True)
+    outbox.enqueue_on_commit(deliver, message_id, at)
 
 
 @task()
@@ -71,23 +56,17 @@ def attempt(message_id: int, now: datetime | None = None) -> str:
     """Claim, send and record one attempt. Returns the message's status afterwards, or
     "skipped" when it was not due, not queued, or claimed by another worker."""
     now = now or clock.now()
-    with scopes_disabled():  # one narrow look-up by id to learn the tenant; then scoped
-        merchant_id = (Message.objects.filter(pk=message_id)
-                       .values_list("merchant_id", flat=True).first())
-    if merchant_id is None:
-        return "skipped"
-    with scope(merchant=merchant_id):
-        rows = Message.objects.filter(merchant_id=merchant_id, pk=message_id)
-        lease = now + LEASE
-        claimed = rows.filter(status=Message.Status.QUEUED, next_attempt_at__lte=now).update(
-            next_attempt_at=lease, attempts=F("attempts") + 1
-        )
-        if not claimed:
-            return "skipped"
+
+    def claimed(rows) -> str:
+        lease = outbox.claim(rows, waiting=Message.Status.QUEUED, now=now, lease=LEASE)
+        if lease is None:
+            return outbox.SKIPPED
         message = rows.get()
         if not billing.reserve(message, lease):
             return Message.Status.HELD
         return _send(message, lease)
+
+    return outbox.in_scope(Message, message_id, claimed)
 
 
 def _send(message: Message, lease: datetime) -> str:
@@ -106,7 +85,7 @@ def _send(message: Message, lease: datetime) -> str:
     finished = clock.now()
     ours = Message.objects.filter(merchant_id=message.merchant_id, pk=message.pk,
                                   next_attempt_at=lease)
-    error = error.replace("\x00", "")[:500]  # PostgreSQL text cannot hold NUL
+    error = outbox.scrub(error, 500)
     if sent is not None:
         ids = [_stored_id(part_id) for part_id in sent.ids]
         with transaction.atomic():  # the parts exist exactly when the message is `sent`
@@ -123,21 +102,21 @@ def _send(message: Message, lease: datetime) -> str:
         _finish(message, ours, status=Message.Status.REFUSED, provider=provider, error=error,
                 next_attempt_at=finished, **_scrubbed(message))
         return Message.Status.REFUSED
-    if message.attempts > len(BACKOFF):
+    next_at = outbox.retry_at(message.attempts, BACKOFF, finished)
+    if next_at is None:
         _finish(message, ours, status=Message.Status.FAILED, provider=provider, error=error,
                 next_attempt_at=finished, **_scrubbed(message))
         return Message.Status.FAILED
-    next_at = finished + BACKOFF[message.attempts - 1]
     with transaction.atomic():
         if ours.update(next_attempt_at=next_at, provider=provider, error=error):
-            transaction.on_commit(lambda: enqueue(message.pk, next_at), robust=True)
+            outbox.enqueue_on_commit(deliver, message.pk, next_at)
     return Message.Status.QUEUED
 
 
 def _stored_id(provider_id: str) -> str:
     """A provider's id as a column holds it (PostgreSQL text cannot hold NUL; one longer than
     the column is cut, and no receipt naming it can match: receipts.apply refuses such ids)."""
-    return provider_id.replace("\x00", "")[:PROVIDER_ID_LENGTH]
+    return outbox.scrub(provider_id, PROVIDER_ID_LENGTH)
 
 
 # What a one-time code's text becomes once it is sent or given up: the code must not outlive
@@ -162,12 +141,6 @@ def _finish(message: Message, ours, **final) -> None:
 
 def deliver_due(now: datetime | None = None, limit: int = 500) -> int:
     """Attempt every queued message whose time has come (oldest due first, at most `limit`),
-    whichever merchant it belongs to. Returns how many were attempted. Safe to run beside the
-    workers and beside itself: each message is claimed before it is sent."""
-    now = now or clock.now()
-    with scopes_disabled():  # the sweep is across merchants by nature; attempt() scopes
-        due = list(
-            Message.objects.filter(status=Message.Status.QUEUED, next_attempt_at__lte=now)
-            .order_by("next_attempt_at").values_list("pk", flat=True)[:limit]
-        )
-    return sum(attempt(pk, now) != "skipped" for pk in due)
+    whichever merchant it belongs to; how many were attempted."""
+    return outbox.deliver_due(Message, attempt, now=now or clock.now(), limit=limit,
+                              status=Message.Status.QUEUED)

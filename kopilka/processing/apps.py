@@ -9,6 +9,12 @@ class ProcessingConfig(AppConfig):
 
     def ready(self):
         from kopilka.ledger import causes
+        from kopilka.members import services as members
+
+        # The counter look-ups join the member's points account: the POS answers with the
+        # balance, and `_book.account` uses the joined row instead of another query. Registered
+        # by its reader, not named by members (members sits below the ledger).
+        members.join_at_the_counter("account")
 
         # Why processing changes balances, and what each cause id names (ledger/causes.py).
         causes.register("welcome", "members.Member id: the welcome bonus at enrolment")

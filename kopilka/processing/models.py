@@ -73,11 +73,6 @@ class Purchase(models.Model):
     def __str__(self):
         return f"{self.receipt_id} ({self.total})"
 
-    @property
-    def paid_total(self) -> int:
-        """The check after discount: what refunds are measured against."""
-        return self.total - self.discount
-
 
 class PurchaseLine(models.Model):
     merchant = models.ForeignKey("tenancy.Merchant", on_delete=models.PROTECT, related_name="+")

@@ -9,6 +9,7 @@ class WebhooksConfig(AppConfig):
 
     def ready(self):
         from kopilka.tenancy import access
+        from kopilka.webhooks import subscribers  # noqa: F401  (subscribes to domain events)
         from kopilka.webhooks.models import Subscription
 
         # Every write asks whether anyone listens (services.emit): joined where tenancy

@@ -1,8 +1,10 @@
-"""The events a merchant can subscribe an endpoint to.
+"""The events a merchant can subscribe an endpoint to: the public names of the domain events
+(kopilka/core/events.py) that webhooks/subscribers.py announces.
 
-`points.expiring` and `points.expired` are announced by the scheduled jobs of the automation
-app (a later issue): they are in the catalogue already so endpoints can subscribe now, and the
-jobs will call `webhooks.services.emit` like every other service.
+`points.expiring` is published by the daily expiry reminders (automation/jobs.py). There is no
+`points.expired`: points expire both in the daily sweep and inside any operation that opens the
+account, so no single place sees every expiry; it was offered and never sent, and left the
+catalogue (migration 0002 removes it from endpoints that listed it).
 """
 
 from django.utils.translation import gettext_lazy as _
@@ -15,7 +17,6 @@ CATALOGUE = {
     "points.adjusted": _("Staff granted or deducted points by hand."),
     "points.transferred": _("A member sent points to another member."),
     "points.expiring": _("A member's points will expire soon."),
-    "points.expired": _("A member's points expired."),
 }
 
 # Sent only by POST /manage/webhooks/{id}/test, whatever the endpoint subscribes to.

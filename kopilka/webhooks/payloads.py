@@ -91,3 +91,14 @@ def points_transferred(transfer, *, sender_id: int, recipient_id: int, sender_av
         "to_available": recipient_available,
         "occurred_at": transfer.occurred_at,
     }
+
+
+def points_expiring(member_id: int, *, points: int, last_day, at: datetime) -> dict:
+    """`last_day`: the last local day (the merchant's zone) the points can be spent; they are
+    gone at the next local midnight."""
+    return {
+        "member_id": member_id,
+        "points": points,
+        "last_day": last_day.isoformat(),
+        "occurred_at": at,
+    }

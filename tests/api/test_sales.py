@@ -106,3 +106,58 @@ def test_a_tier_removed_from_the_program_reads_as_the_starting_tier(pos, shop):
     assert card["tier"] == "base"
     committed = post(pos, "/api/v1/pos/purchases", sale(receipt_id="T1"))
     assert (committed.json()["tier"], committed.json()["points_accrued"]) == ("base", 5_000)
+
+
+# --- receipt ids with a slash (#13 defect 1) ---------------------------------------------------
+
+
+@pytest.mark.parametrize("receipt", ["0001/000123", "till 3/ 42/x", "a/refunds"])
+def test_a_receipt_id_with_a_slash_is_refundable_by_its_url(pos, receipt):
+    # Was: sold (201), then 404 at POST /pos/purchases/0001%2F000123/refunds.
+    from urllib.parse import quote
+
+    assert post(pos, "/api/v1/pos/purchases", sale(receipt_id=receipt)).status_code == 201
+    url = f"/api/v1/pos/purchases/{quote(receipt, safe='')}/refunds"
+    response = post(pos, url, {"refund_id": "r1", "lines": {"2": 40_000}})
+    assert response.status_code == 201, response.content
+    assert (response.json()["refund_id"], response.json()["points_reversed"]) == ("r1", 2_000)
+
+
+def test_the_receipt_id_can_also_be_given_in_the_body(pos):
+    # For any receipt id, and behind proxies that refuse an encoded slash in a path.
+    assert post(pos, "/api/v1/pos/purchases", sale(receipt_id="0001/000124")).status_code == 201
+    body = {"receipt_id": "0001/000124", "refund_id": "r1", "lines": {"2": 40_000}}
+    response = post(pos, "/api/v1/pos/refunds", body)
+    assert response.status_code == 201, response.content
+    assert (response.json()["points_reversed"], response.json()["available"]) == (
+        2_000, 1_000 + 3_000)
+    again = post(pos, "/api/v1/pos/refunds", body)
+    assert (again.status_code, again.json()["replayed"]) == (200, True)
+    missing = post(pos, "/api/v1/pos/refunds", {**body, "receipt_id": "0001/999999"})
+    assert missing.status_code == 404
+    assert missing.json()["errors"][0]["field"] == "receipt_id"
+    assert post(pos, "/api/v1/pos/refunds", {"refund_id": "r2"}).status_code == 422
+
+
+# --- a zero-total purchase (#13 defect 9) ------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", ["/api/v1/pos/quote", "/api/v1/pos/purchases"])
+def test_a_purchase_of_nothing_is_422_on_lines(pos, shop, url):
+    # Was: 201, counted as the member's first purchase (and its first-purchase gift given).
+    shop.program(welcome_bonus=1_000,
+                 first_purchase_gift={"points": 300, "validity_days": 30})
+    receipt = {} if url.endswith("quote") else {"receipt_id": "Z-1"}
+    body = sale(**receipt, lines=[{"line_id": "1", "amount": 0}, {"line_id": "2", "amount": 0}])
+    response = post(pos, url, body)
+    assert response.status_code == 422, response.content
+    assert response.json()["errors"] == [
+        {"field": "lines", "message": "A purchase's total must be more than zero."}]
+    with scopes_disabled():
+        assert not Purchase.objects.exists()
+        assert Account.objects.get(member__person__phone="+79995550001").purchase_count == 0
+    # A free line beside a paid one is a purchase like any other.
+    receipt = {} if url.endswith("quote") else {"receipt_id": "Z-2"}
+    paid = sale(**receipt, lines=[{"line_id": "1", "amount": 0},
+                                  {"line_id": "2", "amount": 10_000}])
+    assert post(pos, url, paid).status_code in (200, 201)

@@ -11,6 +11,7 @@ from django.test import override_settings
 
 from kopilka.automation import tick
 from kopilka.automation.models import Effect, JobRun
+from kopilka.core.actor import Actor
 from kopilka.ledger.models import Account, Entry, Lot
 from kopilka.members.services import ConsentGiven
 from kopilka.messaging.models import Message
@@ -229,3 +230,23 @@ def test_member_jobs_wait_for_the_days_materialise_of_another_tick(shop):
     JobRun.objects.filter(job="materialise").update(finished_at=at(2027, 3, 25, 10, 1))
     assert tick_at(at(2027, 3, 25, 10, 2)) == ALL_JOBS - NIGHT_JOBS
     assert len(bodies("expiry_soon")) == 1
+
+
+def test_the_reminder_announces_points_expiring_to_webhooks_once(shop):
+    from kopilka.webhooks import services as webhooks
+    from kopilka.webhooks.models import Delivery
+
+    with time_machine.travel(at(2027, 3, 1, 12, 0), tick=False):
+        shop.program(expiry={"mode": "after_accrual", "days": 30})
+        webhooks.create_endpoint(shop.merchant, url="https://hooks.example.com/expiry",
+                                 events=["points.expiring"], actor=Actor.cli())
+        anna = shop.join(first_name="Анна")  # no consent to messages: the webhook goes anyway
+        shop.buy(anna, 100_000)
+    assert tick_at(at(2027, 3, 25, 10, 0)) == ALL_JOBS
+    assert tick_at(at(2027, 3, 26, 10, 0)) == ALL_JOBS  # the next day: announced already
+    [delivery] = Delivery.objects.filter(event="points.expiring")
+    assert delivery.payload["data"] == {
+        "member_id": anna.pk, "points": 5_000, "last_day": "2027-03-31",
+        "occurred_at": "2027-03-25T07:00:00Z",
+    }
+    assert bodies("expiry_soon") == []

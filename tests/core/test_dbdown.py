@@ -15,7 +15,7 @@ from django_scopes import scopes_disabled
 from kopilka.api.models import IdempotencyRecord
 from kopilka.api.urls import api
 from kopilka.core.dbdown import is_unavailable
-from kopilka.processing import services
+from kopilka.processing import sale as services
 from kopilka.processing.models import Purchase
 
 pytestmark = pytest.mark.django_db(transaction=True)  # connections are closed and reopened

@@ -222,7 +222,7 @@ def test_a_rotated_secret_signs_from_then_on(alice, receiver):
 
 def test_ping_goes_to_the_endpoint_whatever_it_subscribes(alice, receiver):
     client = alice.manage()
-    endpoint = register(client, receiver.url, ["points.expired"])
+    endpoint = register(client, receiver.url, ["points.expiring"])
     response = send(client, "post", f"/api/v1/manage/webhooks/{endpoint['id']}/test")
     assert response.status_code == 202
     assert (response.json()["event"], response.json()["status"]) == ("ping", "pending")

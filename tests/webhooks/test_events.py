@@ -209,3 +209,15 @@ def test_an_endpoint_change_within_a_request_is_what_emit_sees_next(shop):
         webhooks.create_endpoint(shop.merchant, url="https://a.example.com/",
                                  events=["purchase.committed"], actor=ACTOR)
         assert len(webhooks.emit(shop.merchant, "purchase.committed", {})) == 1
+
+
+def test_points_expired_left_the_catalogue(shop):
+    # It was offered and never sent (points expire in the sweep and inside any operation that
+    # opens the account): an endpoint can no longer subscribe to it.
+    from kopilka.core.errors import InvalidInput
+
+    with pytest.raises(InvalidInput) as error:
+        webhooks.create_endpoint(shop.merchant, url="https://hooks.example.com/x",
+                                 events=["points.expired"], actor=ACTOR)
+    assert error.value.field == "events"
+    assert "points.expired" not in CATALOGUE and "points.expiring" in CATALOGUE
