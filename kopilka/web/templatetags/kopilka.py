@@ -1,7 +1,7 @@
 """Figures for people, in the active language (Babel/CLDR, never by hand).
 
     {% load kopilka %}
-    {% money sale.amount merchant.currency %}     150000 RUB -> "1 500,00 ₽" (ru), "RUB1,500.00" (en)
+    {% money sale.amount merchant.currency %}   150000 RUB: "1 500,00 ₽" (ru), "RUB1,500.00" (en)
     {% date member.birth_date %}                  "5 мар. 2026 г."; {% date d format="long" %}
     {% datetime sale.created_at %}                "6 мар. 2026 г., 00:30" in the current time zone
     {% datetime sale.created_at merchant.timezone %}  ... or in the one given
