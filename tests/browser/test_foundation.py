@@ -13,7 +13,8 @@ from tests.browser.urls import QR_TEXT
 
 HOME = {
     "ru": ("Документация API", "Бонусные баллы, карты и сообщения для магазинов и их покупателей."),
-    "uk": ("Документація API", "Бонусні бали, картки та повідомлення для магазинів і їхніх покупців."),
+    "uk": ("Документація API",
+           "Бонусні бали, картки та повідомлення для магазинів і їхніх покупців."),
     "en": ("API documentation", "Bonus points, cards and messages for shops and their customers."),
 }
 
