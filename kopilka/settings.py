@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "kopilka.automation",
     "kopilka.api",
     "kopilka.web",
+    "ninja",  # Swagger UI from our own static files, not a CDN (the CSP allows no other origin)
 ]
 
 MIDDLEWARE = [

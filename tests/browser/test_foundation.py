@@ -201,3 +201,12 @@ def test_qr_is_read_with_our_own_webassembly(screen):
                      "application/wasm")]
     assert re.search(r"script-src 'self' 'wasm-unsafe-eval'",
                      screen.go("/test/scan/").headers["content-security-policy"])
+
+
+@pytest.mark.parametrize("viewport", ["desktop"])
+def test_the_api_documentation_the_root_page_links_to_loads_from_this_site(screen):
+    screen.go("/")
+    screen.page.get_by_role("link", name="API documentation").click()
+    screen.page.wait_for_url(screen.url + "/api/v1/docs")
+    expect(screen.page.locator(".swagger-ui .info .title")).to_contain_text("Kopilka")
+    screen.shot("api-docs")
