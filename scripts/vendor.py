@@ -39,6 +39,32 @@ FILES = {
     "zxing-wasm": ("zxing-wasm", [("dist/reader/zxing_reader.wasm", "zxing_reader.wasm")]),
 }
 LICENCE_NAMES = ("LICENSE", "LICENSE.md", "LICENSE.txt", "license", "license-mit")
+# Packages compiled into a vendored file: their licences travel with it.
+BUNDLED = {"@alpinejs/csp": ["@vue/reactivity", "@vue/shared"]}
+# The MIT licence's standard text, for a package that names MIT but ships no licence file
+# (@alpinejs/csp): its notice must still travel with the copy.
+MIT = """MIT License
+
+Copyright (c) {holder}
+
+Permission is hereby granted, free of charge, to any person obtaining a copy
+of this software and associated documentation files (the "Software"), to deal
+in the Software without restriction, including without limitation the rights
+to use, copy, modify, merge, publish, distribute, sublicense, and/or sell
+copies of the Software, and to permit persons to whom the Software is
+furnished to do so, subject to the following conditions:
+
+The above copyright notice and this permission notice shall be included in all
+copies or substantial portions of the Software.
+
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
+OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE
+SOFTWARE.
+"""
 
 
 def npm(args: list[str], cwd: Path) -> None:
@@ -49,6 +75,25 @@ def npm(args: list[str], cwd: Path) -> None:
 
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def manifest(modules: Path, package: str) -> dict:
+    return json.loads((modules / package / "package.json").read_text())
+
+
+def copy_licence(modules: Path, package: str, target: Path) -> None:
+    """The package's licence text to `target`; the MIT text with its author when it has none."""
+    source = modules / package
+    found = next((n for n in LICENCE_NAMES if (source / n).is_file()), None)
+    if found:
+        shutil.copy(source / found, target)
+        return
+    meta = manifest(modules, package)
+    if meta.get("license") != "MIT":
+        raise SystemExit(f"{package} ships no licence file and is not MIT: check it by hand")
+    author = meta.get("author", "")
+    author = author.get("name", "") if isinstance(author, dict) else author
+    target.write_text(MIT.format(holder=f"{author} and contributors ({package})"))
 
 
 def vendor(lock: bool) -> dict:
@@ -64,26 +109,32 @@ def vendor(lock: bool) -> dict:
 
         shutil.rmtree(VENDOR, ignore_errors=True)
         VENDOR.mkdir(parents=True)
+        modules = work / "node_modules"
         record = {}
         for package, (directory, files) in FILES.items():
-            source = work / "node_modules" / package
-            manifest = json.loads((source / "package.json").read_text())
+            meta = manifest(modules, package)
             target = VENDOR / directory
             target.mkdir()
             copied = {}
             for inside, name in files:
-                shutil.copy(source / inside, target / name)
+                shutil.copy(modules / package / inside, target / name)
                 copied[f"{directory}/{name}"] = sha256(target / name)
-            licence_file = next((n for n in LICENCE_NAMES if (source / n).is_file()), None)
-            if licence_file:
-                shutil.copy(source / licence_file, target / "LICENSE")
+            copy_licence(modules, package, target / "LICENSE")
+            bundled = {}
+            for inner in BUNDLED.get(package, []):
+                licence = f"LICENSE.{inner.replace('/', '-').lstrip('@')}"
+                copy_licence(modules, inner, target / licence)
+                inner_meta = manifest(modules, inner)
+                bundled[inner] = {"version": inner_meta["version"],
+                                  "license": inner_meta["license"],
+                                  "license_file": f"{directory}/{licence}"}
             record[package] = {
-                "version": manifest["version"],
-                "license": manifest["license"],
-                # Alpine's CSP package ships no licence text; its package.json names MIT.
-                "license_file": f"{directory}/LICENSE" if licence_file else None,
-                "homepage": manifest.get("homepage", ""),
+                "version": meta["version"],
+                "license": meta["license"],
+                "license_file": f"{directory}/LICENSE",
+                "homepage": meta.get("homepage", ""),
                 "files": copied,
+                "bundles": bundled,
             }
     (VENDOR / "VENDORED.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
     return record

@@ -145,3 +145,25 @@ def test_javascript_catalogue(language, text):
     )
     english = "Something went wrong on the server. Try again in a minute."
     assert catalogue[english] == text
+
+
+@pytest.mark.django_db
+def test_django_messages_become_toasts():
+    from django.contrib.messages import constants, get_messages
+    from django.contrib.messages.storage.fallback import FallbackStorage
+    from django.contrib.sessions.backends.db import SessionStore
+
+    request = RequestFactory().get("/")
+    request.user = get_user_model()()
+    request.session = SessionStore()
+    request._messages = FallbackStorage(request)
+    request._messages.add(constants.SUCCESS, "Sale saved.")
+    request._messages.add(constants.ERROR, "The shift is closed.")
+    with translation.override("uk"):
+        html = " ".join(render_page(request, "web/home.html", {"places": []}).content.decode()
+                        .split())
+    assert ('<div class="toast toast--success" role="status"> <p class="toast__text">Sale saved.'
+            '</p> <button type="button" class="toast__close" data-dismiss="toast" '
+            'aria-label="Закрити">&times;</button> </div>') in html
+    assert '<div class="toast toast--error" role="alert"> <p class="toast__text">The shift' in html
+    assert get_messages(request).used  # the middleware drops them after this response

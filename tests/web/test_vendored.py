@@ -38,14 +38,18 @@ def test_recorded_files_are_the_files_on_disk(package):
     for name, digest in entry["files"].items():
         assert sha256(VENDOR / name) == digest, f"{name} changed since scripts/vendor.py ran"
     assert entry["license"] in {"0BSD", "MIT"}  # what docs/web.md promises
-    if entry["license_file"]:
-        assert (VENDOR / entry["license_file"]).read_text().strip()
+    assert (VENDOR / entry["license_file"]).read_text().strip()
+    for inner, bundled in entry["bundles"].items():  # compiled into the file: licence too
+        assert bundled["version"] == LOCK["packages"][f"node_modules/{inner}"]["version"]
+        assert bundled["license"] == "MIT"
+        assert (VENDOR / bundled["license_file"]).read_text().startswith("The MIT License")
 
 
 def test_nothing_unrecorded_is_served():
     recorded = {"VENDORED.json"}
     for entry in RECORD.values():
-        recorded |= set(entry["files"]) | ({entry["license_file"]} - {None})
+        recorded |= set(entry["files"]) | {entry["license_file"]}
+        recorded |= {bundled["license_file"] for bundled in entry["bundles"].values()}
     on_disk = {str(path.relative_to(VENDOR)) for path in VENDOR.rglob("*") if path.is_file()}
     assert on_disk == recorded
 
