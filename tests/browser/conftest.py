@@ -9,7 +9,7 @@
 - A guard aborts and records every request that leaves the test server; console errors (a CSP
   violation is one) and CSP violation events are recorded too. A test fails on any of them it
   did not declare with `screen.expect_console(...)`.
-- The pages are served under the Content-Security-Policy Kopilka uses (default-src 'self').
+- The pages are served under the site's Content-Security-Policy (at least default-src 'self').
 - `screen.shot(name)` writes a full-page screenshot to $KOPILKA_SCREENSHOTS (default
   var/screenshots) as <name>-<viewport>.png.
 """
@@ -37,7 +37,9 @@ FLAGS = [
 ]
 SCREENSHOTS = Path(os.environ.get("KOPILKA_SCREENSHOTS", "var/screenshots")).resolve()
 VIEWPORTS = ("pixel-7", "ipad-mini", "desktop")
-POLICY = {"default-src": [CSP.SELF]}  # the policy kopilka/settings.py sets (SECURE_CSP)
+# The site's policy (SECURE_CSP in kopilka/settings.py); where it sets none yet, the one it is
+# meant to: this site only, no inline script or style, no other origin.
+POLICY = dict(getattr(django_settings, "SECURE_CSP", None) or {"default-src": [CSP.SELF]})
 CSP_MIDDLEWARE = "django.middleware.csp.ContentSecurityPolicyMiddleware"
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 
@@ -80,7 +82,9 @@ def web_server(django_db_setup, django_db_blocker):
                           CSP_MIDDLEWARE)
     with override_settings(MIDDLEWARE=middleware), django_db_blocker.unblock():
         server = LiveServer("localhost")
+    server._live_server_modified_settings.enable()  # ALLOWED_HOSTS += localhost, as live_server
     yield server
+    server._live_server_modified_settings.disable()
     server.stop()
 
 

@@ -7,8 +7,10 @@ import re
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.utils.csp import build_policy
 from playwright.sync_api import expect
 
+from tests.browser.conftest import POLICY
 from tests.browser.urls import QR_TEXT
 
 HOME = {
@@ -28,7 +30,7 @@ def test_root_page_in_each_language_runs_the_vendored_scripts(screen_in):
         screen = screen_in(language)
         response = screen.go("/")
         assert response.status == 200
-        assert response.headers["content-security-policy"] == "default-src 'self'"
+        assert response.headers["content-security-policy"] == build_policy(POLICY)
         page = screen.page
         assert page.locator("html").get_attribute("lang") == language
         assert page.locator(".card__title").all_inner_texts() == [docs]
@@ -61,6 +63,7 @@ def test_form_errors_come_back_as_422_and_are_swapped_in(screen):
     page.wait_for_selector("#id_phone_error")
     assert page.locator("#id_phone_error").inner_text() == "Enter the phone with its country code."
     assert page.locator("#id_amount").get_attribute("aria-invalid") == "true"
+    expect(page.locator("#id_phone")).to_be_focused()  # the first wrong field, ready to type
     assert page.locator(".navbar").count() == 1  # swapped into the form, not over the page
     assert toast_texts(screen) == []
     screen.shot("form-errors")

@@ -2,7 +2,8 @@
  * anywhere: the Content-Security-Policy allows scripts from this site only.
  *
  * - htmx requests that change something carry the CSRF token (from <meta name="csrf-token">).
- * - Status 422 is a form with its errors: it is swapped into the request's target like a 200.
+ * - Status 422 is a form with its errors: it is swapped into the request's target like a 200,
+ *   and the first invalid field gets the focus.
  * - Any other 4xx/5xx, a network failure or a time-out swaps nothing and shows a message. The
  *   message is the server's own when the response has an element with [data-toast] (a domain
  *   error in the user's language), else a general one for the status from the JS catalogue.
@@ -67,6 +68,15 @@
       event.detail.shouldSwap = false;
       event.detail.isError = false; // handled here; htmx need not log it as well
       showToast(serverMessage(xhr) || generalMessage(xhr.status), "error");
+    }
+  });
+
+  // After a form came back with errors, the first wrong field gets the focus: the keyboard user
+  // (a cashier) corrects it at once, and a screen reader reads its error.
+  document.addEventListener("htmx:afterSettle", function (event) {
+    if (event.detail.xhr && event.detail.xhr.status === 422) {
+      var invalid = document.querySelector('[aria-invalid="true"]');
+      if (invalid) { invalid.focus(); }
     }
   });
 
