@@ -176,48 +176,39 @@ def new_screen(playwright, chromium, server_url: str, viewport: str, language: s
 
 
 @pytest.fixture
-def screen(browser, web_server, viewport, transactional_db, settings):
-    """A tab on `viewport` in English; `screen_in(language)` for another language."""
-    yield from _screens(browser, web_server, viewport, settings, languages=["en"])
-
-
-@pytest.fixture
 def screen_in(browser, web_server, viewport, transactional_db, settings):
+    """Opens a tab on `viewport` in a language: `screen_in("ru")`. Each is checked and closed
+    at the end of the test."""
+    settings.SECURE_CSP = POLICY
+    settings.ROOT_URLCONF = "tests.browser.urls"
+    settings.TEMPLATES = [{**django_settings.TEMPLATES[0], "DIRS": [TEMPLATES_DIR]}]
+    playwright, chromium = browser
     opened = []
 
     def open_in(language: str) -> Screen:
-        playwright, chromium = browser
         made = new_screen(playwright, chromium, web_server.url, viewport, language)
         opened.append(made)
         return made
 
-    _configure(settings)
     yield open_in
-    for made in opened:
-        _check_and_close(made)
+    problems = [_close(made) for made in opened]  # close them all, then complain
+    for outside, unexpected, violations in problems:
+        assert outside == [], f"requests left the test server: {outside}"
+        assert unexpected == [], "console errors:\n" + "\n".join(unexpected + violations)
+        assert violations == [], "Content-Security-Policy violations:\n" + "\n".join(violations)
 
 
-def _configure(settings):
-    settings.SECURE_CSP = POLICY
-    settings.ROOT_URLCONF = "tests.browser.urls"
-    settings.TEMPLATES = [{**django_settings.TEMPLATES[0], "DIRS": [TEMPLATES_DIR]}]
+@pytest.fixture
+def screen(screen_in):
+    """A tab on `viewport` in English."""
+    return screen_in("en")
 
 
-def _screens(browser, web_server, viewport, settings, languages):
-    playwright, chromium = browser
-    _configure(settings)
-    made = new_screen(playwright, chromium, web_server.url, viewport, languages[0])
-    yield made
-    _check_and_close(made)
-
-
-def _check_and_close(made: Screen):
+def _close(made: Screen) -> tuple[list[str], list[str], list[str]]:
+    """Close the tab; what it recorded: outside requests, console errors, CSP violations."""
     try:
-        violations = made.violations() if not made.page.is_closed() else []
+        violations = made.violations()
     except Exception:  # the page may be mid-navigation; the console still has the violation
         violations = []
     made.context.close()
-    assert made.outside == [], f"requests left the test server: {made.outside}"
-    unexpected = made.unexpected_console()
-    assert unexpected == [], "console errors:\n" + "\n".join(unexpected + violations)
-    assert violations == [], "Content-Security-Policy violations:\n" + "\n".join(violations)
+    return made.outside, made.unexpected_console(), violations

@@ -57,6 +57,8 @@ def test_superuser_sees_the_operator_admin():
 @pytest.mark.django_db
 def test_root_page_no_longer_redirects():
     assert get().status_code == 200
+    assert Client().head("/").status_code == 200  # monitors and link checkers
+    assert Client().post("/").status_code == 405
 
 
 @pytest.mark.django_db

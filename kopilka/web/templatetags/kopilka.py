@@ -81,8 +81,8 @@ def datetime(value: datetime_type | None, tz=None, format: str = "medium") -> st
     )
 
 
-@register.simple_tag(takes_context=True)
-def language_switch(context) -> list[dict]:
+@register.simple_tag
+def language_switch() -> list[dict]:
     """The installation's languages for the switch in the header, each in its own name."""
     current = translation.get_language()
     return [
