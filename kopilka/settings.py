@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "kopilka.codes",
     "kopilka.automation",
     "kopilka.api",
+    "kopilka.web",
 ]
 
 MIDDLEWARE = [
@@ -76,6 +77,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",  # request.htmx (kopilka/web/htmx.py)
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "kopilka.core.middleware.OperatorScopesMiddleware",
     "kopilka.core.dbdown.DatabaseUnavailableMiddleware",  # database down: 503, not 500

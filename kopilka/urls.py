@@ -1,6 +1,5 @@
 from django.contrib import admin
 from django.urls import include, path
-from django.views.generic import RedirectView
 
 from kopilka.api.urls import api
 from kopilka.core.views import health
@@ -9,9 +8,9 @@ admin.site.site_header = "Kopilka"
 admin.site.site_title = "Kopilka"
 
 urlpatterns = [
-    path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("health", health, name="health"),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("", include("kopilka.messaging.urls")),
+    path("", include("kopilka.web.urls")),  # the root page, language switch, JS strings
 ]
