@@ -2,7 +2,9 @@
 `kopilka up --demo` (SQLite in its own data directory, a free port), with real curl and jq.
 Each example's status, headers and JSON fields are compared with what the guide shows
 (tests/docs/guide.py says how the guide writes them and what is ignored: times, key secrets,
-passwords).
+passwords). What the reader reads off the demo's console — a one-time code (`CODE=123456`), an
+invitation key (`KEY=kp_inv_...`) — the test reads off the server's output the same way
+(`docs-sms-code`, `docs-invitation-key`).
 """
 
 import json
@@ -77,9 +79,46 @@ while time.monotonic() < deadline:
 sys.exit("no code SMS to " + phone)
 """
 
+# The invitation key the newest invitation mail to an address carried (what the reader reads off
+# the `kopilka up` console, where the demo's console mail backend prints each mail MIME-encoded
+# as it would be sent, then a line of 79 dashes), not given out before.
+INVITATION_KEY = """#!{python}
+import email, email.policy, os, re, sys, time
+address, log, seen_file = sys.argv[1], os.environ["DOCS_SERVER_LOG"], os.environ["DOCS_KEYS_SEEN"]
+seen = set(open(seen_file).read().split()) if os.path.exists(seen_file) else set()
+# A mail as the console prints it: its top-level headers (MIME-Version among them), a blank
+# line, the body, the dashes.
+MAIL = re.compile(r"^Content-Type: [^\\n]*\\n(?:[^\\n]+\\n)*?"
+                  r"MIME-Version: [^\\n]*\\n(?:[^\\n]+\\n)*?"
+                  r"\\n.*?(?=^-{{79}}$)", flags=re.M | re.S)
+deadline = time.monotonic() + 30
+while time.monotonic() < deadline:
+    text = open(log, encoding="utf-8", errors="replace").read()
+    fresh = []
+    for raw in MAIL.findall(text):
+        mail = email.message_from_string(raw, policy=email.policy.default)
+        to = [each.addr_spec for each in mail["To"].addresses] if mail["To"] else []
+        if mail["Message-ID"] in seen or address not in to:
+            continue
+        body = mail.get_body(("plain",))
+        content = body.get_content() if body else ""
+        key = re.search(r"\\bkp_inv_[A-Za-z0-9]+_[A-Za-z0-9_-]+", content)
+        if key:
+            fresh.append((mail["Message-ID"], key.group(0)))
+    if fresh:
+        message_id, key = fresh[-1]
+        open(seen_file, "a").write(message_id + "\\n")
+        print(key)
+        sys.exit(0)
+    time.sleep(0.2)
+sys.exit("no invitation mail to " + address)
+"""
+
 # `CODE=123456   # ... +79165556677 ...` in the guide: the reader types the code the SMS
 # brought; the test reads it off the server's console the same way.
 CODE_LINE = re.compile(r"^CODE=\d{6}(\s+#.*?(\+\d{8,15}))", re.MULTILINE)
+# `KEY=kp_inv_...   # ... manager@demo.kopilka.local`: the key the invitation mail brought.
+KEY_LINE = re.compile(r"^KEY=kp_inv_\.\.\.(\s+#.*?([\w.+-]+@[\w.-]+\w))", re.MULTILINE)
 
 
 def free_port() -> int:
@@ -161,6 +200,8 @@ def build_script(steps: list[Step]) -> str:
     for n, step in enumerate(steps):
         code = CODE_LINE.sub(lambda m: f'CODE=$(docs-sms-code {m.group(2)}){m.group(1)}',
                              step.code)
+        code = KEY_LINE.sub(lambda m: f'KEY=$(docs-invitation-key {m.group(2)}){m.group(1)}',
+                            code)
         parts += [f"__step {n}", code]
     parts.append("__step end")
     return "\n".join(parts) + "\n"
@@ -174,7 +215,9 @@ def test_the_guide_has_runnable_examples_with_expectations():
     commands = [line.split(" #")[0] for step in steps for line in step.code.splitlines()
                 if not line.lstrip().startswith("#")]
     assert not [line for line in commands if re.search(r"\d{4}-\d\d-\d\dT", line)]
-    assert len(CODE_LINE.findall("\n".join(step.code for step in steps))) == 2
+    code = "\n".join(step.code for step in steps)
+    assert len(CODE_LINE.findall(code)) == 2
+    assert len(KEY_LINE.findall(code)) == 3
 
 
 @pytest.mark.slow
@@ -188,7 +231,8 @@ def test_the_api_guide_runs_top_to_bottom_on_the_demo(demo_server, tools, tmp_pa
     steps = parse_guide(GUIDE.read_text())
     bindir = tmp_path / "bin"
     bindir.mkdir()
-    for name, text in (("curl", CURL_WRAPPER), ("docs-sms-code", SMS_CODE)):
+    for name, text in (("curl", CURL_WRAPPER), ("docs-sms-code", SMS_CODE),
+                       ("docs-invitation-key", INVITATION_KEY)):
         (bindir / name).write_text(text.format(python=sys.executable))
         (bindir / name).chmod(0o755)
     curl_log = tmp_path / "curl.jsonl"
@@ -199,6 +243,7 @@ def test_the_api_guide_runs_top_to_bottom_on_the_demo(demo_server, tools, tmp_pa
         "KOPILKA": url, **keys,
         "DOCS_REAL_CURL": tools["curl"], "DOCS_CURL_LOG": str(curl_log),
         "DOCS_SERVER_LOG": str(server_log), "DOCS_CODES_SEEN": str(tmp_path / "codes-seen"),
+        "DOCS_KEYS_SEEN": str(tmp_path / "keys-seen"),
     }
     before = figures_may_differ(datetime.now(MOSCOW))
     started = time.monotonic()
