@@ -34,8 +34,15 @@ class RefundQuery(PageQuery):
 
 
 class AuditQuery(PageQuery):
-    action: str | None = Field(None, max_length=100, examples=["members.member.registered"])
-    object_type: str | None = Field(None, max_length=60, examples=["members.member"])
+    # A single `example`, not pydantic's `examples` list: django-ninja copies a query field's
+    # `examples` to the parameter, where OpenAPI wants a map of Example objects, and the list
+    # made the whole document invalid (openapi-spec-validator, client generators refuse it).
+    action: str | None = Field(
+        None, max_length=100, json_schema_extra={"example": "members.member.registered"}
+    )
+    object_type: str | None = Field(
+        None, max_length=60, json_schema_extra={"example": "members.member"}
+    )
     object_id: str | None = Field(None, max_length=60)
     from_: UtcTime | None = Field(None, alias="from", description="Inclusive")
     to: UtcTime | None = Field(None, description="Exclusive")
