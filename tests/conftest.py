@@ -18,6 +18,9 @@ from kopilka.tenancy import services as tenancy
 from kopilka.tenancy.models import Merchant, Staff, Terminal
 from tests.shop import Shop
 
+# In parallel by default, slow tests first, cheap password hashes: see tests/suite.py.
+pytest_plugins = ["tests.suite"]
+
 
 @dataclass
 class Tenant:
