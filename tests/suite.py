@@ -45,29 +45,54 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
         option.dist = "loadgroup"
 
 
+@pytest.hookimpl(optionalhook=True)  # an xdist hook: unknown under `-p no:xdist`
+def pytest_configure_node(node) -> None:
+    # Workers parse the command line again, not the options set above: tell them the mode.
+    node.workerinput["kopilka_dist"] = node.config.option.dist
+
+
+def _set_id(item: pytest.Item, nodeid: str) -> None:
+    # No public way to set an id: pytest 9.2 keeps it structured in `_id`, earlier versions as
+    # a string in `_nodeid`. Should that change again, the check of unique ids below stops the
+    # run, and tests/test_suite.py fails.
+    if hasattr(item, "_id"):
+        from _pytest.nodeid import NodeId
+
+        item._id = NodeId.parse(nodeid)
+    else:
+        item._nodeid = nodeid
+
+
+def _group(item: pytest.Item) -> str | None:
+    names = sorted({str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
+                    for mark in item.iter_markers("xdist_group")})
+    return "_".join(names) or None
+
+
+@pytest.hookimpl(trylast=True)  # after xdist's own renaming and pytest's reordering
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # Schemathesis (4.32 on pytest 9) gives all its tests one id, `test_fuzz.py::test_api`, for
-    # the 68 operations: `--dist loadgroup` schedules tests by id and would run one of them.
-    # Their names tell them apart (`test_api[GET /api/v1/pos/terminal]`).
-    # No public way to set an id: pytest 9.2 keeps it structured in `_id`, earlier ones as a
-    # string in `_nodeid`. Should that change again, the check below stops the run.
+    # Schemathesis (4.32 on pytest 9.2) gives all its tests one id, `test_fuzz.py::test_api`, for
+    # the 68 operations; xdist schedules by id and would run one of them. Their names tell
+    # them apart (`test_api[GET /api/v1/pos/terminal]`).
     ids = Counter(item.nodeid for item in items)
     for item in items:
         if ids[item.nodeid] > 1:
-            unique = f"{item.parent.nodeid}::{item.name}"
-            if hasattr(item, "_id"):
-                from _pytest.nodeid import NodeId
-
-                item._id = NodeId.parse(unique)
-            else:
-                item._nodeid = unique
+            _set_id(item, f"{item.parent.nodeid}::{item.name}")
     if len({item.nodeid for item in items}) < len(items):
         twice = sorted({item.nodeid for item in items if ids[item.nodeid] > 1})
         raise pytest.UsageError(f"tests share an id, xdist would run one of each: {twice[:5]}")
-    # Only in xdist workers: a serial run keeps the files' order. Every worker sorts the same
-    # collection the same way, as xdist requires.
-    if hasattr(config, "workerinput"):
-        items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable
+    if not hasattr(config, "workerinput"):
+        return  # a serial run keeps the files' order
+    # xdist 3.8 marks a test's group by appending "@group" to its id, through `_nodeid`, which
+    # pytest 9.2 ignores (and only when `--dist loadgroup` was typed): without this, a group is
+    # spread over the workers.
+    if config.workerinput.get("kopilka_dist") == "loadgroup":
+        for item in items:
+            group = _group(item)
+            if group and not item.nodeid.endswith(f"@{group}"):
+                _set_id(item, f"{item.nodeid}@{group}")
+    # Every worker sorts the same collection the same way, as xdist requires.
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable
 
 
 @pytest.fixture(scope="session", autouse=True)

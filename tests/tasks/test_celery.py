@@ -93,11 +93,16 @@ class Worker:
             "KOPILKA_BROKER_URL": broker_url,
             "KOPILKA_CELERY_QUEUE": self.queue,
         }
+        # `celery worker --hostname` (Celery's CLI reads CELERY_<COMMAND>_<OPTION>): a node name
+        # of its own. Two workers named celery@<host> on one RabbitMQ, from another xdist worker
+        # or another run on this machine, fight over the exclusive queue of their control
+        # channel (`celery@host.celery.pidbox`) and one stops with RESOURCE_LOCKED.
+        self.node_env = {"CELERY_WORKER_HOSTNAME": f"{self.queue}@%h"}
         self.process = None
 
     def start(self) -> None:
         env = {
-            **os.environ, **self.env, "DJANGO_SETTINGS_MODULE": "kopilka.settings",
+            **os.environ, **self.env, **self.node_env, "DJANGO_SETTINGS_MODULE": "kopilka.settings",
             "DATABASE_URL": database_url(), "KOPILKA_LOG_LEVEL": "INFO",
             "KOPILKA_SMS_BACKEND": "file",
             "KOPILKA_SMS_OPTIONS": json.dumps({"path": str(self.sms_file)}),
@@ -204,6 +209,8 @@ def sent(message_id: int) -> Message | None:
 
 
 def test_a_queued_message_is_sent_by_the_celery_worker(on_celery, worker, alice):
+    # The worker's node name is its own (not celery@<host>): see Worker.node_env.
+    assert f" {worker.queue}@{socket.gethostname()} v" in worker.log()
     before = worker.received("kopilka.messaging.tasks.deliver")
     with transaction.atomic(), scope(merchant=alice.merchant):
         message = messaging.queue(alice.merchant, event="accrual", member=alice.member,
