@@ -40,6 +40,9 @@ def pytest_fixture_setup(fixturedef, request):
         with scopes_disabled():
             yield
 
+# In parallel by default, slow tests first, cheap password hashes: see tests/suite.py.
+pytest_plugins = ["tests.suite"]
+
 
 @dataclass
 class Tenant:

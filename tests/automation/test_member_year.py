@@ -14,7 +14,7 @@ from kopilka.members.models import Member
 from kopilka.messaging.models import Message
 from tests.automation.helpers import AGREED, at, balance, receipts_for_everyone, tick_at
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]  # 375 ticks: the longest test
 
 PROGRAM = {
     "expiry": {"mode": "after_accrual", "days": 90},

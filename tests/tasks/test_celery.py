@@ -8,8 +8,9 @@ the tests are transactional (real commits), and the test database is a file on S
 core/config.py) or a server database on PostgreSQL, which a second process can share. It sends
 SMS to the file backend, read back here; webhooks go to a real HTTP receiver on loopback.
 
-Each broker gets one worker for the module and each run its own queue, deleted afterwards, so
-nothing is left on the brokers and a previous run's tasks cannot reach this one. A broker that
+Each broker gets one worker for the module with a queue of its own (a random name), deleted
+afterwards, so nothing is left on the brokers, and neither a previous run, another xdist worker
+nor someone else's tests on the same brokers can take this one's tasks. A broker that
 is not answering skips its tests, unless KOPILKA_REQUIRE_BROKERS=1 (set by .ci/run) makes that
 a failure. How long a task takes through each broker: bench/bench_celery.py.
 """
@@ -37,7 +38,10 @@ from kopilka.messaging.models import Message
 from kopilka.webhooks.models import Delivery
 from tests.webhooks.tools import register, send, serve
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+# One xdist worker runs them all: the module's broker workers then start once per run, not
+# once per xdist worker that happens to get one of these tests.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow,
+              pytest.mark.xdist_group("celery")]
 
 BROKERS = {
     "rabbitmq": os.environ.get("KOPILKA_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//"),
@@ -89,11 +93,16 @@ class Worker:
             "KOPILKA_BROKER_URL": broker_url,
             "KOPILKA_CELERY_QUEUE": self.queue,
         }
+        # `celery worker --hostname` (Celery's CLI reads CELERY_<COMMAND>_<OPTION>): a node name
+        # of its own. Two workers named celery@<host> on one RabbitMQ, from another xdist worker
+        # or another run on this machine, fight over the exclusive queue of their control
+        # channel (`celery@host.celery.pidbox`) and one stops with RESOURCE_LOCKED.
+        self.node_env = {"CELERY_WORKER_HOSTNAME": f"{self.queue}@%h"}
         self.process = None
 
     def start(self) -> None:
         env = {
-            **os.environ, **self.env, "DJANGO_SETTINGS_MODULE": "kopilka.settings",
+            **os.environ, **self.env, **self.node_env, "DJANGO_SETTINGS_MODULE": "kopilka.settings",
             "DATABASE_URL": database_url(), "KOPILKA_LOG_LEVEL": "INFO",
             "KOPILKA_SMS_BACKEND": "file",
             "KOPILKA_SMS_OPTIONS": json.dumps({"path": str(self.sms_file)}),
@@ -200,6 +209,8 @@ def sent(message_id: int) -> Message | None:
 
 
 def test_a_queued_message_is_sent_by_the_celery_worker(on_celery, worker, alice):
+    # The worker's node name is its own (not celery@<host>): see Worker.node_env.
+    assert f" {worker.queue}@{socket.gethostname()} v" in worker.log()
     before = worker.received("kopilka.messaging.tasks.deliver")
     with transaction.atomic(), scope(merchant=alice.merchant):
         message = messaging.queue(alice.merchant, event="accrual", member=alice.member,
