@@ -79,12 +79,31 @@ def problem_json_errors(ctx, response, case):
     return True
 
 
+def _mutates_the_authorization(case) -> bool:
+    data = getattr(getattr(case.meta, "phase", None), "data", None)
+    names = [getattr(data, "parameter", None)]
+    for mutation in getattr(data, "mutations", None) or []:
+        names += [mutation.parameter, *map(str, mutation.path)]
+    return any(str(name).lower() == "authorization" for name in names if name)
+
+
+@schemathesis.check
+def negative_data_refused(ctx, response, case):
+    """Schemathesis' negative-data check, except for cases whose invalid part was the
+    Authorization header: `test_api` replaces it with alice's real key, so what is sent is not
+    the invalid request Schemathesis counted on (with a query object that serialises to a
+    valid string beside it, such a case was answered 200 and failed the suite at random)."""
+    if case.meta is not None and _mutates_the_authorization(case):
+        return None
+    return negative_data_rejection(ctx, response, case)
+
+
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
     content_type_conformance,
     response_schema_conformance,
-    negative_data_rejection,
+    negative_data_refused,
     problem_json_errors,
 ]
 
