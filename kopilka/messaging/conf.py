@@ -47,7 +47,7 @@ def mailer_settings(env: Mapping[str, str]) -> dict:
     no host is set, so development prints mail instead of failing to connect."""
     host = env.get("KOPILKA_EMAIL_HOST", "").strip()
     if not host:
-        return {"BACKEND": "django.core.mail.backends.console.EmailBackend"}
+        return {"BACKEND": "kopilka.core.mail.EmailBackend"}
     port = int(env.get("KOPILKA_EMAIL_PORT", "").strip() or 587)
     tls = env.get("KOPILKA_EMAIL_TLS", "").strip().lower()
     return {

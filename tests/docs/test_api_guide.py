@@ -80,8 +80,8 @@ sys.exit("no code SMS to " + phone)
 """
 
 # The invitation key the newest invitation mail to an address carried (what the reader reads off
-# the `kopilka up` console, where the demo's console mail backend prints each mail MIME-encoded
-# as it would be sent, then a line of 79 dashes), not given out before.
+# the `kopilka up` console, where the demo's console mail backend (kopilka/core/mail.py) prints
+# each mail's headers and text, then a line of 79 dashes), not given out before.
 INVITATION_KEY = """#!{python}
 import email, email.policy, os, re, sys, time
 address, log, seen_file = sys.argv[1], os.environ["DOCS_SERVER_LOG"], os.environ["DOCS_KEYS_SEEN"]
