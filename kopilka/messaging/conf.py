@@ -44,9 +44,13 @@ def messaging_settings(env: Mapping[str, str]) -> dict:
 def mailer_settings(env: Mapping[str, str]) -> dict:
     """Django's default mailer: SMTP to KOPILKA_EMAIL_HOST (KOPILKA_EMAIL_PORT, 587;
     KOPILKA_EMAIL_USER / _PASSWORD; KOPILKA_EMAIL_TLS, on for port 587), or the console when
-    no host is set, so development prints mail instead of failing to connect."""
+    no host is set, so development prints mail instead of failing to connect. Production
+    without a host keeps Django's own console backend, which `check --deploy` flags (mail.E001);
+    development gets the same console made readable (kopilka/core/mail.py)."""
     host = env.get("KOPILKA_EMAIL_HOST", "").strip()
     if not host:
+        if env.get("KOPILKA_ENV", "").strip() == "production":
+            return {"BACKEND": "django.core.mail.backends.console.EmailBackend"}
         return {"BACKEND": "kopilka.core.mail.EmailBackend"}
     port = int(env.get("KOPILKA_EMAIL_PORT", "").strip() or 587)
     tls = env.get("KOPILKA_EMAIL_TLS", "").strip().lower()

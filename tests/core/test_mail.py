@@ -28,3 +28,6 @@ def test_the_console_is_the_transport_without_a_mail_host():
     from kopilka.messaging.conf import mailer_settings
 
     assert mailer_settings({}) == {"BACKEND": "kopilka.core.mail.EmailBackend"}
+    # Production without a mail host keeps the backend `check --deploy` knows to refuse.
+    assert mailer_settings({"KOPILKA_ENV": "production"}) == {
+        "BACKEND": "django.core.mail.backends.console.EmailBackend"}
