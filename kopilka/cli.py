@@ -117,7 +117,13 @@ def worker_command() -> list[str]:
     from kopilka.core.taskqueue import uses_celery
 
     if uses_celery(settings.TASKS):
-        return [sys.executable, "-m", "celery", "-A", "kopilka", "worker", "--loglevel", "INFO"]
+        command = [sys.executable, "-m", "celery", "-A", "kopilka", "worker", "--loglevel", "INFO"]
+        # Celery names every worker `celery@<host>`: a second `kopilka worker` on the same host
+        # then dies on RabbitMQ (RESOURCE_LOCKED on the node's pidbox queue). A name of its own
+        # per process, unless the operator chose one (CELERY_WORKER_HOSTNAME or -n).
+        if not os.environ.get("CELERY_WORKER_HOSTNAME"):
+            command += ["--hostname", f"kopilka-{os.getpid()}@%h"]
+        return command
     return [sys.executable, "-m", "django", "db_worker", "--no-reload", "--interval", "1"]
 
 

@@ -1,5 +1,6 @@
 """Choosing the tasks backend by settings, and what the Celery backend does without a broker."""
 
+import os
 import socket
 import subprocess
 import sys
@@ -63,13 +64,17 @@ def test_kopilka_refuses_to_start_with_a_bad_tasks_setting(tmp_path):
         "amqp://guest:guest@127.0.0.1:5672// or redis://127.0.0.1:6379/1\n")
 
 
-def test_the_worker_command_follows_the_backend():
+def test_the_worker_command_follows_the_backend(monkeypatch):
     assert worker_command()[1:] == ["-m", "django", "db_worker", "--no-reload", "--interval",
                                     "1"]
     env = {"KOPILKA_TASKS_BACKEND": "celery", "KOPILKA_BROKER_URL": RABBITMQ}
     with override_settings(TASKS=tasks_settings(env)):
+        # Each `kopilka worker` process is a node of its own: two on one host would collide.
         assert worker_command()[1:] == ["-m", "celery", "-A", "kopilka", "worker",
-                                        "--loglevel", "INFO"]
+                                        "--loglevel", "INFO", "--hostname",
+                                        f"kopilka-{os.getpid()}@%h"]
+        monkeypatch.setenv("CELERY_WORKER_HOSTNAME", "till-7@%h")  # the operator's own name
+        assert worker_command()[-2:] == ["--loglevel", "INFO"]
 
 
 def test_the_celery_backend_defers_nothing_and_passes_the_checks():
