@@ -185,6 +185,15 @@ def run_children(commands: dict[str, list[str]]) -> int:
     return exit_code
 
 
+def public_url(host: str, port: int) -> str:
+    """Where a browser on this machine reaches `kopilka up --host H --port P`."""
+    if host in ("0.0.0.0", "::", ""):
+        host = "localhost"  # a wildcard address is where it listens, not where to go
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
 @command("up", "migrate, optionally create demo data, serve the web app and run the worker")
 def cmd_up(argv):
     parser = argparse.ArgumentParser(prog="kopilka up", description=cmd_up_doc)
@@ -206,6 +215,9 @@ def cmd_up(argv):
 
         print(demo.ensure_demo(base_url=f"http://{args.host}:{args.port}"))
     print(f"Kopilka is starting on http://{args.host}:{args.port}/  (Ctrl-C stops it)", flush=True)
+    # Links in mail and messages (an invitation, the unsubscribe link) name this server: the
+    # children inherit the address it listens on unless the operator set the public one.
+    os.environ.setdefault("KOPILKA_PUBLIC_URL", public_url(args.host, args.port))
     return run_children({"web server": web_server_command(args.host, args.port),
                          "worker": worker_command(), "tick": ticker_command()})
 

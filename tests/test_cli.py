@@ -200,3 +200,12 @@ def test_verify_ledger_ok_and_broken(shop, capsys):
 def test_verify_ledger_unknown_merchant(db, capsys):
     code, _, err = run(["verify-ledger", "--merchant", "nope"], capsys)
     assert (code, err) == (1, "kopilka: error: No merchant with slug 'nope'.\n")
+
+
+def test_up_gives_its_children_the_address_it_serves_as_the_public_url():
+    """Links in mail (a staff invitation) named http://localhost:8000 whatever --port said."""
+    from kopilka.cli import public_url
+
+    assert public_url("127.0.0.1", 8765) == "http://127.0.0.1:8765"
+    assert public_url("0.0.0.0", 80) == "http://localhost:80"
+    assert public_url("::1", 8000) == "http://[::1]:8000"
