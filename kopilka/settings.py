@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "kopilka.automation",
     "kopilka.api",
     "kopilka.web",
+    "kopilka.web.cashier",
 ]
 
 MIDDLEWARE = [

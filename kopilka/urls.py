@@ -12,5 +12,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("", include("kopilka.messaging.urls")),
+    path("cashier/", include("kopilka.web.cashier.urls")),
     path("", include("kopilka.web.urls")),  # the root page, language switch, JS strings
 ]

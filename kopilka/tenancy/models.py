@@ -8,7 +8,7 @@ import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.utils.translation import gettext as gettext_now
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django_scopes import ScopedManager
 
@@ -19,8 +19,8 @@ def validate_country(value: str) -> None:
     unknown one ("ZZ") makes every such number unparseable."""
     if value not in phonenumbers.SUPPORTED_REGIONS:
         raise ValidationError(
-            gettext_now("%(country)r is not an ISO 3166 country code with a phone numbering "
-                        "plan (e.g. RU, UA, KZ).") % {"country": value},
+            gettext("%(country)r is not an ISO 3166 country code with a phone numbering "
+                    "plan (e.g. RU, UA, KZ).") % {"country": value},
             code="country",
         )
 
@@ -89,6 +89,11 @@ class Staff(models.Model):
     role = models.CharField(_("role"), max_length=16, choices=Role)
     active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created"))
+    # The personal PIN a staff member switches in with at a counter device (tenancy/counter.py):
+    # a Django password hash, and a lock after too many wrong PINs in a row.
+    pin_hash = models.CharField(_("counter PIN"), max_length=128, blank=True)
+    pin_failures = models.PositiveSmallIntegerField(_("wrong PINs in a row"), default=0)
+    pin_locked_until = models.DateTimeField(_("PIN locked until"), null=True, blank=True)
 
     objects = ScopedManager(merchant="merchant")
 
@@ -117,11 +122,19 @@ class KeyFields(models.Model):
 
 
 class Terminal(KeyFields):
-    """A POS device or cash-register integration; authenticates with its own API key."""
+    """A POS device or cash-register integration; authenticates with its own API key.
+
+    A browser counter (the cashier workplace on a tablet or a PC) is a terminal too: a manager
+    signs the device in for a store once, and its key then lives in the device's cookie."""
+
+    class Kind(models.TextChoices):
+        API = "api", _("POS API")
+        BROWSER = "browser", _("browser counter")
 
     merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="terminals")
     store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="terminals")
     name = models.CharField(_("name"), max_length=200)
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind, default=Kind.API)
 
     objects = ScopedManager(merchant="merchant")
 

@@ -190,6 +190,7 @@ def create_terminal(
     actor: Actor,
     name: str = "",
     create_store_if_missing: bool = True,
+    kind: str = Terminal.Kind.API,
 ) -> tuple[Terminal, str]:
     with scope(merchant=merchant):
         store = Store.objects.filter(merchant=merchant, name=store_name.strip()).first()
@@ -204,6 +205,7 @@ def create_terminal(
             merchant=merchant,
             store=store,
             name=name.strip() or f"{store.name} POS",
+            kind=kind,
             key_prefix=key.prefix,
             key_hash=key.digest,
             created_at=clock.now(),
@@ -213,7 +215,7 @@ def create_terminal(
             actor=actor,
             merchant=merchant,
             obj=terminal,
-            data={"store": store.name, "key_prefix": key.prefix},
+            data={"store": store.name, "key_prefix": key.prefix, "kind": kind},
         )
     return terminal, key.plaintext
 

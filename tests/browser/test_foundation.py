@@ -13,11 +13,13 @@ from playwright.sync_api import expect
 from tests.browser.conftest import POLICY
 from tests.browser.urls import QR_TEXT
 
-HOME = {
-    "ru": ("Документация API", "Бонусные баллы, карты и сообщения для магазинов и их покупателей."),
-    "uk": ("Документація API",
+HOME = {  # the cashier's place, the API documentation, the lead text
+    "ru": ("Рабочее место кассира", "Документация API",
+           "Бонусные баллы, карты и сообщения для магазинов и их покупателей."),
+    "uk": ("Робоче місце касира", "Документація API",
            "Бонусні бали, картки та повідомлення для магазинів і їхніх покупців."),
-    "en": ("API documentation", "Bonus points, cards and messages for shops and their customers."),
+    "en": ("Cashier workplace", "API documentation",
+           "Bonus points, cards and messages for shops and their customers."),
 }
 
 
@@ -26,14 +28,14 @@ def toast_texts(screen) -> list[str]:
 
 
 def test_root_page_in_each_language_runs_the_vendored_scripts(screen_in):
-    for language, (docs, lead) in HOME.items():
+    for language, (cashier, docs, lead) in HOME.items():
         screen = screen_in(language)
         response = screen.go("/")
         assert response.status == 200
         assert response.headers["content-security-policy"] == build_policy(POLICY)
         page = screen.page
         assert page.locator("html").get_attribute("lang") == language
-        assert page.locator(".card__title").all_inner_texts() == [docs]
+        assert page.locator(".card__title").all_inner_texts() == [cashier, docs]
         assert page.locator(".lead").inner_text() == lead
         assert page.evaluate("window.htmx.version").startswith("2.0.")
         assert page.evaluate("window.Alpine.version").startswith("3.")
@@ -46,10 +48,10 @@ def test_language_switch(screen):
     screen.page.get_by_role("button", name="Русский").click()
     screen.page.wait_for_selector('html[lang="ru"]')
     assert screen.page.locator('.lang-switch [aria-current="true"]').inner_text() == "Рус"
-    assert screen.page.locator(".card__title").inner_text() == "Документация API"
+    assert screen.page.locator(".card__title").last.inner_text() == "Документация API"
     screen.page.get_by_role("button", name="Українська").click()
     screen.page.wait_for_selector('html[lang="uk"]')
-    assert screen.page.locator(".card__title").inner_text() == "Документація API"
+    assert screen.page.locator(".card__title").last.inner_text() == "Документація API"
     screen.shot("home-after-switch-uk")
 
 
@@ -127,7 +129,7 @@ def test_back_button_gets_the_full_page(screen):
     screen.go("/test/components/")
     screen.page.click("#to-home")
     screen.page.wait_for_url(screen.url + "/")
-    assert screen.page.locator("main .card__title").inner_text() == "API documentation"
+    assert screen.page.locator("main .card__title").last.inner_text() == "API documentation"
     screen.page.go_back()
     screen.page.wait_for_selector("h1:text('Components')")
     assert restores == [screen.url + "/test/components/"]
@@ -183,7 +185,7 @@ def test_operator_signs_in_and_finds_the_admin(screen):
     screen.page.locator("input[type=submit]").click()
     screen.page.wait_for_url(screen.url + "/")
     assert screen.page.locator(".card__title").all_inner_texts() == [
-        "Operator admin", "API documentation"]
+        "Cashier workplace", "Operator admin", "API documentation"]
     screen.shot("home-operator")
 
 

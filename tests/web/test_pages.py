@@ -66,20 +66,20 @@ def test_a_place_is_listed_once_its_url_exists_and_the_visitor_may_use_it():
     request = RequestFactory().get("/")
     request.user = get_user_model()(is_superuser=False)
     keys = [entry.place.key for entry in places.for_request(request)]
-    assert keys == ["api-docs"]
+    assert keys == ["cashier", "api-docs"]
     try:
-        places.register(places.Place(key="wallet", url_name="wallet:home", title="Wallet",
-                                     description="", order=20))
-        places.register(places.Place(key="cabinet", url_name="health", title="Cabinet",
-                                     description="", order=10))
-        places.register(places.Place(key="cashier", url_name="health", title="Cashier",
+        places.register(places.Place(key="test-wallet", url_name="wallet:nowhere",
+                                     title="Wallet", description="", order=20))
+        places.register(places.Place(key="test-cabinet", url_name="health", title="Cabinet",
+                                     description="", order=5))
+        places.register(places.Place(key="test-hidden", url_name="health", title="Hidden",
                                      description="", order=15, visible=lambda request: False))
-        # The wallet's URL is not installed: not listed. The cashier is not for this visitor.
+        # The wallet's URL is not installed: not listed. The hidden one is not for this visitor.
         assert [(e.place.key, e.url) for e in places.for_request(request)] == [
-            ("cabinet", "/health"), ("api-docs", "/api/v1/docs"),
+            ("test-cabinet", "/health"), ("cashier", "/cashier/"), ("api-docs", "/api/v1/docs"),
         ]
     finally:
-        for key in ("wallet", "cabinet", "cashier"):
+        for key in ("test-wallet", "test-cabinet", "test-hidden"):
             places._places.pop(key)
 
 
