@@ -13,6 +13,26 @@ def home(request):
     return render_page(request, "cashier/home.html", {"counter": request.counter})
 
 
+def find(request):  # GET ?q=: phone in any format, card number, QR token -> the card
+    raise NotImplementedError
+
+
+def member(request, member_id: int):  # the member card
+    raise NotImplementedError
+
+
+def register(request):  # new member: phone, name, birth date, one-time code, card
+    raise NotImplementedError
+
+
+def replace_card(request, member_id: int):  # a lost card replaced, the balance kept
+    raise NotImplementedError
+
+
 urlpatterns = [
     path("", home, name="home"),
+    path("find/", find, name="find"),
+    path("members/<int:member_id>/", member, name="member"),
+    path("register/", register, name="register"),
+    path("members/<int:member_id>/card/", replace_card, name="replace-card"),
 ]

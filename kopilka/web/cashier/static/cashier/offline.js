@@ -1,0 +1,1 @@
+/* The cashier workplace: offline (see kopilka/web/cashier/). */

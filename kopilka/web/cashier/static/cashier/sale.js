@@ -1,0 +1,1 @@
+/* The cashier workplace: sale (see kopilka/web/cashier/). */

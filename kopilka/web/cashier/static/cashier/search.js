@@ -1,0 +1,1 @@
+/* The cashier workplace: search (see kopilka/web/cashier/). */

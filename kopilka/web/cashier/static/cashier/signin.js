@@ -1,0 +1,1 @@
+/* The cashier workplace: signin (see kopilka/web/cashier/). */
