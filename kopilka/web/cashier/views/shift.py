@@ -101,8 +101,8 @@ def _upload(counter, entry) -> dict:
     except DomainError as error:
         reason = error.detail
         if error.field == "occurred_at":  # sale_time(): the device's clock was off
-            reason = _("The device's clock was wrong when this sale was kept (%(detail)s). "
-                       "Drop it and sell again.") % {"detail": error.detail}
+            reason = _("The device's clock was wrong when this sale was kept. Check the "
+                       "clock, then drop the sale and sell it again.")
         return {"receipt_id": receipt_id, "status": "refused", "reason": reason}
     return {"receipt_id": receipt_id, "status": "done",
             "points": result.purchase.points_accrued}
@@ -133,7 +133,7 @@ def _moment(value) -> datetime:
     try:
         return datetime.fromisoformat(value)
     except (TypeError, ValueError):
-        raise InvalidInput(_("The time of sale is not valid."), field="occurred_at") from None
+        raise InvalidInput(_("The time of sale is not valid."), field="time") from None
 
 
 urlpatterns = [
