@@ -82,10 +82,16 @@
     }
   }
 
-  function formatTime(iso) {
+  // In the merchant's time zone, as the server shows times (the device's may differ).
+  function formatTime(iso, zone) {
     var lang = document.documentElement.lang || undefined;
-    return new Intl.DateTimeFormat(lang, {dateStyle: "short", timeStyle: "short"})
-      .format(new Date(iso));
+    var options = {dateStyle: "short", timeStyle: "short"};
+    try {
+      return new Intl.DateTimeFormat(lang, Object.assign({timeZone: zone}, options))
+        .format(new Date(iso));
+    } catch (error) { // a zone this browser does not know
+      return new Intl.DateTimeFormat(lang, options).format(new Date(iso));
+    }
   }
 
   // --- the counter's first screen ----------------------------------------------------------
@@ -99,7 +105,8 @@
       var row = template.content.firstElementChild.cloneNode(true);
       row.dataset.receipt = entry.receipt_id;
       row.querySelector('[data-field="member"]').textContent = entry.member;
-      row.querySelector('[data-field="time"]').textContent = formatTime(entry.occurred_at);
+      row.querySelector('[data-field="time"]').textContent =
+        formatTime(entry.occurred_at, section.dataset.timezone);
       row.querySelector('[data-field="receipt"]').textContent = entry.receipt_id;
       row.querySelector('[data-field="amount"]').textContent =
         formatMoney(entry.amount, section.dataset.currency, Number(section.dataset.digits));
