@@ -170,9 +170,11 @@ def close_shift(terminal: Terminal, cashier: Staff, actor: Actor) -> Shift:
     """Close the cashier's shift at this device: its summary is computed and kept. A shift
     with nothing in it and never opened cannot be closed."""
     with transaction.atomic():
-        # Lock the open shift (if any) so two closes at once close it once.
-        open_row = (Shift.objects.select_for_update()
-                    .filter(terminal=terminal, cashier=cashier, closed_at__isnull=True).first())
+        # Two closes at once (a double tap, two tabs) close one shift once: they queue on the
+        # device's row, and the second then finds nothing left to close.
+        Terminal.objects.select_for_update().filter(pk=terminal.pk).first()
+        open_row = (Shift.objects.filter(terminal=terminal, cashier=cashier,
+                                         closed_at__isnull=True).first())
         book = current(terminal, cashier, actor)
         if not book.is_open:
             raise Conflict(_("There is no open shift to close."))

@@ -114,6 +114,8 @@ def test_refusals_come_back_per_sale_and_the_others_go_through(shop, alice, bob)
             kept("OFF-a-8", datetime(1999, 12, 31, tzinfo=MSK)),  # a clock never set
             {**kept("OFF-a-9", moment), "occurred_at": "2027-03-01T10:00:00"},  # no offset
             kept("R-1", moment),  # not made up by a device offline
+            kept("OFF-\x00", moment),
+            kept("OFF-a-12", moment, member="\x00+7999\x00000\x000001", payment="cash\x00"),
             "nonsense",
             kept("OFF-a-10", moment),
             kept("OFF-a-11", moment, member=" 2000123 ", amount=20_000),  # the plastic card
@@ -130,14 +132,18 @@ def test_refusals_come_back_per_sale_and_the_others_go_through(shop, alice, bob)
         "OFF-a-8": CLOCK,
         "OFF-a-9": CLOCK,
         "R-1": "This is not a sale kept on the device.",
+        "OFF-\x00": "This is not a sale kept on the device.",
+        "OFF-a-12": None,
         "None": "This is not a sale kept on the device.",
         "OFF-a-10": None,
         "OFF-a-11": None,
     }
-    assert [r["status"] for r in results].count("done") == 2
-    assert sorted(Purchase.objects.values_list("receipt_id", "member", "total")) == [
-        ("OFF-a-10", anna.pk, 100_000), ("OFF-a-11", anna.pk, 20_000)]
-    assert balance(shop, anna) == (6_000, 0)
+    assert [r["status"] for r in results].count("done") == 3
+    assert sorted(Purchase.objects.values_list("receipt_id", "member", "total",
+                                               "payment_method")) == [
+        ("OFF-a-10", anna.pk, 100_000, "cash"), ("OFF-a-11", anna.pk, 20_000, "cash"),
+        ("OFF-a-12", anna.pk, 100_000, "cash")]
+    assert balance(shop, anna) == (11_000, 0)
 
 
 def test_bad_uploads_and_the_counter_rules(shop, alice):

@@ -82,14 +82,14 @@ def offline_upload(request):
 def _upload(counter, entry) -> dict:
     receipt_id = entry.get("receipt_id") if isinstance(entry, dict) else None
     if not isinstance(receipt_id, str) or not receipt_id.startswith(OFFLINE_PREFIX) \
-            or len(receipt_id) > 100:
+            or len(receipt_id) > 100 or not receipt_id.isprintable():
         return {"receipt_id": str(receipt_id)[:100], "status": "refused",
                 "reason": _("This is not a sale kept on the device.")}
     try:
         member = _member(counter.merchant, entry.get("member"))
         sale = sales.sale_from(
             [{"line_id": "1", "amount": _amount(entry.get("amount"))}],
-            payment_method=str(entry.get("payment_method") or "")[:40],
+            payment_method=_printable(entry.get("payment_method"))[:40],
             occurred_at=_moment(entry.get("occurred_at")),
             store=counter.store, cashier=counter.staff,
         )
@@ -110,7 +110,7 @@ def _upload(counter, entry) -> dict:
 
 def _member(merchant, typed):
     """The member a phone or a card number typed on the device names."""
-    typed = str(typed or "").strip()[:64]
+    typed = _printable(typed).strip()[:64]
     if not typed:
         raise InvalidInput(_("Enter the member's phone or card number."), field="member")
     try:
@@ -121,6 +121,11 @@ def _member(merchant, typed):
         return members.find_member(merchant, card=typed)
     except NotFound:
         raise NotFound(_("No member with this phone or card number.")) from None
+
+
+def _printable(value) -> str:
+    """Text from the device without control characters (a NUL would not reach PostgreSQL)."""
+    return "".join(char for char in str(value or "") if char.isprintable())
 
 
 def _amount(value) -> int:
