@@ -201,3 +201,31 @@ class Adjustment(models.Model):
 
     def __str__(self):
         return f"adjustment {self.points:+d}: {self.reason}"
+
+
+class Shift(models.Model):
+    """A cashier's working time at one counter device: the sales book between its opening (an
+    explicit "Open shift", or the first sale after the last close) and its close. The figures
+    are always computed from the purchases and refunds (processing/shifts.py); `summary` keeps
+    what the close showed, so a printed summary can be shown again exactly."""
+
+    merchant = models.ForeignKey("tenancy.Merchant", on_delete=models.PROTECT, related_name="+")
+    terminal = models.ForeignKey("tenancy.Terminal", on_delete=models.PROTECT, related_name="+")
+    cashier = models.ForeignKey("tenancy.Staff", on_delete=models.PROTECT, related_name="+")
+    opened_at = models.DateTimeField(_("opened"))
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    summary = models.JSONField(default=dict)
+
+    objects = ScopedManager(merchant="merchant")
+
+    class Meta:
+        verbose_name = _("shift")
+        verbose_name_plural = _("shifts")
+        constraints = [
+            models.UniqueConstraint(fields=["terminal", "cashier"],
+                                    condition=Q(closed_at__isnull=True), name="shift_one_open"),
+        ]
+        indexes = [models.Index(fields=["terminal", "cashier", "closed_at"], name="shift_close")]
+
+    def __str__(self):
+        return f"shift of staff {self.cashier_id} at terminal {self.terminal_id}"
