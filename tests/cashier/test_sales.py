@@ -301,7 +301,8 @@ def test_refunding_the_whole_returns_spent_points(counter, member, shop):
     response = refund(counter, purchase, mode="whole")
     assert response.status_code == 200
     row = Refund.objects.get()
-    assert (row.amount, row.points_reversed, row.points_returned) == (150000, 7000, 10000)  # the points-paid part is money too
+    # The part paid with points is refunded as money too: the whole check, 1 500.
+    assert (row.amount, row.points_reversed, row.points_returned) == (150000, 7000, 10000)
     assert shop.balance(member) == (10000, 0)
     assert "This purchase has been refunded in full." in counter.client.get(
         url("refund", purchase.pk)).content.decode()
