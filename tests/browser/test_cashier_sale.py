@@ -38,6 +38,13 @@ def test_sale_with_points_then_refund_and_grant(screen, counter_shop):
     page = screen.page
     screen.go(f"/cashier/members/{member.pk}/sale/")
     expect(page.locator("#id_amount")).to_be_focused()
+    page.keyboard.type("15OO")  # letter O for zero: a form error, not a sale
+    screen.expect_console(r"status of 422")
+    page.get_by_role("button", name="Sell").click()
+    expect(page.locator("#id_amount_error")).to_have_text(
+        "Enter a number such as 1500 or 1500.50.")
+    expect(page.locator("#id_amount")).to_be_focused()
+    page.locator("#id_amount").fill("")
     page.keyboard.type("1500")
     expect(quote_payable(page)).to_have_text("RUB1,500.00")
     expect(page.locator('#quote [data-quote="accrual"]')).to_contain_text("+75\u00a0bonuses")
@@ -116,3 +123,16 @@ def test_the_keyboard_alone_sells_and_a_double_enter_sells_once(screen, counter_
         assert Purchase.objects.filter(terminal=at.terminal).count() == 1
     keys.press("Enter")
     page.wait_for_url("**/cashier/")
+
+
+@pytest.mark.parametrize("viewport", ["desktop"])
+def test_the_sale_speaks_the_cashiers_language(screen_in, counter_shop):
+    shop, member = counter_shop
+    screen = screen_in("ru")
+    open_counter(screen, shop.tenant)
+    screen.go(f"/cashier/members/{member.pk}/sale/")
+    screen.page.keyboard.type("1500,5")
+    expect(quote_payable(screen.page)).to_have_text("1\u00a0500,50\u00a0₽")
+    expect(screen.page.locator("#quote")).to_contain_text("К оплате")
+    expect(screen.page.locator("#quote")).to_contain_text("+75,02\u00a0бонуса")
+    screen.shot("cashier-sale-ru")
