@@ -115,8 +115,9 @@ def test_paying_100_points_lowers_the_sum_by_100_roubles(counter, member, shop):
 
 def test_the_quote_warns_of_more_points_than_can_be_paid(counter, member, shop):
     shop.buy(member, 200_000)  # 100 points
-    response = counter.client.post(url("quote", member.pk), {"amount": "1500", "points": "150"},
-                                   headers=HX)
+    response = counter.client.post(
+        url("quote", member.pk), {"amount": "1500", "points": "150", "payment": "card"},
+        headers=HX)
     assert response.context["too_many_points"]
     assert response.context["quote"].points_spent == 10000  # what a commit would refuse
     assert "at most 100\u00a0bonuses" in response.content.decode()
