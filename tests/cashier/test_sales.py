@@ -270,6 +270,18 @@ def test_messages_in_the_cashiers_language(alice, member):
     assert errors(response) == {"amount": ["Введите число, например 1500 или 1 500,50."]}
 
 
+def test_a_discount_program_has_no_points_to_pay_with(counter, shop):
+    shop.program(type="discount", tiers=[{"code": "base", "name": "Base",
+                                          "discount": {"kind": "percent", "percent": "10"}}])
+    member = shop.join(phone="+79990000016")
+    assert 'name="points"' not in counter.client.get(url("sale", member.pk)).content.decode()
+    response = sell(counter, member, points="100")  # ignored: there is no such field
+    assert response.status_code == 200
+    purchase = Purchase.objects.get()
+    assert (purchase.discount, purchase.points_spent, purchase.points_accrued) == (15000, 0, 0)
+    assert response.context["payable"] == 135000
+
+
 # --- refunds ----------------------------------------------------------------------------------
 
 
@@ -434,3 +446,4 @@ def test_another_merchants_member_and_purchase_are_not_found(counter, bob, unsco
     assert refund(counter, their_purchase, mode="whole").status_code == 404
     assert not Refund.objects.exists()
     assert counter.client.get(url("sale", 10**30)).status_code == 404
+

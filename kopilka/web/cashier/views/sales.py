@@ -169,8 +169,12 @@ class SaleForm(Form):
             places=get_currency_precision(currency), label=_("Amount"),
             widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off",
                                           "autofocus": True, "class": "figure-input"}))
-        self.fields["points"] = MinorUnitsField(places=program.config.points_precision,
-                                                label=_("Pay with points"))
+        self.redeems = program.redeems
+        if self.redeems:
+            self.fields["points"] = MinorUnitsField(places=program.config.points_precision,
+                                                    label=_("Pay with points"))
+        else:  # a discount-only program has no points to pay with
+            del self.fields["points"]
         self.groups = product_groups(program)
         for n, group in enumerate(self.groups, start=1):
             self.fields[f"group_{n}"] = MinorUnitsField(
