@@ -15,6 +15,7 @@ from babel.numbers import get_currency_precision
 from django import forms
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
+from django.shortcuts import render
 from django.urls import path
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
@@ -180,8 +181,11 @@ class SaleForm(Form):
             self.fields[f"group_{n}"] = MinorUnitsField(
                 places=get_currency_precision(currency), label=group)
 
+    def group_names(self) -> list[str]:
+        return [f"group_{n}" for n in range(1, len(self.groups) + 1)]
+
     def group_fields(self):
-        return [self[f"group_{n}"] for n in range(1, len(self.groups) + 1)]
+        return [self[name] for name in self.group_names()]
 
     def clean(self):
         data = super().clean()
@@ -204,16 +208,12 @@ class SaleForm(Form):
         if total > grouped:  # the rest of the check, in no group
             lines.append({"line_id": str(len(parts) + 1), "amount": total - grouped})
         data["lines"] = lines
-        data["total"] = total
         return data
 
-    def group_names(self) -> list[str]:
-        return [f"group_{n}" for n in range(1, len(self.groups) + 1)]
 
-
-def _sale_form(request, data=None, *, receipt: str | None = None) -> SaleForm:
+def _sale_form(request, data=None) -> SaleForm:
     merchant = request.counter.merchant
-    initial = {"receipt": receipt or new_key("W", request.counter.terminal)}
+    initial = {"receipt": new_key("W", request.counter.terminal)}
     return SaleForm(data, initial=initial, currency=merchant.currency,
                     program=programs.load(merchant))
 
@@ -297,13 +297,14 @@ def _receipt_context(request, member: Member, result: sale.PurchaseResult) -> di
 @require_POST
 @counter_view("sell")
 def quote(request, member_id: int):
-    """The quote panel for what the form holds now (htmx, as the cashier types)."""
+    """The quote panel alone, for what the form holds now (htmx, as the cashier types)."""
     member = _member(request, member_id)
     data = request.POST.copy()
     data.setdefault("receipt", "quote")  # a quote commits nothing: no receipt needed
-    form = _sale_form(request, data)
-    context = _context(request, member, form=form, **_quote_context(request, member, form))
-    return render_page(request, "cashier/sales/sale.html", context, fragment="quote")
+    merchant = request.counter.merchant
+    context = {"merchant": merchant, "program": programs.load(merchant).config,
+               **_quote_context(request, member, _sale_form(request, data))}
+    return render(request, "cashier/sales/sale.html#quote", context)
 
 
 @require_POST
@@ -318,9 +319,9 @@ def send_code(request, member_id: int):
             member=member, terminal=counter.terminal, ip=counter.principal.actor.ip)
     except DomainError as error:
         return _toast(error.detail, 429 if isinstance(error, codes.RateLimited) else 409)
-    return render_page(request, "cashier/sales/sale.html", {
+    return render(request, "cashier/sales/sale.html#code_sent", {
         "sent_to": mask_phone(str(issued.code.phone)), "sent": issued.code,
-        "merchant": counter.merchant}, fragment="code_sent")
+        "merchant": counter.merchant})
 
 
 def _toast(text: str, status: int) -> HttpResponse:
