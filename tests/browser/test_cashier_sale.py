@@ -136,3 +136,33 @@ def test_the_sale_speaks_the_cashiers_language(screen_in, counter_shop):
     expect(screen.page.locator("#quote")).to_contain_text("К оплате")
     expect(screen.page.locator("#quote")).to_contain_text("+75,02\u00a0бонуса")
     screen.shot("cashier-sale-ru")
+
+
+@pytest.mark.parametrize("viewport", ["pixel-7"])
+def test_a_sale_split_by_product_group_refunded_by_line(screen, counter_shop):
+    shop, _member = counter_shop
+    with scope(merchant=shop.merchant):
+        shop.program(rules=[{"code": "coffee", "name": "Coffee x2",
+                             "conditions": {"product_groups": ["coffee"]},
+                             "effects": {"multiply_accrual": "2"}}])
+        member = shop.join(phone="+79990000022")
+    open_counter(screen, shop.tenant)
+    page = screen.page
+    screen.go(f"/cashier/members/{member.pk}/sale/")
+    expect(page.locator("#id_group_1")).to_be_hidden()  # collapsed until asked for
+    page.keyboard.type("1000")
+    page.get_by_text("Split by product group").click()
+    page.locator("#id_group_1").fill("400")
+    expect(page.locator('#quote [data-quote="accrual"]')).to_contain_text("+70\u00a0bonuses")
+    screen.shot("cashier-sale-groups")
+    page.get_by_role("button", name="Sell").click()
+    expect(page.locator('[data-receipt="accrued"]')).to_have_text("+70\u00a0bonuses")
+
+    page.get_by_role("link", name="Refund").click()
+    expect(page.locator(".refund__lines")).to_be_hidden()
+    page.get_by_text("By lines", exact=True).click()
+    page.get_by_label("coffee").fill("400")
+    screen.shot("cashier-refund-lines")
+    page.get_by_role("button", name="Refund").click()
+    expect(page.locator('[data-refund="reversed"]')).to_have_text("40\u00a0bonuses")
+    expect(page.locator('[data-refund="balance"]')).to_have_text("30\u00a0bonuses")
