@@ -7,6 +7,7 @@
  * - Any other 4xx/5xx, a network failure or a time-out swaps nothing and shows a message. The
  *   message is the server's own when the response has an element with [data-toast] (a domain
  *   error in the user's language), else a general one for the status from the JS catalogue.
+ * - A field marked invalid drops its error as soon as the user edits it.
  * - Toasts close with their button; <dialog>s open from [data-dialog-open="id"] and close from
  *   [data-dialog-close].
  */
@@ -78,6 +79,20 @@
       var invalid = document.querySelector('[aria-invalid="true"]');
       if (invalid) { invalid.focus(); }
     }
+  });
+
+  // A field the server marked wrong stops saying so once the user changes it: a live form (the
+  // sale's quote) doesn't re-render its fields, and a stale error beside a corrected value
+  // misleads. The server checks again on submit.
+  document.addEventListener("input", function (event) {
+    var input = event.target;
+    if (!(input instanceof Element) || input.getAttribute("aria-invalid") !== "true") { return; }
+    input.removeAttribute("aria-invalid");
+    var field = input.closest(".field");
+    if (!field) { return; }
+    field.classList.remove("field--error");
+    var errors = field.querySelector(".errorlist");
+    if (errors) { errors.remove(); }
   });
 
   document.addEventListener("htmx:sendError", function () { showToast(generalMessage(0), "error"); });
