@@ -190,7 +190,7 @@ def test_sign_in_by_code(two_shops, outbox):
 
 
 def test_a_phone_that_is_nobodys_gets_the_same_answer_and_no_sms(db, outbox):
-    response = Client().post("/my/signin/", {"phone": "+79169999999"})
+    response = english().post("/my/signin/", {"phone": "+79169999999"})
     assert response.status_code == 200
     assert "If +7916***9999 has a card" in text(response)
     with scopes_disabled():
@@ -237,7 +237,7 @@ def test_sign_in_by_link_once(two_shops):
         response = client.post(f"/m/{token}")
         assert response.status_code == 302 and response["Location"] == "/my/"
         assert client.get("/my/shops/").status_code == 200
-        again = Client().post(f"/m/{token}")
+        again = english().post(f"/m/{token}")
     assert again.status_code == 410
     assert "This link no longer works" in text(again)
 
