@@ -12,9 +12,11 @@ from datetime import datetime
 from django.utils.translation import gettext as _
 
 from kopilka.core import clock
+from kopilka.core.errors import NotFound
 from kopilka.ledger.models import Entry
+from kopilka.members import services as members
 from kopilka.members.models import Card, Member
-from kopilka.processing import queries
+from kopilka.processing import queries, transfer
 from kopilka.programs import services as programs
 from kopilka.tenancy.models import Store
 
@@ -42,6 +44,9 @@ class Summary:
     last_purchase_at: datetime | None
     precision: int  # decimal places of points
     card_number: str  # the plastic card if the member has one, else the phone card
+    can_send: bool  # the program lets members send points to each other
+    send_min: int  # the smallest and largest transfer (0: no limit), point minor units
+    send_max: int
 
     @property
     def currency(self) -> str:
@@ -71,6 +76,7 @@ def summary(member: Member, at: datetime | None = None) -> Summary:
     upcoming = (hints.get("amount_to_next_tier") or [{}])[0]
     tier = program.tiers.get(card.tier)
     account = card.account
+    transfers = program.config.transfers
     return Summary(
         member=member, available=card.available,
         value=points_value(program, card.available),
@@ -83,6 +89,9 @@ def summary(member: Member, at: datetime | None = None) -> Summary:
         spend=account.lifetime_spend, purchases=account.purchase_count,
         last_purchase_at=account.last_purchase_at,
         precision=program.config.points_precision, card_number=_card_number(member),
+        can_send=bool(transfers and transfers.enabled),
+        send_min=transfers.min_points if transfers else 0,
+        send_max=(transfers.max_points or 0) if transfers else 0,
     )
 
 
@@ -129,3 +138,17 @@ def history(member: Member, *, before: int | None = None,
 def stores(member: Member) -> list[Store]:
     """The merchant's open stores: where the member can use the card (what tenancy knows)."""
     return list(Store.objects.filter(merchant=member.merchant, active=True).order_by("name"))
+
+
+def send_points(member: Member, *, phone: str, points: int, key: str, actor) -> Member:
+    """Send `points` to the member of the same merchant with `phone` (transfer.py checks the
+    program's limits); the friend. 404 on `phone` when nobody here has that number."""
+    merchant = member.merchant
+    try:
+        friend = members.find_member(merchant, phone=phone)
+    except NotFound:
+        raise NotFound(_("Nobody with this phone number is a member here."),
+                       field="phone") from None
+    transfer.transfer_points(merchant, sender=member, recipient=friend, points=points, key=key,
+                             actor=actor)
+    return friend

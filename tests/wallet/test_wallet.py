@@ -2,6 +2,7 @@
 the shops with exact figures, the history, settings, and every /my/ URL refusing another
 person's membership with a 404."""
 
+import html
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -58,7 +59,7 @@ def english() -> Client:
 
 def text(response) -> str:
     """The page's visible text, tags dropped and spaces (also CLDR's no-break ones) folded."""
-    body = re.sub(r"<[^>]+>", " ", response.content.decode())
+    body = html.unescape(re.sub(r"<[^>]+>", " ", response.content.decode()))
     return " ".join(body.replace("\xa0", " ").replace("\u202f", " ").split())
 
 
@@ -141,12 +142,14 @@ def test_every_wallet_url_refuses_another_persons_membership(two_shops, alice, b
     stranger = signed_in(person("+79160000002"))
     for member in (at_alice, at_bob):
         for url in (f"/my/cards/{member.pk}/", f"/my/shops/{member.pk}/",
-                    f"/my/shops/{member.pk}/settings/"):
+                    f"/my/shops/{member.pk}/settings/", f"/my/shops/{member.pk}/send/"):
             assert stranger.get(url).status_code == 404, url
         for url, data in ((f"/my/shops/{member.pk}/settings/", {"action": "leave"}),
                           (f"/my/shops/{member.pk}/settings/", {"action": "messages_off"}),
                           (f"/my/shops/{member.pk}/erase/", {}),
-                          (f"/my/shops/{member.pk}/erase/", {"code": "123456"})):
+                          (f"/my/shops/{member.pk}/erase/", {"code": "123456"}),
+                          (f"/my/shops/{member.pk}/send/", {"phone": PHONE, "points": "1",
+                                                            "key": "k"})):
             assert stranger.post(url, data).status_code == 404, url
     for url in ("/my/cards/0/", "/my/shops/999999999/", "/my/cards/99999999999999999999/"):
         assert stranger.get(url).status_code == 404
@@ -329,3 +332,68 @@ def test_pages_in_russian_and_ukrainian(two_shops):
         client = signed_in(person(PHONE), language)
         assert word in text(client.get("/my/shops/"))
         assert client.get(f"/my/shops/{at_alice.pk}/").status_code == 200
+
+
+# --- sending points to a friend ----------------------------------------------------------------
+
+FRIEND = "+79160000003"
+
+
+@pytest.fixture
+def friends(two_shops, alice):
+    """Transfers on at alice (1.00 to 20.00 at a time); a friend who is alice's member too."""
+    at_alice, _at_bob = two_shops
+    with scopes_disabled():
+        config = programs.load(alice.merchant).config.model_dump(mode="json")
+        config["transfers"] = {"enabled": True, "min_points": 100, "max_points": 2000}
+        programs.save_program(alice.merchant, config, actor=ACTOR)
+        friend = processing.enrol(alice.merchant, phone=FRIEND, actor=ACTOR,
+                                  channel=Member.Channel.CASHIER)
+    return at_alice, friend
+
+
+def balance(member) -> int:
+    with scope(merchant=member.merchant):
+        return processing.member_card(member.merchant, member).available
+
+
+def test_send_points_to_a_friend_once_per_form(friends):
+    at_alice, friend = friends
+    client = signed_in(person(PHONE))
+    url = f"/my/shops/{at_alice.pk}/send/"
+    assert "Send to a friend" in text(client.get(f"/my/shops/{at_alice.pk}/"))
+    assert "From 1.00 to 20.00 points at a time." in text(client.get(url))
+    form = {"phone": "8 916 000-00-03", "points": "12,50", "key": "k1"}
+    response = client.post(url, form)
+    assert response.status_code == 302
+    assert client.post(url, form).status_code == 302  # a double tap: the same transfer
+    assert (balance(at_alice), balance(friend)) == (5000 - 1250, 1250)
+    toast = text(client.get(response["Location"]))
+    assert "12.50 points sent to +7916***0003." in toast
+
+
+@pytest.mark.parametrize(("points", "phone", "message"), [
+    ("25", FRIEND, "A transfer must be between 100 and 2000 points."),
+    ("0.5", FRIEND, "A transfer must be between 100 and 2000 points."),
+    ("1.234", FRIEND, "At most 2 digits after the point."),
+    ("-3", FRIEND, "Enter a number of points above zero."),
+    ("abc", FRIEND, "Enter a number of points above zero."),
+    ("1e400", FRIEND, "Enter a number of points above zero."),
+    ("5", "+79169999999", "Nobody with this phone number is a member here."),
+    ("5", "junk", "'junk' is not a phone number."),
+    ("5", PHONE, "Points cannot be sent to oneself."),
+])
+def test_sending_refusals_are_form_errors(friends, points, phone, message):
+    at_alice, friend = friends
+    response = signed_in(person(PHONE)).post(f"/my/shops/{at_alice.pk}/send/",
+                                             {"phone": phone, "points": points, "key": "k"})
+    assert response.status_code == 422
+    assert message in text(response)
+    assert (balance(at_alice), balance(friend)) == (5000, 0)
+
+
+def test_no_sending_where_the_program_does_not_allow_it(two_shops):
+    _at_alice, at_bob = two_shops
+    client = signed_in(person(PHONE))
+    assert client.get(f"/my/shops/{at_bob.pk}/send/").status_code == 404
+    assert "Send to a friend" not in text(client.get(f"/my/shops/{at_bob.pk}/"))

@@ -1,7 +1,10 @@
 """The wallet's pages. Thin: parse, call the members / codes / processing services, render."""
 
+import secrets
+
 from django.conf import settings
 from django.contrib import messages
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
@@ -17,8 +20,9 @@ from kopilka.processing import wallet as cards
 from kopilka.tenancy.logins import client_ip
 from kopilka.web.htmx import render_page
 from kopilka.web.wallet import signin
-from kopilka.web.wallet.forms import CodeForm, ConfirmCodeForm, PhoneForm
+from kopilka.web.wallet.forms import CodeForm, ConfirmCodeForm, PhoneForm, SendForm
 from kopilka.web.wallet.person import as_member, own_member, wallet_view
+from kopilka.web.wallet.templatetags.wallet import points
 
 # The version of the one-line text the settings page shows next to the messages switch.
 MESSAGES_CONSENT_VERSION = "wallet-messages-1"
@@ -239,6 +243,42 @@ def erase(request, member_id: int):
     return redirect("wallet:home")
 
 
+# --- sending points to a friend --------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@wallet_view
+def send(request, member_id: int):
+    member = own_member(request, member_id)
+    with as_member(request, member) as actor:
+        summary = cards.summary(member)
+        if not summary.can_send:
+            raise Http404
+        if request.method == "GET":
+            form = SendForm(initial={"key": secrets.token_urlsafe(16)},
+                            precision=summary.precision)
+            return render_page(request, "wallet/send.html", {
+                "form": form, "summary": summary, "member": member,
+                "tabs": _tabs(request, "shops", member)})
+        form = SendForm(request.POST, precision=summary.precision)
+        status = 422
+        if form.is_valid():
+            try:
+                friend = cards.send_points(member, phone=form.cleaned_data["phone"],
+                                           points=form.cleaned_data["points"],
+                                           key=f"wallet:{form.cleaned_data['key']}", actor=actor)
+            except DomainError as error:
+                status = _error(form, error)
+            else:
+                amount = points(form.cleaned_data["points"], summary.precision)
+                messages.success(request, _("%(points)s points sent to %(phone)s.") % {
+                    "points": amount, "phone": mask_phone(str(friend.person.phone))})
+                return redirect("wallet:shop", member.pk)
+        return render_page(request, "wallet/send.html", {
+            "form": form, "summary": summary, "member": member,
+            "tabs": _tabs(request, "shops", member)}, status=status)
+
+
 urlpatterns = [
     path("", home, name="home"),
     path("signin/", sign_in, name="signin"),
@@ -250,4 +290,5 @@ urlpatterns = [
     path("shops/<int:member_id>/", shop, name="shop"),
     path("shops/<int:member_id>/settings/", shop_settings, name="settings"),
     path("shops/<int:member_id>/erase/", erase, name="erase"),
+    path("shops/<int:member_id>/send/", send, name="send"),
 ]
