@@ -7,7 +7,8 @@ each membership is read as that merchant alone sees it, so nothing here joins me
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from django.utils.translation import gettext as _
 
@@ -25,8 +26,11 @@ HISTORY_PAGE = 20
 
 @dataclass(frozen=True)
 class Dated:
+    """Points and the merchant's local day they concern: the first day pending points can be
+    spent, or the last day expiring ones still can (they burn at the next local midnight)."""
+
     points: int
-    at: datetime
+    day: date
 
 
 @dataclass(frozen=True)
@@ -77,12 +81,14 @@ def summary(member: Member, at: datetime | None = None) -> Summary:
     tier = program.tiers.get(card.tier)
     account = card.account
     transfers = program.config.transfers
+    zone = ZoneInfo(merchant.timezone)
+    tick = timedelta(microseconds=1)
     return Summary(
         member=member, available=card.available,
         value=points_value(program, card.available),
-        pending=tuple(Dated(p["points"], p["available_at"])
+        pending=tuple(Dated(p["points"], p["available_at"].astimezone(zone).date())
                       for p in hints.get("pending_activation", [])),
-        expiring=tuple(Dated(p["points"], p["expires_at"])
+        expiring=tuple(Dated(p["points"], (p["expires_at"] - tick).astimezone(zone).date())
                        for p in hints.get("points_expiring_soon", [])),
         tier=tier.name if tier is not None else "",
         next_tier=upcoming.get("tier_name", ""), to_next_tier=upcoming.get("amount", 0),

@@ -13,6 +13,7 @@ from kopilka.members.models import Member
 from kopilka.messaging import tasks
 from kopilka.processing import services as processing
 from kopilka.programs import services as programs
+from kopilka.web.wallet import signin
 from tests.shop import Shop
 
 PHONE = "+79160000001"  # alice's member (the conftest), who joins bob as well
@@ -79,7 +80,7 @@ def test_sign_in_by_code_and_see_both_shops(screen, two_shops, outbox):
     expect(shops.nth(0).locator("[data-fact=spend]")).to_have_text(
         re.compile(r"^RUB\s?1,250\.00$"))
     expect(shops.nth(0).locator("[data-fact=expiring]")).to_have_text(
-        re.compile(r"^41\.50 on \w{3} \d{1,2}, \d{4}$"))  # all of it, 5 days after today
+        re.compile(r"^41\.50 until \w{3} \d{1,2}, \d{4}$"))  # all of it, 5 days after today
     expect(shops.nth(0).locator("[data-fact=tier]")).to_have_text(
         re.compile(r"^Base\s·\sRUB\s?3,750\.00 more to Gold$"))
     expect(shops.nth(1).locator("[data-fact=available]")).to_have_text(
@@ -93,3 +94,28 @@ def test_sign_in_by_code_and_see_both_shops(screen, two_shops, outbox):
     expect(history).to_have_count(3)  # newest first: accrued 11.50, spent 20.00, accrued 50.00
     expect(page.locator(".wallet-history__points")).to_have_text(["+11.50", "-20.00", "+50.00"])
     screen.shot("wallet-history")
+
+
+@pytest.mark.parametrize("viewport", ["pixel-7"])
+def test_sign_in_by_sms_link_once_and_turn_messages_on(screen, two_shops):
+    at_alice, _at_bob = two_shops
+    with scopes_disabled():
+        token = signin.issue_link(at_alice.person)
+    page = screen.page
+    screen.go(f"/m/{token}")
+    page.get_by_role("button", name="Open my cards").click()
+    expect(page.locator(".wallet-card h1")).to_have_text("Alice Coffee")
+
+    page.get_by_role("link", name="History and details").click()
+    page.get_by_role("link", name="Messages and data").click()
+    expect(page.locator("[data-messages]")).to_have_attribute("data-messages", "off")
+    page.get_by_role("button", name="Turn messages on").click()
+    expect(page.locator("[data-messages]")).to_have_attribute("data-messages", "on")
+    expect(page.locator("#toasts .toast__text")).to_have_text("Messages from this shop are on.")
+    screen.shot("wallet-settings")
+
+    screen.expect_console(r"status of 410")
+    other = screen.context.new_page()
+    other.goto(f"{screen.url}/m/{token}")
+    other.get_by_role("button", name="Open my cards").click()
+    expect(other.get_by_text("This link no longer works")).to_be_visible()
