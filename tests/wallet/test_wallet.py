@@ -13,7 +13,8 @@ from django_scopes import scope, scopes_disabled
 
 from kopilka.codes.models import OneTimeCode
 from kopilka.core.actor import Actor
-from kopilka.members.models import Consent, Member
+from kopilka.members.models import Consent, Member, Person
+from kopilka.processing import queries
 from kopilka.processing import services as processing
 from kopilka.programs import services as programs
 from kopilka.web.wallet import signin
@@ -90,6 +91,8 @@ def test_the_qr_is_the_token_the_counter_looks_up(two_shops):
     expected = segno.make(at_alice.qr_token, error="m", micro=False).svg_inline(
         scale=1, border=4, omitsize=True, svgclass="wallet-qr__svg", lineclass="")
     assert expected in page
+    with scope(merchant=at_alice.merchant):  # what the counter does with the scanned text
+        assert queries.lookup(at_alice.merchant, qr=at_alice.qr_token).member.pk == at_alice.pk
 
 
 def test_shops_list_has_every_figure_of_both_memberships(two_shops):
@@ -324,6 +327,16 @@ def test_erasing_my_data_is_confirmed_by_code(two_shops, outbox):
         assert Member.objects.get(pk=at_bob.pk).status == Member.Status.ACTIVE
     assert client.get(f"/my/cards/{at_alice.pk}/").status_code == 404
     assert client.get(f"/my/cards/{at_bob.pk}/").status_code == 200
+
+
+def test_erasing_the_only_membership_signs_the_person_out(alice, outbox):
+    client = signed_in(person(PHONE))
+    client.post(f"/my/shops/{alice.member.pk}/erase/")
+    response = client.post(f"/my/shops/{alice.member.pk}/erase/", {"code": sms_code(outbox)})
+    assert response.status_code == 302
+    with scopes_disabled():
+        assert not Person.objects.filter(phone=PHONE).exists()
+    assert client.get("/my/")["Location"] == "/my/signin/"
 
 
 def test_pages_in_russian_and_ukrainian(two_shops):
