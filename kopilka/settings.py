@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "kopilka.api",
     "kopilka.web",
     "kopilka.web.cashier",
+    "kopilka.web.wallet",
 ]
 
 MIDDLEWARE = [

@@ -21,10 +21,16 @@ from kopilka.core.phones import mask_phone
 
 class Purpose(models.TextChoices):
     """What a code confirms. A code confirms only its own purpose: a code sent to confirm
-    spending never registers anyone. (The member page's login will be one more purpose.)"""
+    spending never registers anyone.
+
+    WALLET is the member wallet's (`/my/`): the person proves they hold the phone to sign in
+    or to confirm an erasure there. The wallet spans merchants, but an SMS is always some
+    merchant's (its sender, its cost), so a wallet code is sent by one of the person's
+    merchants; its per-phone limits and its live code count across merchants (services.py)."""
 
     REGISTRATION = "registration", _("registration")
     SPENDING = "spending", _("spending points")
+    WALLET = "wallet", _("member wallet")
 
 
 class OneTimeCode(models.Model):

@@ -27,7 +27,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
-from django_scopes import scopes_disabled
+from django_scopes import scope, scopes_disabled
 
 from kopilka.codes.conf import Limits
 from kopilka.codes.models import OneTimeCode, Purpose
@@ -108,8 +108,9 @@ def _recent(rows, limits: Limits, now: datetime) -> list[datetime]:
 
 
 def _one_at_a_time(merchant_id: int, phone: str) -> None:
-    """Make code requests for one phone take turns until the end of the transaction, so the
-    second of two simultaneous requests counts the first one's code. SQLite needs nothing: its
+    """Make code requests for one phone (at one merchant; 0: across merchants) take turns
+    until the end of the transaction, so the second of two simultaneous requests counts the
+    first one's code. SQLite needs nothing: its
     IMMEDIATE transactions let one writer in at a time. PostgreSQL takes a transaction-level
     advisory lock on the phone (without it, the second request's count misses the first's
     uncommitted code, and its replacing then retires that code: two SMS in the same second)."""
@@ -130,12 +131,20 @@ def _phone_limited(seconds: int) -> RateLimited:
     )
 
 
+def _codes_of_phone(merchant: Merchant, phone: str, purpose: str):
+    """The rows a phone's limit counts: its codes at the merchant, or, for the wallet (which
+    spans merchants), its wallet codes at every merchant. Evaluate it unscoped."""
+    if purpose == Purpose.WALLET:
+        return OneTimeCode.objects.filter(phone=phone, purpose=Purpose.WALLET)
+    return OneTimeCode.objects.filter(merchant=merchant, phone=phone)
+
+
 def _check_limits(merchant: Merchant, phone: str, terminal: Terminal | None, ip: str | None,
-                  now: datetime) -> list[datetime]:
+                  now: datetime, purpose: str) -> list[datetime]:
     """Refuse (429) a code beyond the limits; the phone's recent code times otherwise."""
     phone_limits = conf()["PHONE_LIMITS"]
-    phone_times = _recent(OneTimeCode.objects.filter(merchant=merchant, phone=phone),
-                          phone_limits, now)
+    with scopes_disabled():  # the wallet's rows span merchants; the others name theirs
+        phone_times = _recent(_codes_of_phone(merchant, phone, purpose), phone_limits, now)
     seconds = wait(phone_times, phone_limits, now)
     if seconds:
         raise _phone_limited(seconds)
@@ -193,13 +202,15 @@ def request_code(merchant: Merchant, *, purpose: str, actor: Actor, phone: str |
             raise Conflict(_("This phone number is already registered."), field="phone")
     options = conf()
     with transaction.atomic():
-        _one_at_a_time(merchant.pk, e164)
+        wallet = purpose == Purpose.WALLET
+        _one_at_a_time(0 if wallet else merchant.pk, e164)  # the wallet's turns span merchants
         now = clock.now()  # after the wait: the codes counted are all from before it
-        phone_times = _check_limits(merchant, e164, terminal, ip, now)
-        OneTimeCode.objects.filter(
-            merchant=merchant, phone=e164, purpose=purpose, used_at__isnull=True,
-            replaced_at__isnull=True,
-        ).update(replaced_at=now)
+        phone_times = _check_limits(merchant, e164, terminal, ip, now, purpose)
+        with scopes_disabled():  # one live wallet code per phone, whichever merchant sent it
+            OneTimeCode.objects.filter(
+                phone=e164, purpose=purpose, used_at__isnull=True, replaced_at__isnull=True,
+                **({} if wallet else {"merchant": merchant}),
+            ).update(replaced_at=now)
         code = _new_code(options["DIGITS"])
         message = messaging.queue(merchant, event=Event.ONE_TIME_CODE, member=member,
                                   recipient=None if member is not None else e164,
@@ -286,3 +297,43 @@ def consume(row: OneTimeCode, at: datetime | None = None) -> None:
         raise InvalidInput(_("This code has just been used or replaced. Request a new code."),
                            field="code")
     row.used_at = now
+
+
+# --- the member wallet -----------------------------------------------------------------------
+
+
+def wallet_sender(phone: str) -> Merchant | None:
+    """The merchant that sends `phone`'s wallet codes: the person's oldest active membership
+    at an active merchant (always the same one while it lasts, so the sender and the SMS cost
+    are predictable); None when the phone is nobody's member."""
+    with scopes_disabled():
+        member = (Member.objects.filter(person__phone=phone, status=Member.Status.ACTIVE,
+                                        merchant__status=Merchant.Status.ACTIVE)
+                  .select_related("merchant").order_by("registered_at", "pk").first())
+    return member.merchant if member is not None else None
+
+
+def request_wallet_code(phone: str, *, actor: Actor, ip: str | None) -> Issued | None:
+    """Send a wallet code to `phone` (E.164) by its sending merchant; None, sending nothing,
+    when the phone is nobody's member. The caller answers the same either way, so the form
+    does not tell who is a member."""
+    merchant = wallet_sender(phone)
+    if merchant is None:
+        return None
+    with scope(merchant=merchant):
+        return request_code(merchant, purpose=Purpose.WALLET, actor=actor, phone=phone, ip=ip)
+
+
+def check_wallet_code(phone: str, code: str | None) -> OneTimeCode:
+    """The phone's live wallet code if `code` is it (see `check`); 422 on `code` otherwise."""
+    with scopes_disabled():
+        live = (OneTimeCode.objects.filter(phone=phone, purpose=Purpose.WALLET,
+                                           used_at__isnull=True, replaced_at__isnull=True)
+                .select_related("merchant").first())
+    if live is None:
+        if not (code or "").strip():
+            raise code_required()
+        raise InvalidInput(_("No code is waiting for this phone number: it was used, replaced "
+                             "or never requested. Request a new code."), field="code")
+    with scope(merchant=live.merchant):
+        return check(live.merchant, phone=phone, purpose=Purpose.WALLET, code=code)

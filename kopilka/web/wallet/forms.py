@@ -1,0 +1,65 @@
+from decimal import Decimal, InvalidOperation
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from kopilka.web.forms import Form
+
+
+class PhoneForm(Form):
+    phone = forms.CharField(
+        label=_("Phone number"), max_length=30,
+        widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel", "inputmode": "tel",
+                                      "autofocus": True, "placeholder": "+7 916 123-45-67"}))
+
+
+class CodeForm(Form):
+    phone = forms.CharField(widget=forms.HiddenInput, max_length=30)
+    code = forms.CharField(
+        label=_("Code from the SMS"), max_length=8,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code",
+                                      "autofocus": True, "pattern": "[0-9]*"}))
+
+
+class ConfirmCodeForm(Form):
+    code = forms.CharField(
+        label=_("Code from the SMS"), max_length=8,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code",
+                                      "autofocus": True, "pattern": "[0-9]*"}))
+
+
+class SendForm(Form):
+    """Points to a friend: typed as shown ("12.50"), sent in minor units. `key` makes a
+    repeated submit (a double tap, a reload) the same transfer, not a second one."""
+
+    phone = forms.CharField(
+        label=_("Friend's phone number"), max_length=30,
+        widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "off", "inputmode": "tel"}))
+    points = forms.CharField(
+        label=_("Points"), max_length=20,
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}))
+    key = forms.CharField(widget=forms.HiddenInput, max_length=64)
+
+    def __init__(self, *args, precision: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.precision = precision
+
+    def clean_points(self) -> int:
+        text = self.cleaned_data["points"].strip().replace(",", ".").replace(" ", "")
+        try:
+            value = Decimal(text)
+        except InvalidOperation:
+            value = None
+        if value is None or not value.is_finite() or value <= 0:
+            raise forms.ValidationError(_("Enter a number of points above zero."))
+        minor = value.scaleb(self.precision)
+        if minor != minor.to_integral_value():
+            raise forms.ValidationError(
+                ngettext("At most %(places)s digit after the point.",
+                         "At most %(places)s digits after the point.", self.precision)
+                % {"places": self.precision} if self.precision else
+                _("Points are whole numbers here."))
+        if minor > 10**15:
+            raise forms.ValidationError(_("Enter a number of points above zero."))
+        return int(minor)

@@ -1,0 +1,57 @@
+"""`wallet_view`: every wallet page runs for the signed-in person (request.person) or sends
+the device to sign in; `as_member` reads one membership inside its own merchant's scope."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import wraps
+
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils import timezone
+
+from kopilka.core.actor import Actor
+from kopilka.core.errors import NotFound
+from kopilka.members import wallet
+from kopilka.members.models import Member
+from kopilka.tenancy import access
+from kopilka.tenancy.logins import client_ip
+from kopilka.web.wallet import signin
+
+
+def wallet_view(view):
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        person = signin.person_of(request)
+        if person is None:
+            url = reverse("wallet:signin")
+            if getattr(request, "htmx", False):
+                response = HttpResponse(status=204)
+                response["HX-Redirect"] = url
+                return response
+            return redirect(url)
+        request.person = person
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def own_member(request, member_id) -> Member:
+    """One of the signed-in person's memberships; 404 for anyone else's."""
+    try:
+        return wallet.membership(request.person, member_id)
+    except NotFound:
+        raise Http404 from None
+
+
+@contextmanager
+def as_member(request, member: Member) -> Iterator[Actor]:
+    """Work as the member at their merchant: that merchant's scope, its time zone; yields the
+    member's actor for the audit log."""
+    principal = access.Principal.for_member(member, ip=client_ip(request))
+    with access.enter(principal):
+        timezone.activate(member.merchant.timezone)
+        try:
+            yield principal.actor
+        finally:
+            timezone.deactivate()
