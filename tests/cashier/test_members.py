@@ -127,8 +127,8 @@ def test_scanner_control_characters_are_stripped(alice, counter, member):
 def test_an_unknown_phone_offers_registration_prefilled(counter, member):
     response = find(counter, "+7 916 000-11-22")
     shown = text(response)
-    assert "No member with phone +79160001122" in shown
-    assert "Register +79160001122" in shown
+    assert "No member with phone +7 916 000-11-22" in shown
+    assert "Register +7 916 000-11-22" in shown
     assert "/cashier/register/?phone=%2B79160001122" in response.content.decode()
 
 

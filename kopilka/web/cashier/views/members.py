@@ -10,6 +10,7 @@ import re
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
+import phonenumbers
 from django import forms
 from django.conf import settings
 from django.db import transaction
@@ -143,6 +144,14 @@ def member(request, member_id: int):
 # --- the search ---------------------------------------------------------------------------------
 
 
+def _readable(e164: str) -> str:
+    """+79160001122 as people write it: +7 916 000-11-22."""
+    if not e164:
+        return ""
+    return phonenumbers.format_number(phonenumbers.parse(e164),
+                                      phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
 def _looks_like_phone(text: str) -> bool:
     return bool(PHONE_CHARACTERS.fullmatch(text)) and sum(c.isdigit() for c in text) >= 5
 
@@ -185,7 +194,8 @@ def find(request):
     merchant = request.counter.merchant
     found, phone = search(merchant, query)
     if found is None:
-        context = {"query": query, "not_found": True, "register_phone": phone}
+        context = {"query": query, "not_found": True, "register_phone": phone,
+                   "register_phone_shown": _readable(phone)}
         return _page(request, context)
     response = _page(request, {"card": card_context(request, found)})
     if wants_fragment(request):  # the address names the member: a reload shows them again

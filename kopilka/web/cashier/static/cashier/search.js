@@ -65,17 +65,24 @@
 
   // After the search found someone, the field is cleared for the next customer; after "not
   // found", what was typed stays selected so the cashier can correct it or scan over it.
-  document.addEventListener("htmx:afterSettle", function (event) {
+  // What the last search asked for: typing that began meanwhile is not wiped by its answer.
+  var searched = null;
+  document.addEventListener("htmx:beforeRequest", function (event) {
     var field = searchField();
-    if (!field || inOtherField()) { return; }
-    var target = event.detail.target;
-    if (target && target.querySelector && target.querySelector("[autofocus], [aria-invalid='true']")) {
+    if (field && event.detail.elt === field.form) { searched = field.value; }
+  });
+
+  document.addEventListener("htmx:afterSettle", function () {
+    var field = searchField();
+    var result = document.getElementById("result");
+    if (!field || !result || inOtherField()) { return; }
+    if (result.querySelector("[autofocus], [aria-invalid='true']")) {
       return; // a form that wants its own field
     }
-    if (target && target.id === "result" && target.querySelector("[data-member]") &&
-        event.detail.requestConfig && event.detail.requestConfig.verb === "get") {
+    if (result.querySelector("[data-member]") && (searched === null || field.value === searched)) {
       field.value = "";
     }
+    searched = null;
     focusSearch(true);
   });
 
