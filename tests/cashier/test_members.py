@@ -9,6 +9,7 @@ from django_scopes import scope, scopes_disabled
 
 from kopilka.members.models import Card, Consent, Member
 from kopilka.messaging import tasks
+from kopilka.programs.models import Program
 from kopilka.tenancy.models import Staff
 from tests.cashier.tools import at_counter
 from tests.shop import Shop
@@ -75,6 +76,14 @@ def test_the_card_shows_available_and_pending_points_with_the_activation_date(co
     assert "Base" in shown
     assert "/cashier/purchases/" in response.content.decode()  # the refund link
     assert "RUB800.00" in shown
+
+
+def test_the_card_in_russian(alice, member):
+    at = at_counter(alice, language="ru")
+    shown = text(at.client.get(f"/cashier/members/{member.pk}/"))
+    assert "Доступно 150 бонусов" in shown
+    assert re.search(r"40 бонусов с \d{1,2} дек\. 2026 г\.", shown), shown
+    assert "Продажа" in shown and "Последние покупки" in shown
 
 
 def test_a_role_that_sees_phones_sees_the_whole_number(alice, member):
@@ -316,3 +325,12 @@ def test_a_bad_new_card_number_is_a_form_error(counter, member, number):
 @pytest.mark.parametrize("url", ["/cashier/members/{id}/", "/cashier/members/{id}/card/"])
 def test_an_id_beyond_any_row_is_404(counter, url):
     assert counter.client.get(url.format(id=2**70)).status_code == 404
+
+
+def test_a_merchant_without_a_program_gets_a_message_not_a_500(alice, counter, member, unscoped):
+    Program.objects.filter(merchant=alice.merchant).delete()
+    response = find(counter, "89161234567")
+    assert response.status_code == 409
+    assert "This merchant has no loyalty program yet." in text(response)
+    assert "data-toast" in response.content.decode()
+    assert counter.client.get(f"/cashier/members/{member.pk}/").status_code == 409

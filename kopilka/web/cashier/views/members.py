@@ -126,6 +126,16 @@ def _page(request, context: dict, *, status: int = 200, fragment: str = "result"
                            status=status)
 
 
+def _card_page(request, found: Member, **context):
+    """The counter page with the member's card; what stops showing it (the merchant has no
+    program yet) is a message, 409."""
+    try:
+        card = card_context(request, found)
+    except DomainError as error:
+        return _page(request, {"problem": error.detail}, status=409)
+    return _page(request, {"card": card, **context})
+
+
 @csp_override(SCANNER_CSP)
 @require_safe
 @counter_view("serve_members")
@@ -138,7 +148,7 @@ def home(request):
 @counter_view("serve_members")
 def member(request, member_id: int):
     found = member_or_404(request.counter.merchant, member_id)
-    return _page(request, {"card": card_context(request, found)})
+    return _card_page(request, found)
 
 
 # --- the search ---------------------------------------------------------------------------------
@@ -197,8 +207,8 @@ def find(request):
         context = {"query": query, "not_found": True, "register_phone": phone,
                    "register_phone_shown": _readable(phone)}
         return _page(request, context)
-    response = _page(request, {"card": card_context(request, found)})
-    if wants_fragment(request):  # the address names the member: a reload shows them again
+    response = _card_page(request, found)
+    if wants_fragment(request) and response.status_code == 200:  # the address names the member: a reload shows them again
         response["HX-Push-Url"] = reverse("cashier:member", args=[found.pk])
     return response
 
@@ -303,8 +313,9 @@ def _show_member(request, found: Member, **context):
     url = reverse("cashier:member", args=[found.pk])
     if not wants_fragment(request):
         return redirect(url)
-    response = _page(request, {"card": card_context(request, found), **context})
-    response["HX-Push-Url"] = url
+    response = _card_page(request, found, **context)
+    if response.status_code == 200:
+        response["HX-Push-Url"] = url
     return response
 
 
