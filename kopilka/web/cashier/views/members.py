@@ -208,7 +208,8 @@ def find(request):
                    "register_phone_shown": _readable(phone)}
         return _page(request, context)
     response = _card_page(request, found)
-    if wants_fragment(request) and response.status_code == 200:  # the address names the member: a reload shows them again
+    # The address names the member: a reload shows them again.
+    if wants_fragment(request) and response.status_code == 200:
         response["HX-Push-Url"] = reverse("cashier:member", args=[found.pk])
     return response
 
