@@ -236,6 +236,15 @@ def test_the_code_limit_is_a_clear_error_on_the_phone(counter, member, outbox):
                      text(again))
 
 
+@pytest.mark.parametrize("phone", ["", "12", "+7 000", "x" * 40])
+def test_a_code_for_a_bad_phone_is_an_error_on_the_phone(counter, member, outbox, phone):
+    response = counter.client.post("/cashier/register/",
+                                   registration(action="send_code", phone=phone), headers=HX)
+    assert response.status_code == 422
+    assert re.search(r'name="phone"[^>]*aria-invalid="true"', response.content.decode())
+    assert outbox == []
+
+
 def test_a_registered_phone_cannot_register_again(counter, member):
     response = counter.client.post("/cashier/register/", registration(phone="89161234567"),
                                    headers=HX)
