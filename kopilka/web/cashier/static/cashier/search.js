@@ -21,8 +21,8 @@
 
   function focusSearch(select) {
     var field = searchField();
-    if (!field || document.activeElement === field) { return; }
-    field.focus({ preventScroll: true });
+    if (!field) { return; }
+    if (document.activeElement !== field) { field.focus({ preventScroll: true }); }
     if (select) { field.select(); }
   }
 
@@ -79,10 +79,10 @@
     if (result.querySelector("[autofocus], [aria-invalid='true']")) {
       return; // a form that wants its own field
     }
-    if (result.querySelector("[data-member]") && (searched === null || field.value === searched)) {
-      field.value = "";
-    }
+    var unchanged = searched === null || field.value === searched;
     searched = null;
+    if (!unchanged) { focusSearch(false); return; } // the cashier is typing the next one
+    if (result.querySelector("[data-member]")) { field.value = ""; }
     focusSearch(true);
   });
 
