@@ -118,12 +118,22 @@ def card_context(request, member: Member) -> dict:
     }
 
 
+def _phone_example(country: str) -> str:
+    """A phone number of the merchant's country as people write it, for the placeholder."""
+    example = phonenumbers.example_number_for_type(country, phonenumbers.PhoneNumberType.MOBILE)
+    if example is None:
+        return ""
+    return phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
 def _page(request, context: dict, *, status: int = 200, fragment: str = "result"):
     """The counter page (search + result); an htmx request gets the result alone."""
-    with timezone.override(_merchant_zone(request.counter.merchant)):
+    merchant = request.counter.merchant
+    with timezone.override(_merchant_zone(merchant)):
         return render_page(request, "cashier/home.html",
-                           {"counter": request.counter, **context}, fragment=fragment,
-                           status=status)
+                           {"counter": request.counter,
+                            "phone_example": _phone_example(merchant.country), **context},
+                           fragment=fragment, status=status)
 
 
 def _card_page(request, found: Member, **context):
