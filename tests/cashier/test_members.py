@@ -142,8 +142,14 @@ def test_an_unknown_phone_offers_registration_prefilled(counter, member):
 
 
 def test_an_unknown_card_or_qr_says_so(counter, member):
-    assert "No member has this card or QR code" in text(find(counter, "ZZ-0000"))
-    assert "Register +" not in text(find(counter, "A" * 24))
+    unknown_card = find(counter, "2000 1234 56789")
+    assert "No member has this card or QR code" in text(unknown_card)
+    assert "Register a new member with card 2000123456789" in text(unknown_card)
+    form = counter.client.get("/cashier/register/", {"card": "2000123456789"}, headers=HX)
+    assert 'value="2000123456789"' in form.content.decode()
+    unknown_qr = text(find(counter, "A" * 24))
+    assert "No member has this card or QR code" in unknown_qr
+    assert "Register +" not in unknown_qr and "with card" not in unknown_qr
 
 
 @pytest.mark.parametrize("junk", [

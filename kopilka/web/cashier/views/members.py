@@ -216,6 +216,9 @@ def find(request):
     if found is None:
         context = {"query": query, "not_found": True, "register_phone": phone,
                    "register_phone_shown": _readable(phone)}
+        number = CARD_SEPARATORS.sub("", query)
+        if not phone and number.isalnum() and not QR_TOKEN.fullmatch(query):
+            context["register_card"] = number  # a new plastic card: register it with it
         return _page(request, context)
     response = _card_page(request, found)
     # The address names the member: a reload shows them again.
@@ -334,12 +337,13 @@ def _show_member(request, found: Member, **context):
 @require_http_methods(["GET", "POST"])
 @counter_view("serve_members")
 def register(request):
-    """GET ?phone=: the form, the phone prefilled from the search. POST with action=send_code
+    """GET ?phone= or ?card=: the form, prefilled from the search. POST with action=send_code
     sends the registration code; POST otherwise registers and shows the new member's card
     with the welcome bonus on it."""
     if request.method == "GET":
         phone = clean_query(request.GET.get("phone", ""))
-        form = RegistrationForm(initial={"phone": phone})
+        card = CARD_SEPARATORS.sub("", clean_query(request.GET.get("card", "")))
+        form = RegistrationForm(initial={"phone": phone, "card_number": card})
         if not phone:  # else the "Send code" button has the focus: the next step
             form.fields["phone"].widget.attrs["autofocus"] = True
         return _page(request, {"register_form": form})
