@@ -127,6 +127,21 @@ def sms_code(outbox) -> str:
     return re.search(r"код (\d{6})\.", outbox[-1].body)[1]
 
 
+@pytest.mark.parametrize("viewport", ["desktop"])
+def test_a_lost_card_replaced_by_scanning_the_new_one(screen, alice, member):
+    sign_in_counter(screen, alice)
+    page = screen.page
+    screen.go(f"/cashier/members/{member.pk}/")
+    page.get_by_role("link", name="Replace card").click()
+    new_number = page.get_by_label("New card number")
+    expect(new_number).to_be_focused()
+    page.keyboard.insert_text("\x022000123456789")
+    page.keyboard.press("Enter")  # the scanner's Enter
+    expect(page.get_by_text("Card 2000123456789 now holds the balance.")).to_be_visible()
+    expect(page.locator("[data-available]")).to_have_text("150 bonuses")
+    expect(search_field(page)).to_be_focused()
+
+
 # --- the camera ----------------------------------------------------------------------------------
 
 

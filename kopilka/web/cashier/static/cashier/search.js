@@ -6,7 +6,7 @@
  *   so a scan is never lost; control characters a scanner sends (STX, Tab, GS...) are dropped,
  *   and its Enter submits the search.
  * - A field marked data-scan-field (a card number in a form) takes a scanner's Enter as "next
- *   field", not as submitting the form half filled.
+ *   field", not as submitting the form half filled (in the form's last field Enter submits).
  * - "Scan with camera" reads a QR code or a card's barcode with Kopilka.barcodeDetector
  *   (web/barcode.js) and searches for it.
  */
@@ -48,10 +48,9 @@
     if (event.key !== "Enter" || !(field instanceof HTMLInputElement) || !field.matches("[data-scan-field]")) {
       return;
     }
-    event.preventDefault();
     var fields = Array.prototype.slice.call(field.form ? field.form.querySelectorAll(FIELDS) : []);
     var next = fields[fields.indexOf(field) + 1];
-    if (next) { next.focus(); }
+    if (next) { event.preventDefault(); next.focus(); } // the last field: Enter submits
   });
 
   // A click on the page (a label, the card, empty space) gives the focus back to the search.
