@@ -1,1 +1,170 @@
-/* The cashier workplace: search (see kopilka/web/cashier/). */
+/* The cashier workplace: the counter's search field and the camera scanner
+ * (kopilka/web/cashier/views/members.py, templates/cashier/home.html).
+ *
+ * - One field takes a typed phone, a card number or what a USB scanner "types": the field gets
+ *   the focus back after every swap and after a click on anything that is not another field,
+ *   so a scan is never lost; control characters a scanner sends (STX, Tab, GS...) are dropped,
+ *   and its Enter submits the search.
+ * - A field marked data-scan-field (a card number in a form) takes a scanner's Enter as "next
+ *   field", not as submitting the form half filled (in the form's last field Enter submits).
+ * - "Scan with camera" reads a QR code or a card's barcode with Kopilka.barcodeDetector
+ *   (web/barcode.js) and searches for it.
+ */
+(function () {
+  "use strict";
+
+  var CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
+  var FIELDS = "input, select, textarea, [contenteditable]";
+  var SCAN_EVERY_MS = 150;
+
+  function searchField() { return document.querySelector("[data-search-field]"); }
+
+  function focusSearch(select) {
+    var field = searchField();
+    if (!field) { return; }
+    if (document.activeElement !== field) { field.focus({ preventScroll: true }); }
+    if (select) { field.select(); }
+  }
+
+  function inOtherField() {
+    var active = document.activeElement;
+    return active && active !== searchField() && active.matches(FIELDS) && !active.disabled;
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    if (!document.querySelector("[autofocus]") && !inOtherField()) { focusSearch(false); }
+  });
+
+  document.addEventListener("input", function (event) {
+    var field = event.target;
+    if (!(field instanceof HTMLInputElement)) { return; }
+    if (!field.matches("[data-search-field], [data-scan-field]")) { return; }
+    var clean = field.value.replace(CONTROL, "");
+    if (clean !== field.value) { field.value = clean; }
+  });
+
+  document.addEventListener("keydown", function (event) {
+    var field = event.target;
+    if (event.key !== "Enter" || !(field instanceof HTMLInputElement) || !field.matches("[data-scan-field]")) {
+      return;
+    }
+    var fields = Array.prototype.slice.call(field.form ? field.form.querySelectorAll(FIELDS) : []);
+    var next = fields[fields.indexOf(field) + 1];
+    if (next) { event.preventDefault(); next.focus(); } // the last field: Enter submits
+  });
+
+  // A click on the page (a label, the card, empty space) gives the focus back to the search.
+  document.addEventListener("click", function (event) {
+    var target = event.target;
+    if (!(target instanceof Element) || !searchField()) { return; }
+    if (target.closest(FIELDS + ", label, button, a, dialog, [data-camera]")) { return; }
+    if (window.getSelection && String(window.getSelection())) { return; } // copying text
+    window.setTimeout(function () { if (!inOtherField()) { focusSearch(false); } }, 0);
+  });
+
+  // After the search found someone, the field is cleared for the next customer; after "not
+  // found", what was typed stays selected so the cashier can correct it or scan over it.
+  // What the last search asked for: typing that began meanwhile is not wiped by its answer.
+  var searched = null;
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var field = searchField();
+    if (field && event.detail.elt === field.form) { searched = field.value; }
+  });
+
+  document.addEventListener("htmx:afterSettle", function () {
+    var field = searchField();
+    var result = document.getElementById("result");
+    if (!field || !result || inOtherField()) { return; }
+    if (result.querySelector("[autofocus], [aria-invalid='true']")) {
+      return; // a form that wants its own field
+    }
+    var unchanged = searched === null || field.value === searched;
+    searched = null;
+    if (!unchanged) { focusSearch(false); return; } // the cashier is typing the next one
+    if (result.querySelector("[data-member]")) { field.value = ""; }
+    focusSearch(true);
+  });
+
+  // --- the camera ---------------------------------------------------------------------------
+
+  var stream = null;
+  var timer = null;
+
+  function panel() { return document.querySelector("[data-camera]"); }
+
+  function stopCamera() {
+    if (timer) { window.clearTimeout(timer); timer = null; }
+    if (stream) { stream.getTracks().forEach(function (track) { track.stop(); }); stream = null; }
+    var box = panel();
+    if (box) {
+      box.hidden = true;
+      box.querySelector("[data-camera-video]").srcObject = null;
+    }
+  }
+
+  function found(text) {
+    stopCamera();
+    var field = searchField();
+    field.value = text.replace(CONTROL, "").trim();
+    focusSearch(false);
+    field.form.requestSubmit();
+  }
+
+  function scanLoop(detector, video) {
+    timer = window.setTimeout(function () {
+      if (!stream) { return; }
+      if (video.readyState < 2) { scanLoop(detector, video); return; }
+      detector.detect(video).then(function (codes) {
+        if (codes.length && codes[0].rawValue) { found(codes[0].rawValue); } else { scanLoop(detector, video); }
+      }, function () { scanLoop(detector, video); });
+    }, SCAN_EVERY_MS);
+  }
+
+  function showError(box) {
+    stopCamera();
+    box.hidden = false;
+    box.querySelector("[data-camera-video]").hidden = true;
+    box.querySelector("[data-camera-status]").hidden = true;
+    box.querySelector("[data-camera-error]").hidden = false;
+  }
+
+  function startCamera() {
+    var box = panel();
+    if (!box || stream) { return; }
+    var video = box.querySelector("[data-camera-video]");
+    box.hidden = false;
+    video.hidden = false;
+    box.querySelector("[data-camera-status]").hidden = false;
+    box.querySelector("[data-camera-error]").hidden = true;
+    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia || !window.Kopilka ||
+        !window.Kopilka.barcodeDetector) {
+      showError(box);
+      return;
+    }
+    var formats = ["qr_code", "ean_13", "ean_8", "code_128", "code_39", "upc_a"];
+    Promise.all([
+      navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false }),
+      window.Kopilka.barcodeDetector(formats)
+    ]).then(function (results) {
+      stream = results[0];
+      video.srcObject = stream;
+      var playing = video.play();
+      if (playing && playing.catch) { playing.catch(function () {}); }
+      scanLoop(results[1], video);
+    }, function () { showError(box); });
+  }
+
+  document.addEventListener("click", function (event) {
+    var target = event.target;
+    if (!(target instanceof Element)) { return; }
+    if (target.closest("[data-camera-open]")) { startCamera(); return; }
+    if (target.closest("[data-camera-close]")) { stopCamera(); focusSearch(false); }
+  });
+
+  // Leaving the page (or htmx replacing the panel) must not leave the camera on.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    if (event.detail.target && event.detail.target.querySelector &&
+        event.detail.target.querySelector("[data-camera]")) { stopCamera(); }
+  });
+  window.addEventListener("pagehide", stopCamera);
+}());
