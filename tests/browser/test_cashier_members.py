@@ -79,6 +79,24 @@ def test_search_by_typing_and_by_a_usb_scanner(screen, alice, member):
     expect(page.get_by_text("No member has this card or QR code.")).to_be_visible()
 
 
+def test_enter_in_the_emptied_search_field_sells_to_the_member_found(screen, alice, member):
+    sign_in_counter(screen, alice)
+    page = screen.page
+    screen.go("/cashier/")
+    field = search_field(page)
+    field.press("Enter")  # nobody on screen: an empty search stays where it is
+    expect(page).to_have_url(re.compile(r"/cashier/$"))
+    page.keyboard.insert_text(member.qr_token)  # a scan
+    page.keyboard.press("Enter")
+    expect(page.locator("#member-name")).to_have_text("Maria")
+    expect(field).to_have_value("")
+    field.press("Enter")  # the next key after the scan: sell
+    expect(page).to_have_url(re.compile(rf"/cashier/members/{member.pk}/sale/$"))
+    expect(page.locator("#id_amount")).to_be_focused()
+    page.keyboard.type("250")
+    expect(page.locator('#quote [data-quote="payable"]')).to_have_text("RUB250.00")
+
+
 def test_registration_with_the_code_from_the_sms(screen, alice, member, outbox):
     sign_in_counter(screen, alice)
     page = screen.page

@@ -7,6 +7,9 @@
  *   and its Enter submits the search.
  * - A field marked data-scan-field (a card number in a form) takes a scanner's Enter as "next
  *   field", not as submitting the form half filled (in the form's last field Enter submits).
+ * - Enter in the empty search field, with a member's card on screen, is "Sell" to that member:
+ *   after a scan the field is empty again, so the sale is one key away. A scan always brings
+ *   characters before its Enter, so it still searches.
  * - "Scan with camera" reads a QR code or a card's barcode with Kopilka.barcodeDetector
  *   (web/barcode.js) and searches for it.
  */
@@ -45,6 +48,11 @@
 
   document.addEventListener("keydown", function (event) {
     var field = event.target;
+    if (event.key === "Enter" && field === searchField() && field.value.trim() === "") {
+      var sell = document.querySelector("#result [data-sell]");
+      if (sell) { event.preventDefault(); sell.click(); }
+      return;
+    }
     if (event.key !== "Enter" || !(field instanceof HTMLInputElement) || !field.matches("[data-scan-field]")) {
       return;
     }
