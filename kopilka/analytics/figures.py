@@ -135,14 +135,10 @@ class _Reader:
 
     def __init__(self, merchant: Merchant, store_id: int | None, cashier_id: int | None):
         self.merchant = merchant
-        self.selection = {}
-        self.purchases = {}
-        if store_id is not None:
-            self.selection["store_id"] = store_id
-            self.purchases["store_id"] = store_id
-        if cashier_id is not None:
-            self.selection["cashier_id"] = cashier_id
-            self.purchases["cashier_id"] = cashier_id
+        # Filters of both the roll-up's cells and the purchases (the same column names).
+        self.selection = {name: value for name, value in (("store_id", store_id),
+                                                          ("cashier_id", cashier_id))
+                          if value is not None}
 
     def sums(self, span: Period) -> dict[str, int]:
         """Figures 1-7's sums over the selected cells of the period."""
@@ -158,13 +154,19 @@ class _Reader:
         return DayFigures.objects.filter(merchant=self.merchant, day__lte=end).aggregate(
             **{name: Coalesce(Sum(name), 0) for name in names})
 
+    def enrolled(self, span: Period) -> int:
+        """Members registered in the period."""
+        return DayFigures.objects.filter(
+            merchant=self.merchant, day__gte=span.start, day__lte=span.end,
+        ).aggregate(n=Coalesce(Sum("enrolled"), 0))["n"]
+
     def buyers(self, span: Period, *, counted_only: bool, selected: bool) -> int:
         """Members with a purchase in the period: with `counted_only`, a check (a purchase
         not refunded in full); with `selected`, at the selected store and cashier."""
         since, before = _bounds(self.merchant, span)
         rows = Purchase.objects.filter(merchant=self.merchant, occurred_at__gte=since,
                                        occurred_at__lt=before,
-                                       **(self.purchases if selected else {}))
+                                       **(self.selection if selected else {}))
         if counted_only:
             rows = rows.filter(Q(refunded_amount=0)
                                | Q(refunded_amount__lt=F("total") - F("discount")))
@@ -209,9 +211,7 @@ def report(merchant: Merchant, start: date | None = None, end: date | None = Non
             "points_accrued": sums["points_accrued"],
             "points_spent": sums["points_spent"],
             "members_total": base["enrolled"],
-            "members_new": DayFigures.objects.filter(
-                merchant=merchant, day__gte=span.start, day__lte=span.end,
-            ).aggregate(n=Coalesce(Sum("enrolled"), 0))["n"],
+            "members_new": reader.enrolled(span),
             "members_1_purchase": base["first_purchases"] - base["second_purchases"],
             "members_2_purchases": base["second_purchases"] - base["third_purchases"],
             "members_3_or_more_purchases": base["third_purchases"],
