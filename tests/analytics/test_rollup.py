@@ -12,6 +12,7 @@ from django_scopes import scope, scopes_disabled
 from kopilka.analytics import rollup
 from kopilka.analytics.models import DayFigures
 from kopilka.core.actor import Actor
+from kopilka.core.errors import Conflict
 from kopilka.processing import services
 from kopilka.programs import services as programs
 from kopilka.programs.engine import BasketLine
@@ -103,3 +104,15 @@ def test_a_commit_and_a_refund_each_write_the_roll_up_with_one_statement(shop):
         touching = [q["sql"] for q in captured.captured_queries
                     if DayFigures._meta.db_table in q["sql"]]
         assert len(touching) == 1 and touching[0].startswith("INSERT INTO")
+
+
+def test_a_replayed_sale_or_refund_and_a_refused_one_add_nothing(shop):
+    member = shop.tenant.member
+    bought = shop.buy(member, 10_000, receipt="R-once").purchase
+    shop.refund(bought, refund_id="F-once", amount=1_000)
+    kept = rollup.stored(shop.merchant)
+    assert shop.buy(member, 10_000, receipt="R-once").replayed
+    assert shop.refund(bought, refund_id="F-once", amount=1_000).replayed
+    with pytest.raises(Conflict):  # more points than the member has: nothing written
+        shop.buy(member, 10_000, spend=1_000_000)
+    assert rollup.stored(shop.merchant) == kept == rollup.derive(shop.merchant)
