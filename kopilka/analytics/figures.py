@@ -27,6 +27,9 @@ from kopilka.tenancy.models import Merchant, Staff, Store
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 3 * 366 + 1  # three years: enough for any comparison an owner makes
+# Days a period may name: far from the calendar's ends (the previous period, the moment after
+# the last day must exist) and from what a loyalty program has data for.
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2199, 12, 31)
 SELECTION, MERCHANT = "selection", "merchant"
 # Reviews (figures 12-15) come with the reviews feature; until then they are zeros.
 REVIEWS_AVAILABLE = False
@@ -86,14 +89,23 @@ def period(merchant: Merchant, start: date | None, end: date | None) -> Period:
     """The period asked for; by default the last DEFAULT_DAYS local days up to today."""
     if end is None:
         end = clock.now().astimezone(ZoneInfo(merchant.timezone)).date()
+    _within_reason(end, "until")  # before the default start is counted back from it
     if start is None:
         start = end - timedelta(days=DEFAULT_DAYS - 1)
+    _within_reason(start, "since")
     if end < start:
         raise InvalidInput(_("The period must not end before it starts."), field="until")
     if (end - start).days + 1 > MAX_DAYS:
         raise InvalidInput(_("A period may be at most %(days)s days long.") % {"days": MAX_DAYS},
                            field="since")
     return Period(start, end)
+
+
+def _within_reason(day: date, field: str) -> None:
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise InvalidInput(_("A day from %(first)s to %(last)s, please.")
+                           % {"first": FIRST_DAY.isoformat(), "last": LAST_DAY.isoformat()},
+                           field=field)
 
 
 def lost_after_days(merchant: Merchant) -> int:

@@ -1,9 +1,13 @@
 """Management API for the 17 figures (ANL-1): one read, the period and its predecessor.
 Definitions in docs/analytics.md."""
 
+import re
 from datetime import date
+from typing import Annotated
 
 from ninja import Field, Query, Schema
+from pydantic import BeforeValidator
+from pydantic_core import PydanticCustomError
 
 from kopilka.analytics import figures as analytics
 from kopilka.api.auth import ManagementToken, StaffSession, merchant_router, requires
@@ -13,13 +17,25 @@ from kopilka.messaging import billing
 
 router = merchant_router(tags=["Analytics"], auth=[ManagementToken(), StaffSession()])
 ERRORS = {400: Problem, 401: Problem, 403: Problem, 404: Problem, 422: Problem}
+ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _iso_day_text(value):
+    """Pydantic also reads "0" as a day (of 1970): a period's day is YYYY-MM-DD only."""
+    if not (isinstance(value, str) and ISO_DAY.fullmatch(value)):
+        raise PydanticCustomError("date_parsing", "Input should be a date as YYYY-MM-DD",
+                                  {"error": "not YYYY-MM-DD"})
+    return value
+
+
+Day = Annotated[date, BeforeValidator(_iso_day_text)]
 
 
 class FiguresQuery(CleanIn):
-    since: date | None = Field(
+    since: Day | None = Field(
         None, description="First local day of the period (the merchant's time zone), "
         f"inclusive; default: {analytics.DEFAULT_DAYS - 1} days before `until`")
-    until: date | None = Field(
+    until: Day | None = Field(
         None, description="Last local day of the period, inclusive; default: today")
     store: Id | None = Field(None, description="Only this store's sales (figures 1-7)")
     cashier: Id | None = Field(None, description="Only this cashier's sales (figures 1-7)")

@@ -71,3 +71,17 @@ def test_the_operation_is_documented():
     assert all(parameter.get("description") for parameter in operation["parameters"])
     figure = document["components"]["schemas"]["FigureOut"]["properties"]
     assert figure["change_percent"]["description"].startswith("The change in per cent")
+
+
+@pytest.mark.parametrize(("query", "field"), [
+    ({"until": "0"}, "until"),  # pydantic alone would read it as 1 January 1970
+    ({"since": "2030-3-1"}, "since"),
+    ({"since": "0001-01-01", "until": "2030-01-01"}, "since"),  # no period before it
+    ({"until": "0001-01-01"}, "until"),
+    ({"until": "9999-12-31"}, "until"),
+    ({"store": "0"}, "store"),
+])
+def test_days_are_yyyy_mm_dd_within_reason(alice, query, field):
+    answer = alice.manage().get(URL, query)
+    assert answer.status_code == 422
+    assert field in answer.content.decode()
