@@ -11,6 +11,7 @@ refunds and members; tests/analytics/test_rollup.py checks the two agree cell by
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date, datetime
+from functools import cache
 from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
@@ -32,7 +33,9 @@ def local_day(moment: datetime, timezone: str) -> date:
     return moment.astimezone(ZoneInfo(timezone)).date()
 
 
-def _upsert_sql() -> str:
+@cache
+def _upsert_sql(vendor: str) -> str:
+    """The upsert, built once per database vendor (every sale runs it)."""
     quote = connection.ops.quote_name
     table = quote(DayFigures._meta.db_table)
     columns = (*KEY, *COUNTERS)
@@ -52,7 +55,7 @@ def add(merchant_id: int, day: date, store_id: int | None, cashier_id: int | Non
     if deltas:
         raise ValueError(f"not counters: {sorted(deltas)}")  # a programming error
     with connection.cursor() as cursor:
-        cursor.execute(_upsert_sql(), values)
+        cursor.execute(_upsert_sql(connection.vendor), values)
 
 
 def _purchase_cell(purchase, timezone: str) -> tuple:
