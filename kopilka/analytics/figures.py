@@ -193,7 +193,7 @@ def _ratio(amount: int, count: int) -> int:
     """amount / count in whole minor units, halves away from zero; 0 over nothing."""
     if count == 0:
         return 0
-    quotient, rest = divmod(abs(amount) * 2 + count, count * 2)
+    quotient = (abs(amount) * 2 + count) // (count * 2)
     return quotient if amount >= 0 else -quotient
 
 
