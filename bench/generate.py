@@ -405,7 +405,7 @@ class Batch:
             if accrual:
                 expires = t + EXPIRY_DAYS * DAY
                 row = [self.lot_id, merchant_id, account_id, "accrual", accrual, accrual,
-                       occurred, at(expires), True, occurred, purchase_id]
+                       occurred, at(expires), True, occurred]
                 rows["lots"].append(row)
                 lots.append((row, expires))
                 events.append(("accrue", row, accrual, "purchase", cause, occurred))
@@ -461,8 +461,7 @@ def tables() -> dict:
                                       "product_group", "quantity", "amount", "points_money",
                                       "accrual"]),
         "lots": Table(Lot, ["id", "merchant_id", "account_id", "kind", "amount", "remaining",
-                            "available_at", "expires_at", "activated", "created_at",
-                            "purchase_id"]),
+                            "available_at", "expires_at", "activated", "created_at"]),
         "entries": Table(Entry, ["merchant_id", "account_id", "seq", "kind", "lot_id",
                                  "available_delta", "cause_type", "cause_id", "occurred_at",
                                  "prev_hash", "hash"]),

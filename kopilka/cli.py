@@ -506,6 +506,35 @@ def cmd_verify_ledger(argv):
     return 0
 
 
+@command("analytics", "analytics rebuild: re-derive the figures' roll-up from the raw rows")
+def cmd_analytics(argv):
+    parser = argparse.ArgumentParser(
+        prog="kopilka analytics",
+        description="rebuild: compute the analytics roll-up (docs/analytics.md) again from "
+        "purchases, refunds and members, replacing what is kept. Run it after restoring a "
+        "backup, bulk-loading rows or changing a merchant's time zone.",
+    )
+    parser.add_argument("action", choices=["rebuild"])
+    parser.add_argument("--merchant", default=None, help="merchant slug (default: all)")
+    args = parser.parse_args(argv)
+    setup_django()
+    from django_scopes import scopes_disabled
+
+    from kopilka.analytics import rollup
+    from kopilka.tenancy import services
+    from kopilka.tenancy.models import Merchant
+
+    def rebuild():
+        with scopes_disabled():
+            if args.merchant is not None:
+                return rollup.rebuild([services.get_merchant(args.merchant)])
+            return rollup.rebuild(Merchant.objects.order_by("pk"))
+
+    for slug, cells in run_service(rebuild).items():
+        print(f"{slug}: {cells} cells")
+    return 0
+
+
 @command("manage", "run a Django management command (kopilka manage help)")
 def cmd_manage(argv):
     setup_django()

@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "kopilka.messaging",
     "kopilka.codes",
     "kopilka.automation",
+    "kopilka.analytics",
     "kopilka.api",
     "kopilka.web",
     "kopilka.web.cashier",

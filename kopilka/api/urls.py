@@ -4,6 +4,7 @@ from ninja import NinjaAPI, Swagger
 
 from kopilka import __version__
 from kopilka.api import (
+    analytics,
     codes,
     counter,
     idempotency,
@@ -82,5 +83,6 @@ api.add_router("/manage", staff.router)
 api.add_router("/manage", records.router)
 api.add_router("/manage", webhooks.router)
 api.add_router("/manage", messaging.router)
+api.add_router("/manage", analytics.router)
 api.add_router("", inbound.router)
 api.add_router("", invitations.router)

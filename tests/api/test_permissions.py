@@ -22,7 +22,7 @@ def test_every_merchant_operation_declares_a_permission_of_the_table():
     # The SMS gateway's routes and accepting an invitation know no merchant's credentials.
     declared = {route: permission for route, permission in api_routes().items()
                 if not route[1].startswith(("/api/v1/inbound/", "/api/v1/invitations/"))}
-    assert len(declared) == 69
+    assert len(declared) == 70
     assert {permission for permission in declared.values()} <= set(PERMISSIONS)
 
 

@@ -2,7 +2,8 @@
 statements must not grow with the basket, the rules or the member's lots (no query per line,
 per rule or per lot). Budgets from the API issue: look-up <= 4, quote <= 5, commit with
 spending <= 14 (savepoints included: the test runs inside a transaction, so every
-`atomic()` block costs a SAVEPOINT and a RELEASE that production does not pay).
+`atomic()` block costs a SAVEPOINT and a RELEASE that production does not pay), plus the one
+upsert of the analytics roll-up (issue 17, docs/analytics.md): 15.
 
 Each measured call follows a warm-up call, so the terminal's occasional `last_used_at`
 update is not counted.
@@ -80,11 +81,11 @@ def test_quote_takes_at_most_5_queries_whatever_the_basket(pos, lines,
 
 
 @pytest.mark.parametrize("lines", [1, 60])
-def test_commit_with_spending_takes_at_most_14_queries(pos, lines,
+def test_commit_with_spending_takes_at_most_15_queries(pos, lines,
                                                        django_assert_max_num_queries):
     # 13 000 points in 13 lots of 1 000; spending 1 300 empties the welcome lot (the soonest to
     # expire) and takes 300 from the next one.
-    with django_assert_max_num_queries(14):
+    with django_assert_max_num_queries(15):
         response = post(pos, "/api/v1/pos/purchases", {
             "member": {"phone": PHONE}, "lines": basket(lines), "points_to_spend": 1_300,
             "receipt_id": f"budget-{lines}",

@@ -152,13 +152,15 @@ def bodies(world) -> dict[tuple[str, str], dict]:
                                      "points": 1, "key": "sweep"},
         ("post", "/pos/codes"): {"purpose": "spending", "member": member},
         ("get", "/pos/members/lookup"): {"card": world["card"]},
+        ("get", "/manage/analytics/figures"): {"store": alice.terminal.store_id},
     }
 
 
 NAMES_ALICE_IN_BODY = {("post", "/manage/transfers"), ("post", "/pos/purchases"),
                        ("post", "/pos/quote"), ("post", "/pos/adjustments"),
                        ("post", "/pos/transfers"), ("post", "/pos/codes"),
-                       ("get", "/pos/members/lookup"), ("post", "/pos/refunds")}
+                       ("get", "/pos/members/lookup"), ("post", "/pos/refunds"),
+                       ("get", "/manage/analytics/figures")}
 
 
 def alice_rows(merchant: Merchant) -> dict[str, list]:
@@ -204,7 +206,7 @@ def assert_shows_nothing_of_alice(response, where):
 
 def test_the_sweep_sees_the_whole_api():
     routes = api_routes()
-    assert len(routes) == 72
+    assert len(routes) == 73
     merchant_routes = {route for route, permission in routes.items() if permission}
     assert {route for route in routes if route not in merchant_routes} == {
         ("post", "/api/v1/inbound/sms"), ("post", "/api/v1/inbound/sms/status"),
@@ -247,5 +249,5 @@ def test_charlie_the_cashier_is_refused_what_his_role_lacks(world, unscoped):
         else:
             wrong.append((method, path, response.status_code, response.content[:200]))
     assert wrong == []
-    assert len(refused) == 33  # every management operation beyond serving members and reading
+    assert len(refused) == 34  # every management operation beyond serving members and reading
     assert alice_rows(alice.merchant) == before
