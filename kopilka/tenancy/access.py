@@ -70,6 +70,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "tag_members": MANAGERS,  # tags put members into program rules
     "read_audit": MANAGERS,
     "read_billing": MANAGERS,  # the SMS balance, statement and costs
+    "sign_in_counters": MANAGERS,  # make a browser a store's counter device, or sign it out
     "see_phones": ADMINS,  # full phone numbers (others see them masked)
     "export_members": ADMINS,  # the cabinet's member export (it carries full phones)
     # running the business
