@@ -396,3 +396,29 @@ def test_another_merchants_manager_cannot_sign_this_device_out(alice, bob):
     with scopes_disabled():
         terminal.refresh_from_db()
     assert terminal.revoked_at is None
+
+
+# --- the demo -----------------------------------------------------------------------------------
+
+
+def test_the_demo_prints_a_counter_sign_in_that_works(db, settings, tmp_path):
+    from kopilka import demo
+
+    settings.DATA_DIR = tmp_path
+    printed = demo.ensure_demo("http://127.0.0.1:8000")
+    assert "  Cashier workplace: http://127.0.0.1:8000/cashier/" in printed
+    manager_line = next(line for line in printed.splitlines() if "as the manager:" in line)
+    password = manager_line.split("password ")[1].split()[0]
+    assert ("    then switch in with a PIN:  Мария Иванова 4826   Дарья Петренко 2580   "
+            "Олег Сидоров 1397") in printed
+
+    client = browser()
+    sign_in(client, "manager@demo.kopilka.local", password)
+    page = client.get("/cashier/device/")
+    client.post("/cashier/device/", {"step": "device", "store": page.context["store"].pk,
+                                     "name": page.context["form"]["name"].value()})
+    names = client.get("/cashier/switch/")
+    people = {person["name"]: person["staff"] for person in names.context["people"]}
+    assert sorted(people) == ["Дарья Петренко", "Мария Иванова", "Олег Сидоров"]
+    client.post("/cashier/switch/", {"staff": people["Дарья Петренко"].pk, "pin": "2580"})
+    assert client.get("/cashier/").context["counter"].staff == people["Дарья Петренко"]

@@ -1,5 +1,8 @@
 """Signing the device in for a store, and the cashiers switching on it with their PIN.
 
+No toasts on success: the next page says it (the header names the device, then the cashier),
+and a toast left on a phone would cover the header's buttons.
+
 Plain forms, not htmx: every step ends on a new page (the device's cookie set, the counter),
 and a password login refused by the throttle (django-axes: the views call `authenticate` with
 the request) is answered by axes' own page. The manager who signs a device in or out is never
@@ -7,7 +10,6 @@ logged in on it: their password proves who they are for that one step only.
 """
 
 from django import forms
-from django.contrib import messages
 from django.contrib.auth import authenticate, get_user_model
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -155,8 +157,6 @@ def _choose_store(request: HttpRequest, user) -> HttpResponse:
             else:
                 request.session.pop(SETUP_KEY, None)
                 counter.switch_out(request)
-                messages.success(request, _("This device is now %(device)s of %(store)s.")
-                                 % {"device": terminal.name, "store": store.name})
                 response = redirect("cashier:switch")
                 counter.remember_device(response, key)
                 return response
@@ -247,7 +247,6 @@ def set_pin(request):
         if staff is not None:
             counters.set_pin(staff, form.cleaned_data["pin"], actor=_actor(request, staff))
             counter.switch_in(request, terminal, staff)
-            messages.success(request, _("Your PIN is saved. Switch in with it from now on."))
             return redirect("cashier:home")
     return render_page(request, "cashier/signin/pin.html",
                        {"device": terminal, "form": form},
@@ -293,8 +292,6 @@ def sign_out_device(request):
                 _refuse(form, error)
             else:
                 counter.switch_out(request)
-                messages.success(request, _("This device is signed out. It is no counter "
-                                            "any more."))
                 response = redirect("cashier:device")
                 counter.forget_device(response)
                 return response
