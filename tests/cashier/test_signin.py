@@ -422,3 +422,20 @@ def test_the_demo_prints_a_counter_sign_in_that_works(db, settings, tmp_path):
     assert sorted(people) == ["Дарья Петренко", "Мария Иванова", "Олег Сидоров"]
     client.post("/cashier/switch/", {"staff": people["Дарья Петренко"].pk, "pin": "2580"})
     assert client.get("/cashier/").context["counter"].staff == people["Дарья Петренко"]
+
+
+@pytest.mark.parametrize(("language", "expected"), [
+    ("ru", ["Неверный ПИН-код. Осталось 4 попытки.", "Неверный ПИН-код. Осталась 1 попытка."]),
+    ("uk", ["Неправильний PIN-код. Залишилося 4 спроби.",
+            "Неправильний PIN-код. Залишилася 1 спроба."]),
+])
+def test_pin_errors_in_the_cashiers_language(alice, language, expected):
+    _terminal, key = new_device(alice)
+    client = browser(language)
+    client.cookies[counter.DEVICE_COOKIE] = device_cookie(key)
+    dana = with_pin(alice, "dana@alice.test", Staff.Role.CASHIER, "2580")
+    said = [text(client.post("/cashier/switch/", {"staff": dana.pk, "pin": "0852"}))
+            for _attempt in range(4)]
+    assert expected[0] in said[0] and expected[1] in said[3]
+    pad = text(client.get("/cashier/switch/"))
+    assert ("Введите ПИН-код" if language == "ru" else "Введіть PIN-код") in pad
