@@ -2,12 +2,18 @@
 the device in, a cashier sets a PIN, the counter is locked, and a cashier switches in with the
 PIN pad by keyboard (a wrong PIN first) and by taps."""
 
+from datetime import timedelta
+from importlib import import_module
+
+import pytest
 from django_scopes import scope
 from playwright.sync_api import expect
 
 from kopilka.core.actor import Actor
 from kopilka.tenancy import counter as counters
 from kopilka.tenancy.models import Staff
+from kopilka.web.cashier import counter
+from tests.cashier.tools import device_cookie, new_device
 from tests.tenancy.tools import PASSWORD, make_staff
 
 
@@ -86,3 +92,50 @@ def test_sign_the_device_in_set_a_pin_and_switch_with_the_pin_pad(screen, alice)
         page.locator(f".pinpad__key[data-digit='{digit}']").click()
     page.get_by_role("button", name="OK").click()
     expect(page.locator(".navbar__place")).to_have_text("Main · Oleg Sidorov")
+
+
+def switched_in(screen, tenant, settings, staff: Staff) -> None:
+    """The tab's browser is a counter device of `tenant` with `staff` switched in."""
+    terminal, key = new_device(tenant)
+    session = import_module(settings.SESSION_ENGINE).SessionStore()
+    session[counter.SESSION_KEY] = {"terminal": terminal.pk, "staff": staff.pk}
+    session.save()
+    screen.context.add_cookies([
+        {"name": counter.DEVICE_COOKIE, "value": device_cookie(key), "url": screen.url},
+        {"name": settings.SESSION_COOKIE_NAME, "value": session.session_key, "url": screen.url},
+    ])
+
+
+@pytest.mark.parametrize("viewport", ["desktop"])
+def test_an_idle_counter_locks_itself(screen, alice, settings, monkeypatch):
+    """signin.js submits the header's lock form after the idle time the page was given."""
+    monkeypatch.setattr(counter, "IDLE_LOCK", timedelta(seconds=2))
+    switched_in(screen, alice, settings,
+                make_staff(alice.merchant, "dana@alice.test", Staff.Role.CASHIER))
+    screen.go("/cashier/")
+    expect(screen.page.locator(".navbar__lock")).to_have_attribute("data-idle-lock", "2")
+    expect(screen.page).to_have_url(screen.url + "/cashier/switch/", timeout=10_000)
+    screen.go("/cashier/")  # and the server agrees: nobody is switched in
+    expect(screen.page).to_have_url(screen.url + "/cashier/switch/")
+
+
+@pytest.mark.parametrize("viewport", ["pixel-7"])
+def test_the_counter_in_russian_on_a_phone(screen_in, alice, settings):
+    screen = screen_in("ru")
+    dana = staff_named(alice, "dana@alice.test", Staff.Role.CASHIER, "Дарья", "Петренко")
+    staff_named(alice, "oleg@alice.test", Staff.Role.CASHIER, "Олег", "Сидоров")
+    with scope(merchant=alice.merchant):
+        for staff, pin in ((dana, "2580"), (Staff.objects.get(user__email="oleg@alice.test"),
+                                            "1397")):
+            counters.set_pin(staff, pin, actor=Actor.cli())
+    switched_in(screen, alice, settings, dana)
+    screen.go("/cashier/")
+    page = screen.page
+    expect(page.locator(".navbar__place")).to_have_text("Main · Дарья Петренко")
+    screen.shot("cashier-switched-in-ru")
+    page.get_by_role("button", name="Сменить кассира").click()
+    expect(page.locator("h1")).to_have_text("Кто на кассе?")
+    screen.shot("cashier-switch-ru")
+    page.get_by_role("link", name="Олег Сидоров").click()
+    expect(page.locator(".pinpad__label")).to_have_text("Введите ПИН-код")
+    screen.shot("cashier-pinpad-ru")
