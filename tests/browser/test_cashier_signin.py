@@ -139,3 +139,7 @@ def test_the_counter_in_russian_on_a_phone(screen_in, alice, settings):
     page.get_by_role("link", name="Олег Сидоров").click()
     expect(page.locator(".pinpad__label")).to_have_text("Введите ПИН-код")
     screen.shot("cashier-pinpad-ru")
+    page.get_by_role("link", name="Не вы? Выберите своё имя").click()
+    page.get_by_role("link", name="Отключить это устройство").click()
+    expect(page.locator("h1")).to_have_text("Отключить это устройство")
+    screen.shot("cashier-sign-out-ru")

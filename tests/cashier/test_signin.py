@@ -138,6 +138,8 @@ def test_the_store_step_expires_and_can_be_cancelled(alice):
         client = browser()
         sign_in(client, "alice@example.com", alice.owner_password)
         traveller.shift(timedelta(minutes=11))
+        late = client.post("/cashier/device/", {"step": "device", "store": 1, "name": "Late"})
+        assert late["Location"] == "/cashier/device/"
         assert client.get("/cashier/device/").context["step"] == "credentials"
         sign_in(client, "alice@example.com", alice.owner_password)
         client.post("/cashier/device/", {"step": "cancel"})

@@ -115,13 +115,16 @@ def device(request):
     if counter.device_of(request) is not None:
         return redirect("cashier:switch")
     setup_user = _setup_user(request)
-    if request.method == "POST" and request.POST.get("step") == "cancel":
+    step = request.POST.get("step", "credentials") if request.method == "POST" else "show"
+    if step == "cancel":
         request.session.pop(SETUP_KEY, None)
         return redirect("cashier:device")
-    if setup_user is not None and request.POST.get("step") != "credentials":
+    if step in ("show", "device") and setup_user is not None:
         return _choose_store(request, setup_user)
-    form = CredentialsForm(request.POST if request.method == "POST" else None)
-    if request.method == "POST" and form.is_valid():
+    if step == "device":  # the store step timed out: from the start
+        return redirect("cashier:device")
+    form = CredentialsForm(request.POST if step == "credentials" else None)
+    if form.is_bound and form.is_valid():
         user = form.user(request)
         if user is not None:
             try:
