@@ -88,6 +88,8 @@ def test_sign_the_device_in_set_a_pin_and_switch_with_the_pin_pad(screen, alice)
     # By taps: Oleg takes over.
     page.get_by_role("button", name="Switch cashier").click()
     page.get_by_role("link", name="Oleg Sidorov").click()
+    expect(page.locator(".pinpad__name")).to_have_text("Oleg Sidorov")
+    page.wait_for_load_state("load")
     for digit in "1397":
         page.locator(f".pinpad__key[data-digit='{digit}']").click()
     page.get_by_role("button", name="OK").click()
