@@ -34,7 +34,7 @@ DEMO_MEMBERS = [
 ]
 # The counter's people: (e-mail, first name, last name, role, PIN). The manager's password is
 # made when the demo is; the PINs are fixed so the demo is easy to show.
-DEMO_MANAGER = "manager@demo.kopilka.local"
+DEMO_MANAGER = "maria@demo.kopilka.local"
 DEMO_STAFF = [
     (DEMO_MANAGER, "Мария", "Иванова", Staff.Role.MANAGER, "4826"),
     ("darya@demo.kopilka.local", "Дарья", "Петренко", Staff.Role.CASHIER, "2580"),

@@ -415,7 +415,7 @@ def test_the_demo_prints_a_counter_sign_in_that_works(db, settings, tmp_path):
             "Олег Сидоров 1397") in printed
 
     client = browser()
-    sign_in(client, "manager@demo.kopilka.local", password)
+    sign_in(client, "maria@demo.kopilka.local", password)
     page = client.get("/cashier/device/")
     client.post("/cashier/device/", {"step": "device", "store": page.context["store"].pk,
                                      "name": page.context["form"]["name"].value()})
