@@ -1,4 +1,5 @@
-"""Demo data for `kopilka up --demo`: one café with a store, a terminal and a few members.
+"""Demo data for `kopilka up --demo`: one café with a store, a terminal, a few members, and
+counter staff: a manager who signs a browser in as the store's counter, and cashiers with PINs.
 
 Created once. The secrets are written to `<data dir>/demo-credentials.txt` (mode 600) when the
 demo is created, so later runs can print them again instead of creating anything twice.
@@ -20,8 +21,9 @@ from kopilka.messaging import services as messaging
 from kopilka.processing import services as processing
 from kopilka.programs import services as programs
 from kopilka.programs.engine import BasketLine
+from kopilka.tenancy import counter
 from kopilka.tenancy import services as tenancy
-from kopilka.tenancy.models import Merchant
+from kopilka.tenancy.models import Merchant, Staff
 
 DEMO_SLUG = "demo"
 OPERATOR_EMAIL = "admin@kopilka.local"
@@ -29,6 +31,14 @@ DEMO_MEMBERS = [
     ("+79161234567", "Анна", "Смирнова", date(1990, 3, 14)),
     ("+79167654321", "Иван", "Петров", date(1985, 11, 2)),
     ("+380501234567", "Олена", "Коваленко", None),
+]
+# The counter's people: (e-mail, first name, last name, role, PIN). The manager's password is
+# made when the demo is; the PINs are fixed so the demo is easy to show.
+DEMO_MANAGER = "maria@demo.kopilka.local"
+DEMO_STAFF = [
+    (DEMO_MANAGER, "Мария", "Иванова", Staff.Role.MANAGER, "4826"),
+    ("darya@demo.kopilka.local", "Дарья", "Петренко", Staff.Role.CASHIER, "2580"),
+    ("oleg@demo.kopilka.local", "Олег", "Сидоров", Staff.Role.CASHIER, "1397"),
 ]
 
 # Bronze/Silver/Platinum from the seeds, a welcome bonus, a birthday bonus and
@@ -105,6 +115,7 @@ def _create_demo(base_url: str) -> str:
             sale = processing.Sale(lines=(BasketLine("1", amount, product_group="coffee"),))
             processing.commit_purchase(merchant, member, sale, receipt_id=f"DEMO-{n + 1}",
                                        source="demo", actor=actor, store=terminal.store)
+        manager_password = _counter_staff(merchant, actor)
     return "\n".join([
         "Kopilka demo",
         f"  Operator admin:  {base_url}/admin/  login {OPERATOR_EMAIL}"
@@ -115,5 +126,24 @@ def _create_demo(base_url: str) -> str:
         f"  Try:  curl -H 'Authorization: Bearer {pos_key}' "
         f"'{base_url}/api/v1/pos/members/lookup?phone=89161234567'",
         f"  API docs: {base_url}/api/v1/docs   OpenAPI: {base_url}/api/v1/openapi.json",
+        f"  Cashier workplace: {base_url}/cashier/",
+        f"    sign the device in as the manager: {DEMO_MANAGER}  password {manager_password}"
+        "  (the cashiers' e-mails have it too)",
+        "    then switch in with a PIN:  " + "   ".join(
+            f"{first} {last} {pin}" for _email, first, last, _role, pin in DEMO_STAFF),
         "",
     ])
+
+
+def _counter_staff(merchant: Merchant, actor: Actor) -> str:
+    """The manager and the cashiers, with their PINs; returns the manager's password. Made
+    directly, as the owner is (an invitation would mail its key to addresses nobody reads)."""
+    password = secrets.token_urlsafe(9)
+    User = get_user_model()
+    for email, first, last, role, pin in DEMO_STAFF:
+        user = User.objects.create_user(username=email, email=email, password=password,
+                                        first_name=first, last_name=last)
+        staff = Staff.objects.create(merchant=merchant, user=user, role=role,
+                                     created_at=merchant.created_at)
+        counter.set_pin(staff, pin, actor=actor)
+    return password

@@ -71,6 +71,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "read_audit": MANAGERS,
     "read_billing": MANAGERS,  # the SMS balance, statement and costs
     "read_analytics": MANAGERS,  # the 17 figures: revenue, checks, members, SMS spend
+    "sign_in_counters": MANAGERS,  # make a browser a store's counter device, or sign it out
     "see_phones": ADMINS,  # full phone numbers (others see them masked)
     "export_members": ADMINS,  # the cabinet's member export (it carries full phones)
     # running the business

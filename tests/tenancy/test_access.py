@@ -27,6 +27,7 @@ def test_the_permission_table_gives_each_role_what_it_had():
         "adjust": "amot", "transfer": "amot",
         "read_records": "acmo", "tag_members": "amo", "read_audit": "amo", "read_billing": "amo",
         "read_analytics": "amo",
+        "sign_in_counters": "amo",
         "see_phones": "ao", "export_members": "ao", "edit_program": "ao", "assign_tier": "ao",
         "erase_members": "ao", "manage_stores": "ao", "manage_staff": "ao",
         "manage_webhooks": "ao", "manage_messaging": "ao",

@@ -4,6 +4,8 @@ the cashier switched in on it with their PIN.
 The device is known by its key, kept in a signed, HTTP-only cookie for a long time (a tablet
 stays "Store 2" until a manager signs it out or the terminal is revoked). The cashier is known
 by the session, for this device only: a session moved to another device means nothing there.
+A cashier is switched out after IDLE_LOCK without a request (static/cashier/signin.js locks the
+screen itself after the same time, so an unattended tablet shows no member's data).
 Every cashier view is wrapped in `counter_view(permission)`, which finds both, refuses what
 the principal may not do, and runs the view inside the merchant's scope
 (`access.enter`), with `request.counter` set.
@@ -11,6 +13,7 @@ the principal may not do, and runs the view inside the merchant's scope
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import wraps
 
 from django.conf import settings
@@ -19,6 +22,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django_scopes import scopes_disabled
 
+from kopilka.core import clock
 from kopilka.tenancy import access
 from kopilka.tenancy import services as tenancy
 from kopilka.tenancy.logins import client_ip
@@ -27,7 +31,9 @@ from kopilka.tenancy.models import Merchant, Staff, Store, Terminal
 DEVICE_COOKIE = "kopilka_counter"
 DEVICE_COOKIE_SALT = "kopilka.cashier.device"
 DEVICE_COOKIE_AGE = 400 * 24 * 3600  # the most browsers keep a cookie
-SESSION_KEY = "kopilka_counter_cashier"  # {"terminal": pk, "staff": pk}
+SESSION_KEY = "kopilka_counter_cashier"  # {"terminal": pk, "staff": pk, "seen": epoch s}
+IDLE_LOCK = timedelta(minutes=15)
+SEEN_RESOLUTION = 60  # seconds: don't write the session on every request
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,10 @@ class Counter:
     @property
     def store(self) -> Store:
         return self.terminal.store
+
+    @property
+    def idle_lock_seconds(self) -> int:
+        return int(IDLE_LOCK.total_seconds())
 
 
 def device_of(request: HttpRequest) -> Terminal | None:
@@ -70,7 +80,8 @@ def forget_device(response: HttpResponse) -> None:
 def switch_in(request: HttpRequest, terminal: Terminal, staff: Staff) -> None:
     """Make `staff` the cashier of this device's session."""
     request.session.cycle_key()  # a new cashier, a new session id
-    request.session[SESSION_KEY] = {"terminal": terminal.pk, "staff": staff.pk}
+    request.session[SESSION_KEY] = {"terminal": terminal.pk, "staff": staff.pk,
+                                    "seen": _epoch()}
 
 
 def switch_out(request: HttpRequest) -> None:
@@ -78,10 +89,18 @@ def switch_out(request: HttpRequest) -> None:
 
 
 def cashier_of(request: HttpRequest, terminal: Terminal) -> Staff | None:
-    """The active staff member switched in on `terminal` in this session, or None."""
+    """The active staff member switched in on `terminal` in this session, or None (and
+    switched out) when the counter was idle for IDLE_LOCK."""
     held = request.session.get(SESSION_KEY)
     if not isinstance(held, dict) or held.get("terminal") != terminal.pk:
         return None
+    now = _epoch()
+    seen = held.get("seen")
+    if isinstance(seen, int) and now - seen > IDLE_LOCK.total_seconds():
+        switch_out(request)
+        return None
+    if not isinstance(seen, int) or now - seen >= SEEN_RESOLUTION:
+        request.session[SESSION_KEY] = {**held, "seen": now}
     with scopes_disabled():
         staff = (Staff.objects.select_related("user")
                  .filter(pk=held.get("staff"), merchant_id=terminal.merchant_id,
@@ -128,6 +147,10 @@ def counter_view(permission: str) -> Callable:
         return wrapper
 
     return decorate
+
+
+def _epoch() -> int:
+    return int(clock.now().timestamp())
 
 
 def _go(request: HttpRequest, url_name: str) -> HttpResponse:
