@@ -203,6 +203,11 @@ STORAGES = {
 }
 
 PHONENUMBER_DEFAULT_REGION = os.environ.get("KOPILKA_PHONE_REGION", "RU")
+
+# A cashier at a browser counter is switched out after this many seconds without using it
+# (KOPILKA_COUNTER_IDLE_LOCK in minutes, default 15; 0: never), so an unattended tablet shows
+# no member's data and sells in nobody's name.
+COUNTER_IDLE_LOCK = int(os.environ.get("KOPILKA_COUNTER_IDLE_LOCK", "15")) * 60
 PHONENUMBER_DB_FORMAT = "E164"
 
 SESSION_COOKIE_SECURE = PRODUCTION

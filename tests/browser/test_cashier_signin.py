@@ -2,7 +2,6 @@
 the device in, a cashier sets a PIN, the counter is locked, and a cashier switches in with the
 PIN pad by keyboard (a wrong PIN first) and by taps."""
 
-from datetime import timedelta
 from importlib import import_module
 
 import pytest
@@ -109,9 +108,9 @@ def switched_in(screen, tenant, settings, staff: Staff) -> None:
 
 
 @pytest.mark.parametrize("viewport", ["desktop"])
-def test_an_idle_counter_locks_itself(screen, alice, settings, monkeypatch):
+def test_an_idle_counter_locks_itself(screen, alice, settings):
     """signin.js submits the header's lock form after the idle time the page was given."""
-    monkeypatch.setattr(counter, "IDLE_LOCK", timedelta(seconds=2))
+    settings.COUNTER_IDLE_LOCK = 2
     switched_in(screen, alice, settings,
                 make_staff(alice.merchant, "dana@alice.test", Staff.Role.CASHIER))
     screen.go("/cashier/")

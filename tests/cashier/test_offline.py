@@ -26,6 +26,12 @@ CLOCK = ("The device's clock was wrong when this sale was kept. Check the clock,
          "sale and sell it again.")
 
 
+@pytest.fixture(autouse=True)
+def awake_counter(settings):
+    """These tests travel hours between requests: no idle lock (test_signin.py tests it)."""
+    settings.COUNTER_IDLE_LOCK = 0
+
+
 def at(*moment) -> datetime:
     return datetime(*moment, tzinfo=MSK)
 

@@ -21,6 +21,12 @@ MSK = ZoneInfo("Europe/Moscow")
 CSS = Path(kopilka.__file__).parent / "web/cashier/static/cashier/cashier.css"
 
 
+@pytest.fixture(autouse=True)
+def awake_counter(settings):
+    """These tests travel hours between requests: no idle lock (test_signin.py tests it)."""
+    settings.COUNTER_IDLE_LOCK = 0
+
+
 def at(*moment) -> datetime:
     return datetime(*moment, tzinfo=MSK)
 

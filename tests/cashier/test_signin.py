@@ -279,6 +279,16 @@ def test_an_idle_counter_locks_after_15_minutes(alice):
         assert counter.SESSION_KEY not in at.client.session
 
 
+def test_the_idle_lock_can_be_turned_off(alice, settings):
+    settings.COUNTER_IDLE_LOCK = 0  # KOPILKA_COUNTER_IDLE_LOCK=0: a personal tablet
+    with time_machine.travel(NOW, tick=False) as traveller:
+        at = at_counter(alice)
+        assert at.client.get("/cashier/").status_code == 200
+        traveller.shift(timedelta(hours=9))
+        assert at.client.get("/cashier/").status_code == 200
+        assert 'data-idle-lock="0"' in text(at.client.get("/cashier/"))
+
+
 # --- setting a PIN ------------------------------------------------------------------------------
 
 
