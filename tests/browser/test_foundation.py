@@ -213,5 +213,7 @@ def test_the_api_documentation_the_root_page_links_to_loads_from_this_site(scree
     screen.go("/")
     screen.page.get_by_role("link", name="API documentation").click()
     screen.page.wait_for_url(screen.url + "/api/v1/docs")
-    expect(screen.page.locator(".swagger-ui .info .title")).to_contain_text("Kopilka", timeout=15_000)  # Swagger UI renders late on a busy machine
+    # Swagger UI renders late on a busy machine.
+    expect(screen.page.locator(".swagger-ui .info .title")).to_contain_text("Kopilka",
+                                                                            timeout=15_000)
     screen.shot("api-docs")
