@@ -170,3 +170,21 @@ def test_django_messages_become_toasts():
             'aria-label="Закрити">&times;</button> </div>') in html
     assert '<div class="toast toast--error" role="alert"> <p class="toast__text">The shift' in html
     assert get_messages(request).used  # the middleware drops them after this response
+
+
+@pytest.mark.django_db
+def test_a_missing_page_is_the_sites_own_404_in_the_visitors_language(client):
+    response = client.get("/no-such-page/", headers={"Accept-Language": "ru"})
+    assert response.status_code == 404
+    text = response.content.decode()
+    assert "Не найдено" in text and "На главную" in text
+    assert 'href="/"' in text
+
+
+def test_the_500_page_renders_without_a_request():
+    from django.template.loader import render_to_string
+    from django.utils import translation
+
+    with translation.override("en"):
+        text = render_to_string("500.html")
+    assert "Something went wrong on the server. Try again in a minute." in text
