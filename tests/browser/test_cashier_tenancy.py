@@ -22,7 +22,8 @@ def test_another_merchants_member_is_a_stranger_at_this_counter(screen, alice, b
     expect(page.get_by_text("No member has this card or QR code.")).to_be_visible()
     field.fill("+7 916 000-00-01")  # Alice's member's phone: at Bob's, someone to register
     field.press("Enter")
-    expect(page.get_by_role("link", name=re.compile(r"^Register \+7 916 000-00-01"))).to_be_visible()
+    register = page.get_by_role("link", name=re.compile(r"^Register \+7 916 000-00-01"))
+    expect(register).to_be_visible()
 
     screen.expect_console(r"status of 404")
     for path in (f"/cashier/members/{alice.member.pk}/",
