@@ -266,7 +266,7 @@ def register(counter: Counter, data_dir: Path, phone: str) -> None:
     counter.settle("#result form")
     before = message_count(data_dir)
     counter.page.get_by_role("button", name=re.compile("код|code", re.I)).first.click()
-    counter.settle("#id_code")
+    counter.settle(".member-form__sent")
     # While the SMS travels the cashier asks for the consent and ticks it.
     counter.page.locator("#result input[type=checkbox]").first.check()
     code = code_sent_to(data_dir, phone[-4:], before)

@@ -1,11 +1,11 @@
 from django.urls import include, path
-from django.views.i18n import JavaScriptCatalog
 
-from kopilka.web import views
+from kopilka.web import catalogue, views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("i18n/", include("django.conf.urls.i18n")),  # set_language, for the header's switch
-    # The few strings static/web/app.js shows, from the djangojs catalogues.
-    path("jsi18n/", JavaScriptCatalog.as_view(domain="djangojs"), name="javascript-catalog"),
+    # The few strings our scripts show, from the djangojs catalogues; the stamp makes it
+    # cacheable (kopilka/web/catalogue.py).
+    path("jsi18n/<str:stamp>/", catalogue.catalogue_view, name="javascript-catalog"),
 ]

@@ -140,8 +140,12 @@ def test_language_switch_sets_the_language_for_the_next_pages():
     ],
 )
 def test_javascript_catalogue(language, text):
-    response = get("/jsi18n/", language=language)
+    page = get("/", language=language).content.decode()
+    url = re.search(r'<script src="(/jsi18n/[^"]+)"', page).group(1)
+    assert url.startswith(f"/jsi18n/{language}-")  # a language switch is a new URL
+    response = get(url, language=language)
     assert response.status_code == 200
+    assert "max-age=31536000" in response["Cache-Control"]
     assert response["Content-Type"].startswith("text/javascript")
     catalogue = json.loads(
         re.search(r"const newcatalog = (\{.*?\});", response.content.decode(), re.S).group(1)
