@@ -149,6 +149,9 @@ def start_server(data_dir: Path, port: int, secret_key: str) -> subprocess.Popen
     env = {**os.environ, "KOPILKA_DATA_DIR": str(data_dir),
            "DATABASE_URL": f"sqlite:///{data_dir / 'kopilka.sqlite3'}",
            "KOPILKA_SECRET_KEY": secret_key, "KOPILKA_SMS_BACKEND": "file",
+           # as a café runs it: production settings (no DEBUG; static files cached)
+           "KOPILKA_ENV": "production", "KOPILKA_ALLOWED_HOSTS": "127.0.0.1",
+           "KOPILKA_EMAIL_HOST": "127.0.0.1",
            "KOPILKA_RATE_LIMIT_POS": "0"}
     log = (data_dir / "server.log").open("wb")
     server = subprocess.Popen([sys.executable, "-m", "kopilka.cli", "up", "--host", "127.0.0.1",
