@@ -18,9 +18,13 @@ merchant, member or receipt.
 import os
 from pathlib import Path
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+# A `_created` timestamp beside every counter doubles the series for nothing Prometheus needs
+# (and the multiprocess mode has none: one process's would be meaningless).
+disable_created_metrics()
 
 # Without a shared directory the metrics live in this registry (one process: runserver, tests).
 # A registry of our own, not prometheus-client's global one: nothing else registers into it.
