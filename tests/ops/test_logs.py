@@ -15,6 +15,7 @@ from django_scopes import scopes_disabled
 from kopilka.core.config import log_format
 from kopilka.core.logs import JsonFormatter, Redact, redact
 from kopilka.messaging import tasks
+from tests.cashier.tools import at_counter
 
 pytestmark = pytest.mark.django_db
 
@@ -100,3 +101,13 @@ def test_readable_lines_are_the_default():
 ])
 def test_redact_masks_phones_and_keys_only(text, cleaned):
     assert redact(text) == cleaned
+
+
+def test_a_cashier_at_a_counter_is_named_with_the_device(alice, log):
+    at = at_counter(alice)
+    assert at.client.get("/cashier/").status_code == 200
+    line = [json.loads(line) for line in log.getvalue().splitlines()
+            if '"kopilka.request"' in line][-1]
+    assert (line["route"], line["merchant"], line["principal"], line["principal_id"],
+            line["terminal_id"]) == ("cashier:home", alice.merchant.slug, "counter",
+                                     at.staff.pk, at.terminal.pk)

@@ -8,6 +8,7 @@ from ipaddress import ip_network
 
 import pytest
 import time_machine
+from django.db import connection
 from django.test import Client, override_settings
 from django_scopes import scope, scopes_disabled
 from django_tasks_db.models import DBTaskResult
@@ -257,3 +258,15 @@ def test_a_scrape_adds_up_every_process_sharing_the_directory(tmp_path, monkeypa
     assert value(samples, "kopilka_purchases_committed_total") == 7
     assert value(samples, "kopilka_http_requests_total", route="api:commit", method="POST",
                  status="201") == 7
+
+
+def test_postgresql_connections_are_read_from_the_server():
+    if connection.vendor != "postgresql":
+        pytest.skip("connections are counted on PostgreSQL (pg_stat_activity)")
+    samples = scrape()
+    in_use = sum(sample for (name, _labels), sample in samples.items()
+                 if name == "kopilka_db_connections")
+    assert in_use >= 1  # this test's own connection at least
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW max_connections")
+        assert value(samples, "kopilka_db_connections_max") == int(cursor.fetchone()[0])
