@@ -8,6 +8,7 @@ from ipaddress import ip_network
 
 import pytest
 import time_machine
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 from django.test import Client, override_settings
 from django_scopes import scope, scopes_disabled
@@ -16,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from kopilka.automation import tick
 from kopilka.core.actor import Actor
+from kopilka.core.config import networks
 from kopilka.messaging import services as messaging
 from kopilka.messaging import tasks
 from kopilka.messaging.backends.base import BaseBackend, DeliveryError, Outgoing, Refused, Sent
@@ -270,3 +272,11 @@ def test_postgresql_connections_are_read_from_the_server():
     with connection.cursor() as cursor:
         cursor.execute("SHOW max_connections")
         assert value(samples, "kopilka_db_connections_max") == int(cursor.fetchone()[0])
+
+
+def test_the_allow_list_is_checked_at_start():
+    assert networks("X", " 10.0.0.0/8, ::1 ,192.168.1.7") == [
+        ip_network("10.0.0.0/8"), ip_network("::1/128"), ip_network("192.168.1.7/32")]
+    assert networks("X", "") == []
+    with pytest.raises(ImproperlyConfigured, match="KOPILKA_METRICS_ALLOW: 'localhost'"):
+        networks("KOPILKA_METRICS_ALLOW", "10.0.0.0/8,localhost")
