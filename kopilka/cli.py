@@ -99,7 +99,9 @@ def web_server_command(host: str, port: int) -> list[str]:
     return [
         sys.executable, "-m", "gunicorn", "kopilka.wsgi:application",
         "--bind", f"{host}:{port}", "--workers", workers, "--threads", threads,
-        "--worker-class", "gthread", "--access-logfile", "-", "--graceful-timeout", "10",
+        # No access log of gunicorn's: Kopilka writes one line per request itself, with the
+        # route's name instead of the path and query (which may hold a phone number).
+        "--worker-class", "gthread", "--graceful-timeout", "10",
         # A worker is replaced after about 20 000 requests (finishing the one it serves):
         # a 10-minute soak grew busy workers' RSS by ~230 KiB/min with no Python objects
         # accumulating (allocator fragmentation), so memory stays bounded whatever causes it.
@@ -218,8 +220,21 @@ def cmd_up(argv):
     # Links in mail and messages (an invitation, the unsubscribe link) name this server: the
     # children inherit the address it listens on unless the operator set the public one.
     os.environ.setdefault("KOPILKA_PUBLIC_URL", public_url(args.host, args.port))
+    share_metrics()
     return run_children({"web server": web_server_command(args.host, args.port),
                          "worker": worker_command(), "tick": ticker_command()})
+
+
+def share_metrics() -> None:
+    """The children count into one directory, emptied now, so that a scrape of /metrics on any
+    web worker adds up every process's counters (kopilka/core/metrics.py)."""
+    from django.conf import settings
+
+    from kopilka.core import metrics
+
+    shared = metrics.multiprocess_dir() or settings.DATA_DIR / "metrics"
+    metrics.prepare_multiprocess_dir(shared)
+    os.environ[metrics.MULTIPROC_ENV] = str(shared)
 
 
 cmd_up_doc = ("Run Kopilka: the web server (gunicorn), the background worker and a tick every "

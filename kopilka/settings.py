@@ -20,8 +20,11 @@ from kopilka.core.config import (
     env_list,
     environment,
     load_or_create_secret_key,
+    log_format,
+    networks,
     require_production_safety,
 )
+from kopilka.core.logs import logging_settings
 from kopilka.core.taskqueue import broker_url, tasks_settings
 from kopilka.messaging.conf import mailer_settings, messaging_settings, sms_billing_settings
 
@@ -70,6 +73,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "kopilka.web.ops.RequestMetricsMiddleware",  # first: times and logs every answer
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -269,16 +273,14 @@ AXES_LOCKOUT_CALLABLE = "kopilka.tenancy.logins.lockout_response"
 AXES_DISABLE_ACCESS_LOG = True  # successful logins: the audit log's business
 AXES_VERBOSE = False
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("KOPILKA_LOG_LEVEL", "INFO")},
-    # Django's own console handler would print every request warning a second time.
-    "loggers": {
-        "django": {"handlers": [], "propagate": True},
-        # axes says INFO on every failed login; its warnings (failures, lockouts) are enough.
-        "axes": {"level": "WARNING"},
-    },
-}
+# Logs (docs/operations.md, "Logs"): KOPILKA_LOG_FORMAT=json writes one JSON object per line,
+# one line per request among them (kopilka/web/ops.py); plain, the default, is for reading.
+LOG_FORMAT = log_format(os.environ.get("KOPILKA_LOG_FORMAT"))
+LOGGING = logging_settings(LOG_FORMAT, os.environ.get("KOPILKA_LOG_LEVEL", "INFO"))
+
+# /metrics (docs/operations.md, "Metrics") answers a scraper that sends
+# `Authorization: Bearer <KOPILKA_METRICS_TOKEN>` or comes from an address in
+# KOPILKA_METRICS_ALLOW (addresses or CIDR blocks, comma-separated); anyone else gets 404.
+# Neither set: /metrics is off.
+METRICS_TOKEN = os.environ.get("KOPILKA_METRICS_TOKEN", "").strip()
+METRICS_ALLOW = networks("KOPILKA_METRICS_ALLOW", os.environ.get("KOPILKA_METRICS_ALLOW", ""))

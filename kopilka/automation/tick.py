@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from kopilka.automation import progress, schedule
-from kopilka.core import clock
+from kopilka.core import clock, metrics
 from kopilka.messaging import tasks as messaging
 from kopilka.webhooks import tasks as webhooks
 
@@ -58,11 +58,15 @@ def jobs() -> tuple[Job, ...]:
 
 def run(at: datetime | None = None) -> dict[str, int]:
     """Run every job for the moment `at` (default: now); what each did, by job name. Each
-    job's count and time are reported as progress (automation/progress.py)."""
+    job's count and time are reported as progress (automation/progress.py) and counted in the
+metrics (kopilka_tick_job_*)."""
     at = at or clock.now()
     done = {}
     for job in jobs():
         started = time.monotonic()
         done[job.name] = job.run(at)
-        progress.report(f"{job.name}: {done[job.name]} ({time.monotonic() - started:.2f} s)")
+        took = time.monotonic() - started
+        metrics.TICK_JOB_DURATION.labels(job.name).observe(took)
+        metrics.TICK_JOB_ITEMS.labels(job.name).inc(done[job.name])
+        progress.report(f"{job.name}: {done[job.name]} ({took:.2f} s)")
     return done

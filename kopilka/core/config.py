@@ -5,6 +5,7 @@ Kept apart from the settings module so the rules can be tested without re-import
 
 import os
 import secrets
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 
 import dj_database_url
@@ -155,3 +156,30 @@ def database_settings(url: str | None, data_dir: Path) -> dict:
             f"DATABASE_URL must point at PostgreSQL or SQLite; {engine} is not supported."
         )
     return config
+
+
+def networks(name: str, value: str) -> list[IPv4Network | IPv6Network]:
+    """A comma-separated list of addresses or CIDR blocks (KOPILKA_METRICS_ALLOW); a wrong
+    entry stops the start instead of silently allowing nobody, or everybody."""
+    found = []
+    for item in (part.strip() for part in value.split(",")):
+        if not item:
+            continue
+        try:
+            found.append(ip_network(item, strict=False))
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name}: {item!r} is not an address or a CIDR block (10.0.0.0/8)"
+            ) from None
+    return found
+
+
+LOG_FORMATS = ("plain", "json")
+
+
+def log_format(value: str | None) -> str:
+    """KOPILKA_LOG_FORMAT: plain (readable, the default) or json (one object per line)."""
+    chosen = (value or "").strip().lower() or "plain"
+    if chosen not in LOG_FORMATS:
+        raise ImproperlyConfigured(f"KOPILKA_LOG_FORMAT must be plain or json; got {chosen!r}")
+    return chosen

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.tasks import task
 
-from kopilka.core import clock, outbox
+from kopilka.core import clock, metrics, outbox
 from kopilka.messaging import billing
 from kopilka.messaging.backends import get_backend
 from kopilka.messaging.backends.base import Outgoing, Refused
@@ -83,10 +83,12 @@ def _send(message: Message, lease: datetime) -> str:
         logger.warning("message %s: sending failed: %s", message.pk, exc)
         error = f"{type(exc).__name__}: {exc}"
     finished = clock.now()
+    backend_label = (message.channel, provider or "unknown")
     ours = Message.objects.filter(merchant_id=message.merchant_id, pk=message.pk,
                                   next_attempt_at=lease)
     error = outbox.scrub(error, 500)
     if sent is not None:
+        metrics.MESSAGES_SENT.labels(*backend_label).inc()
         ids = [_stored_id(part_id) for part_id in sent.ids]
         with transaction.atomic():  # the parts exist exactly when the message is `sent`
             if ours.update(status=Message.Status.SENT, provider=provider,
@@ -99,10 +101,12 @@ def _send(message: Message, lease: datetime) -> str:
                     for number, part_id in enumerate(ids, start=1))
         return Message.Status.SENT
     if refused:
+        metrics.MESSAGES_FAILED.labels(*backend_label, "refused").inc()
         _finish(message, ours, status=Message.Status.REFUSED, provider=provider, error=error,
                 next_attempt_at=finished, **_scrubbed(message))
         return Message.Status.REFUSED
     next_at = outbox.retry_at(message.attempts, BACKOFF, finished)
+    metrics.MESSAGES_FAILED.labels(*backend_label, "failed" if next_at is None else "retry").inc()
     if next_at is None:
         _finish(message, ours, status=Message.Status.FAILED, provider=provider, error=error,
                 next_attempt_at=finished, **_scrubbed(message))

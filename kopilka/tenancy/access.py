@@ -284,6 +284,21 @@ class Principal:
         return self.may("see_phones")
 
 
+# The principals entered while it is set: the request log names who acted (kopilka/web/ops.py).
+_witness: ContextVar[list[Principal] | None] = ContextVar("kopilka_principals", default=None)
+
+
+@contextmanager
+def witnessed() -> Iterator[list[Principal]]:
+    """Collect, in order, the principals `enter`ed inside the block."""
+    seen: list[Principal] = []
+    token = _witness.set(seen)
+    try:
+        yield seen
+    finally:
+        _witness.reset(token)
+
+
 @contextmanager
 def enter(principal: Principal) -> Iterator[MerchantContext]:
     """Work as `principal`: inside its merchant's tenant scope (a query on a tenant-owned model
@@ -292,6 +307,8 @@ def enter(principal: Principal) -> Iterator[MerchantContext]:
     if principal.merchant is None:
         raise ValueError("this principal acts for no merchant")
     current = principal.context or MerchantContext(principal.merchant, principal.store)
+    if (seen := _witness.get()) is not None:
+        seen.append(principal)
     token = _current.set(current)
     try:
         with scope(merchant=principal.merchant):

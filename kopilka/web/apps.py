@@ -8,6 +8,7 @@ class WebConfig(AppConfig):
     verbose_name = _("Web")
 
     def ready(self):
-        from kopilka.web import places
+        from kopilka.web import ops, places
 
         places.register_foundation_places()
+        ops.subscribe()
