@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "kopilka.api",
     "kopilka.web",
     "kopilka.web.cashier",
+    "kopilka.web.cabinet",
     "kopilka.web.wallet",
 ]
 
