@@ -128,7 +128,7 @@ class CurrencyForm(Form):
                                initial="pins")
     value = forms.DecimalField(label=gettext_lazy("One of them is worth"), initial=Decimal("0.10"),
                                min_value=Decimal("0.01"), max_digits=12, decimal_places=2)
-    percent = _percent(gettext_lazy("Earned on every purchase, % of its amount"), 5)
+    percent = _percent(gettext_lazy("Earned on every purchase, %"), 5)
     welcome = forms.IntegerField(label=gettext_lazy("Welcome gift, how many"), initial=50,
                                  min_value=0, max_value=10**9)
     max_redeem = _max_redeem()
@@ -220,11 +220,11 @@ STARTERS = {starter.key: starter for starter in (
             gettext_lazy("5 % back in bonuses, a welcome gift, double bonuses from 9 to 12."),
             CafeForm),
     Starter("shop", gettext_lazy("Shop with levels"),
-            gettext_lazy("Bronze, Silver, Platinum: 5, 7 and 10 % as purchases add up to "
+            gettext_lazy("Bronze, Silver, Platinum: 5, 7 and 10 %, as purchases add up to "
                          "5 000 and 25 000."),
             ShopForm),
     Starter("discount", gettext_lazy("Discount card"),
-            gettext_lazy("3 % off every purchase, 5 % once purchases reach 10 000."),
+            gettext_lazy("A discount on every purchase: 3 %; once purchases reach 10 000, 5 %."),
             DiscountForm),
     Starter("currency", gettext_lazy("Your own bonus currency"),
             gettext_lazy("Points with your own name and rate: 1 pin = 0.10."),

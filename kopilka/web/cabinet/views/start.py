@@ -15,14 +15,13 @@ from django.urls import path
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods
 
 from kopilka.core.errors import DomainError
 from kopilka.programs import services as programs
 from kopilka.programs.config import ProgramConfig
-from kopilka.tenancy import access
+from kopilka.tenancy import access, invitations
 from kopilka.tenancy import counter as counters
-from kopilka.tenancy import invitations
 from kopilka.tenancy import services as tenancy
 from kopilka.tenancy.models import Staff, Store
 from kopilka.web.cabinet.session import cabinet_view
