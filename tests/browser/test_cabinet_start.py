@@ -124,7 +124,7 @@ def test_sign_up_to_a_first_sale(screen, viewport):
     owner.tap(page.get_by_label("processing of their personal data", exact=False))
     owner.tap(page.get_by_role("button", name="Register"))
     expect(page.locator("[data-available]")).to_have_text("100 bonuses")
-    owner.press("Enter")  # sell to the member on screen
+    owner.tap(page.get_by_role("link", name="Sell"))
     amount = page.locator("#id_amount")
     expect(amount).to_be_focused()
     owner.type_into(amount, "500", focused=True)

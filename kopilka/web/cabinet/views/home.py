@@ -39,7 +39,7 @@ def home(request):
                    .order_by("email"))
     first_open = next((store for store in stores if store.active), None)
     return render_page(request, "cabinet/home.html", {
-        "merchant": merchant, "summary": summary,
+        "merchant": merchant, "summary": summary, "zone": merchant.timezone.replace("_", " "),
         "stores": [{"store": store, "devices": devices.get(store.pk, [])} for store in stores],
         "staff": staff, "invited": invited, "first_store": first_open,
         "has_cashier": any(not person["you"] for person in staff) or bool(invited),

@@ -75,7 +75,8 @@ def program_template(request, key: str):
         else:
             if step == "save":
                 programs.save_program(merchant, config, actor=request.cabinet.principal.actor)
-                messages.success(request, _("The program is saved. Members can join now."))
+                # No toast: the steps above the next page mark the program done, and a toast
+                # would cover the header's buttons on a phone.
                 return redirect(_next_step(merchant))
             return render_page(request, "cabinet/program_summary.html", {
                 **context, "summary": _summary(validated, merchant),
