@@ -76,7 +76,7 @@ def test_sign_up_to_a_first_sale(screen, viewport):
     screen.shot("cabinet-wizard")
     owner.tap(page.get_by_role("button", name="Next: check the program"))
     expect(page.locator("[data-summary] li")).to_have_text([
-        "Members collect bonuses: 1 bonus = $1.00.",
+        "1 bonus is worth $1.00.",
         "Guest, from the first purchase: 5\u00a0% of every purchase back.",
         "From 09:00 to 12:00 bonuses are multiplied by 2.",
         "A new member gets 100\u00a0bonuses as a welcome gift.",

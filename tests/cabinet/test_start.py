@@ -168,7 +168,7 @@ def test_the_summary_in_plain_words():
     client, _response = sign_up()
     data = answers(client, "cafe")
     page = client.post("/cabinet/program/cafe/", {**data, "step": "summary"}).content.decode()
-    for line in ("Members collect bonuses: 1 bonus = RUB1.00.",
+    for line in ("1 bonus is worth RUB1.00.",
                  # the tier is named in the merchant's language (Russian here)
                  "Гость, from the first purchase: 5\u00a0% of every purchase back.",
                  "From 09:00 to 12:00 bonuses are multiplied by 2.",
@@ -179,8 +179,8 @@ def test_the_summary_in_plain_words():
     ru.cookies = client.cookies
     page = ru.post("/cabinet/program/shop/",
                    {**answers(client, "shop"), "step": "summary"}).content.decode()
-    assert "<li>Silver, когда покупки наберут 5\u00a0000,00\u00a0₽: 7\u00a0% с каждой покупки " \
-        "возвращается.</li>" in page
+    assert "<li>Silver, когда покупки наберут 5\u00a0000,00\u00a0₽: 7\u00a0% с каждой покупки — " \
+        "бонусами.</li>" in page
 
 
 @pytest.mark.django_db

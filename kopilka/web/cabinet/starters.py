@@ -245,8 +245,7 @@ def describe(config: ProgramConfig, currency: str, language: str) -> list[str]:
     one_point = 10 ** config.points_precision
     worth = money(config.point_value.money * one_point // config.point_value.points, currency)
     if config.type != "discount":
-        lines.append(_("Members collect %(many)s: 1 %(one)s = %(worth)s.") % {
-            "many": config.currency_word(language, 5 * one_point),
+        lines.append(_("1 %(one)s is worth %(worth)s.") % {
             "one": config.currency_word(language, one_point), "worth": worth})
     for tier in config.tiers:
         parts = []
