@@ -47,7 +47,7 @@ class Owner:
         return self.keys * KEY + self.taps * TAP + self.decisions * THINK
 
 
-@pytest.mark.parametrize("viewport", ["desktop", "ipad-mini"])
+@pytest.mark.parametrize("viewport", ["desktop", "ipad-mini", "pixel-7"])
 def test_sign_up_to_a_first_sale(screen, viewport):
     page = screen.page
     owner = Owner(page)
