@@ -266,3 +266,18 @@ def test_inviting_the_first_cashier_by_email(outbox):
         invitation = Invitation.objects.get()
     assert (invitation.email, invitation.role) == ("dana@ezhik.test", Staff.Role.CASHIER)
     assert "dana@ezhik.test" in client.get("/cabinet/").content.decode()
+
+
+@pytest.mark.django_db
+def test_sign_ups_from_one_address_are_limited(monkeypatch):
+    from kopilka.web.cabinet.views import account
+
+    monkeypatch.setattr(account, "SIGNUPS_PER_ADDRESS", (2, 3600))
+    for n in range(2):
+        _client, response = sign_up(owner_email=f"owner{n}@ezhik.test")
+        assert response.status_code == 302
+    _client, response = sign_up("ru", owner_email="owner3@ezhik.test")
+    assert response.status_code == 429
+    assert "Слишком много компаний зарегистрировано с этого адреса." in response.content.decode()
+    with scopes_disabled():
+        assert Merchant.objects.count() == 2

@@ -11,6 +11,7 @@ from babel import Locale
 from django import forms
 from django.conf import settings
 from django.contrib.auth import authenticate, login, logout
+from django.core.cache import cache
 from django.http import HttpRequest
 from django.shortcuts import redirect
 from django.urls import path
@@ -21,6 +22,7 @@ from django.utils.translation import gettext_lazy
 from django.utils.translation.trans_real import parse_accept_lang_header
 from django.views.decorators.http import require_http_methods, require_POST
 
+from kopilka.core import clock
 from kopilka.core.actor import Actor
 from kopilka.core.errors import DomainError
 from kopilka.tenancy import services as tenancy
@@ -41,6 +43,9 @@ REGIONS = {
     "GB": ("GBP", "Europe/London", "en"),
 }
 COUNTRY_OF_LANGUAGE = {"ru": "RU", "uk": "UA", "kk": "KZ", "be": "BY", "en": "US"}
+# Businesses one address may sign up per hour: a person makes one, a script would make many.
+# Counted in Django's cache (per process with LocMem; shared with Redis), as the API's limits.
+SIGNUPS_PER_ADDRESS = (5, 3600)
 
 
 def defaults_for(accept_language: str) -> dict:
@@ -107,6 +112,22 @@ def _refuse(form: forms.Form, error: DomainError) -> None:
     form.add_error(error.field if error.field in form.fields else None, error.detail)
 
 
+def _signup_key(request: HttpRequest) -> str:
+    seconds = SIGNUPS_PER_ADDRESS[1]
+    window = int(clock.now().timestamp()) // seconds
+    return f"kopilka:cabinet:signups:{client_ip(request)}:{window}"
+
+
+def _signups_left(request: HttpRequest) -> bool:
+    return (cache.get(_signup_key(request)) or 0) < SIGNUPS_PER_ADDRESS[0]
+
+
+def _count_signup(request: HttpRequest) -> None:
+    key = _signup_key(request)
+    cache.add(key, 0, SIGNUPS_PER_ADDRESS[1])
+    cache.incr(key)
+
+
 def _next_url(request: HttpRequest, fallback: str = "/cabinet/") -> str:
     wanted = request.POST.get("next") or request.GET.get("next") or ""
     if url_has_allowed_host_and_scheme(wanted, allowed_hosts={request.get_host()},
@@ -117,9 +138,14 @@ def _next_url(request: HttpRequest, fallback: str = "/cabinet/") -> str:
 
 @require_http_methods(["GET", "HEAD", "POST"])
 def signup(request):
+    status = 422
     if request.method == "POST":
         form = SignUpForm(request.POST)
-        if form.is_valid():
+        if form.is_valid() and not _signups_left(request):
+            form.add_error(None, _("Too many businesses signed up from this address. Try again "
+                                   "in an hour."))
+            status = 429
+        elif form.is_valid():
             data = form.cleaned_data
             try:
                 created = tenancy.create_merchant(
@@ -132,6 +158,7 @@ def signup(request):
             except DomainError as error:
                 _refuse(form, error)
             else:
+                _count_signup(request)
                 login(request, created.owner.user,
                       backend="django.contrib.auth.backends.ModelBackend")
                 session.choose(request, created.merchant)
@@ -139,7 +166,7 @@ def signup(request):
     else:
         form = SignUpForm(initial=defaults_for(request.META.get("HTTP_ACCEPT_LANGUAGE", "")))
     return render_page(request, "cabinet/signup.html", {"form": form},
-                       status=422 if form.is_bound else 200)
+                       status=status if form.is_bound else 200)
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
