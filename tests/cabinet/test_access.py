@@ -73,6 +73,14 @@ def test_a_staff_member_of_two_businesses_chooses(alice, bob):
     assert f"<h1 class=\"page-title\">{bob.merchant.name}</h1>" in page
 
 
+def test_the_sweep_covers_every_cabinet_url():
+    from kopilka.web.cabinet import urls
+
+    account = {"signup", "signin", "signout", "choose"}  # before a merchant: nothing of theirs
+    names = {pattern.name for pattern in urls.urlpatterns} - account
+    assert len(every_url(1)) == len(names) == 6
+
+
 def test_another_merchants_store_is_404_on_every_url(alice, bob):
     client = owner_of(bob)
     theirs = store_of(alice).pk
