@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "kopilka.api",
     "kopilka.web",
     "kopilka.web.cashier",
+    "kopilka.web.cabinet",
     "kopilka.web.wallet",
 ]
 

@@ -13,6 +13,7 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("", include("kopilka.messaging.urls")),
     path("cashier/", include("kopilka.web.cashier.urls")),
+    path("cabinet/", include("kopilka.web.cabinet.urls")),
     path("my/", include("kopilka.web.wallet.urls")),
     path("m/", include("kopilka.web.wallet.links")),  # short sign-in links sent by SMS
     path("", include("kopilka.web.urls")),  # the root page, language switch, JS strings

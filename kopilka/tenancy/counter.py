@@ -13,8 +13,10 @@ in with on it (the cashier workplace, kopilka/web/cashier/).
 """
 
 import math
+import secrets
 from datetime import timedelta
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import check_password, make_password
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -139,6 +141,31 @@ def staff_member(terminal: Terminal, staff_id) -> Staff:
 
 def display_name(staff: Staff) -> str:
     return staff.user.get_full_name() or staff.user.email
+
+
+@transaction.atomic
+def add_counter_cashier(merchant: Merchant, *, name: str, pin: str, by: Staff | None,
+                        actor: Actor) -> Staff:
+    """A cashier who only works at counters: a name and a PIN, no e-mail and no password (the
+    account can never sign in anywhere else). Whoever may manage cashiers adds one; an e-mail
+    address joins by invitation instead (tenancy/invitations.py)."""
+    name = " ".join(name.split())
+    if not name:
+        raise InvalidInput(_("Give the cashier's name."), field="name")
+    if len(name) > 150:
+        raise InvalidInput(_("The name is too long."), field="name")
+    check_new_pin(pin)
+    if by is not None and not access.role_may(by.role, "manage_staff"):
+        raise access.refuse("manage_staff")
+    user = get_user_model()(username=f"counter-{secrets.token_hex(8)}", first_name=name)
+    user.set_unusable_password()
+    user.save()
+    with scope(merchant=merchant):
+        staff = Staff.objects.create(merchant=merchant, user=user, role=Staff.Role.CASHIER,
+                                     created_at=clock.now(), pin_hash=make_password(pin))
+        audit.record("tenancy.staff.counter_cashier_added", actor=actor, merchant=merchant,
+                     obj=staff, data={"name": name})
+    return staff
 
 
 # --- PINs ---------------------------------------------------------------------------------------

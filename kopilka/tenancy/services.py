@@ -15,6 +15,7 @@ from anyascii import anyascii
 from babel.numbers import list_currencies
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
@@ -91,7 +92,12 @@ def create_merchant(
     language: str = "ru",
     country: str | None = None,
     slug: str | None = None,
+    owner_password: str | None = None,
 ) -> NewMerchant:
+    """A merchant with its owner and the owner's API token. Without `owner_password` a new
+    owner account gets a generated password (returned once; the CLI prints it) and an existing
+    account is the owner. With it (the cabinet's sign-up: the owner chose it) the address must
+    be new and the password must pass Django's validators."""
     name = name.strip()
     if not name:
         raise InvalidInput(_("The merchant needs a name."), field="name")
@@ -100,6 +106,8 @@ def create_merchant(
     country = country.upper()
     _check_merchant_fields(currency, timezone, language, country)
     owner_email = check_email(owner_email, field="owner_email")
+    if owner_password is not None:
+        _check_new_owner(owner_email, owner_password)
     if slug is not None:
         slug = make_slug(slug)[:60].strip("-")
         if not slug:
@@ -118,7 +126,9 @@ def create_merchant(
         country=country,
         created_at=clock.now(),
     )
-    user, password = _user_for_email(owner_email)
+    user, password = _user_for_email(owner_email, owner_password)
+    if owner_password is not None:
+        password = None  # the owner knows it: nothing to hand over
     with scope(merchant=merchant):
         owner = Staff.objects.create(
             merchant=merchant, user=user, role=Staff.Role.OWNER, created_at=clock.now()
@@ -146,12 +156,23 @@ def check_email(email: str, *, field: str) -> str:
     return email
 
 
-def _user_for_email(email: str):
+def _check_new_owner(email: str, password: str) -> None:
+    # A sign-up never attaches a business to someone else's account: the address must be new.
+    if get_user_model().objects.filter(username=email).exists():
+        raise Conflict(_("An account with this e-mail already exists. Sign in instead."),
+                       field="owner_email")
+    try:
+        validate_password(password, get_user_model()(username=email, email=email))
+    except ValidationError as error:
+        raise InvalidInput(" ".join(error.messages), field="owner_password") from None
+
+
+def _user_for_email(email: str, password: str | None = None):
     User = get_user_model()
     user = User.objects.filter(username=email).first()
     if user is not None:
         return user, None
-    password = secrets.token_urlsafe(12)
+    password = password or secrets.token_urlsafe(12)
     user = User.objects.create_user(username=email, email=email, password=password)
     return user, password
 

@@ -13,12 +13,16 @@ from playwright.sync_api import expect
 from tests.browser.conftest import POLICY
 from tests.browser.urls import QR_TEXT
 
-HOME = {  # the cashier's place, the wallet, the API documentation, the lead text
-    "ru": ("Рабочее место кассира", "Мои карты", "Документация API",
+HOME = {  # the sign-up, the cashier's place, the cabinet, the wallet, the API documentation,
+    # the lead text
+    "ru": ("Запустить программу лояльности", "Рабочее место кассира", "Кабинет компании",
+           "Мои карты", "Документация API",
            "Бонусные баллы, карты и сообщения для магазинов и их покупателей."),
-    "uk": ("Робоче місце касира", "Мої картки", "Документація API",
+    "uk": ("Розпочати програму лояльності", "Робоче місце касира", "Кабінет компанії",
+           "Мої картки", "Документація API",
            "Бонусні бали, картки та повідомлення для магазинів і їхніх покупців."),
-    "en": ("Cashier workplace", "My cards", "API documentation",
+    "en": ("Start a loyalty program", "Cashier workplace", "Merchant cabinet", "My cards",
+           "API documentation",
            "Bonus points, cards and messages for shops and their customers."),
 }
 
@@ -28,14 +32,14 @@ def toast_texts(screen) -> list[str]:
 
 
 def test_root_page_in_each_language_runs_the_vendored_scripts(screen_in):
-    for language, (cashier, wallet, docs, lead) in HOME.items():
+    for language, (*places, lead) in HOME.items():
         screen = screen_in(language)
         response = screen.go("/")
         assert response.status == 200
         assert response.headers["content-security-policy"] == build_policy(POLICY)
         page = screen.page
         assert page.locator("html").get_attribute("lang") == language
-        assert page.locator(".card__title").all_inner_texts() == [cashier, wallet, docs]
+        assert page.locator(".card__title").all_inner_texts() == places
         assert page.locator(".lead").inner_text() == lead
         assert page.evaluate("window.htmx.version").startswith("2.0.")
         assert page.evaluate("window.Alpine.version").startswith("3.")
@@ -185,7 +189,8 @@ def test_operator_signs_in_and_finds_the_admin(screen):
     screen.page.locator("input[type=submit]").click()
     screen.page.wait_for_url(screen.url + "/")
     assert screen.page.locator(".card__title").all_inner_texts() == [
-        "Cashier workplace", "My cards", "Operator admin", "API documentation"]
+        "Cashier workplace", "Merchant cabinet", "My cards", "Operator admin",
+        "API documentation"]
     screen.shot("home-operator")
 
 

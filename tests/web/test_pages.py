@@ -66,7 +66,7 @@ def test_a_place_is_listed_once_its_url_exists_and_the_visitor_may_use_it():
     request = RequestFactory().get("/")
     request.user = get_user_model()(is_superuser=False)
     keys = [entry.place.key for entry in places.for_request(request)]
-    assert keys == ["cashier", "wallet", "api-docs"]
+    assert keys == ["cashier", "cabinet", "wallet", "api-docs"]  # signed in: no sign-up
     try:
         places.register(places.Place(key="test-wallet", url_name="wallet:nowhere",
                                      title="Wallet", description="", order=20))
@@ -76,7 +76,8 @@ def test_a_place_is_listed_once_its_url_exists_and_the_visitor_may_use_it():
                                      description="", order=15, visible=lambda request: False))
         # The wallet's URL is not installed: not listed. The hidden one is not for this visitor.
         assert [(e.place.key, e.url) for e in places.for_request(request)] == [
-            ("test-cabinet", "/health"), ("cashier", "/cashier/"), ("wallet", "/my/"),
+            ("test-cabinet", "/health"), ("cashier", "/cashier/"), ("cabinet", "/cabinet/"),
+            ("wallet", "/my/"),
             ("api-docs", "/api/v1/docs"),
         ]
     finally:
