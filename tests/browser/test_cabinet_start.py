@@ -130,7 +130,7 @@ def test_sign_up_to_a_first_sale(screen, viewport):
     amount = page.locator("#id_amount")
     expect(amount).to_be_focused()
     owner.type_into(amount, "500", focused=True)
-    expect(page.locator('#quote [data-quote="payable"]')).to_have_text("$500.00")
+    expect(page.locator('#quote [data-quote="payable"]')).to_have_text("$500.00", timeout=15_000)
     owner.press("Enter")
     expect(page.locator('[data-receipt="payable"]')).to_have_text("$500.00")
     expect(page.locator('[data-receipt="accrued"]')).to_have_text("+25\u00a0bonuses")
