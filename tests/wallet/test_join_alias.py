@@ -277,3 +277,53 @@ def test_hiding_the_phone_needs_an_alias(gifts, alice):
         assert not Member.objects.get(merchant=gifts.merchant,
                                       person__phone=ALICE_MEMBER).phone_hidden
         assert Person.objects.filter(alias__isnull=False).count() == 0
+
+
+# --- the card by SMS -------------------------------------------------------------------------
+
+
+def test_the_cashier_sends_the_card_link_that_signs_in_once(alice, outbox):
+    from kopilka.messaging import tasks
+
+    counter = at_counter(alice)
+    member = alice.member
+    card = counter.client.get(f"/cashier/members/{member.pk}/")
+    assert f'action="/cashier/members/{member.pk}/card-link/"' in card.content.decode()
+    response = counter.client.post(f"/cashier/members/{member.pk}/card-link/")
+    assert response.status_code == 302
+    assert "The card link is on its way by SMS." in text(counter.client.get(response["Location"]))
+    with scopes_disabled():
+        tasks.deliver_due()
+    sms = outbox[-1]
+    assert sms.recipient == ALICE_MEMBER
+    token = sms.body.rsplit("/m/", 1)[1]
+    assert sms.body == f"Alice Coffee: ваша карта и баллы http://localhost:8000/m/{token}"
+    client = english()
+    assert client.post(f"/m/{token}").status_code == 302
+    assert client.get(f"/my/cards/{member.pk}/").status_code == 200
+
+
+def test_the_card_link_is_limited_per_member(alice, bob, outbox):
+    counter = at_counter(alice)
+    url = f"/cashier/members/{alice.member.pk}/card-link/"
+    for _n in range(3):
+        counter.client.post(url)
+    refused = counter.client.post(url)
+    assert "The card link was sent several times already: try again in 60 minutes." in text(
+        counter.client.get(refused["Location"]))
+    with scopes_disabled():
+        assert outbox_count(alice.member) == 3
+
+
+def outbox_count(member) -> int:
+    from kopilka.messaging.models import Message
+
+    return Message.objects.filter(member=member, event="card_link").count()
+
+
+def test_another_merchants_member_gets_no_card_link(alice, bob):
+    counter = at_counter(bob)
+    assert counter.client.post(f"/cashier/members/{alice.member.pk}/card-link/").status_code == 404
+    assert counter.client.get(f"/cashier/members/{bob.member.pk}/card-link/").status_code == 405
+    with scopes_disabled():
+        assert outbox_count(alice.member) == 0
