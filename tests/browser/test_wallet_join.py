@@ -85,3 +85,24 @@ def test_an_alias_found_at_another_shops_counter_without_the_phone(screen, alice
     expect(member).not_to_contain_text("0001")
     expect(member.locator("[data-available]")).to_contain_text("40")
     screen.shot("wallet-alias-counter")
+
+
+def test_the_card_shows_offline_as_of_when_it_was_kept(screen, alice):
+    with scopes_disabled():
+        person = Person.objects.get(phone="+79160000001")
+    screen.context.add_cookies([{"name": signin.COOKIE, "value": wallet_cookie(person),
+                                 "url": f"{screen.url}/my/", "httpOnly": True}])
+    page = screen.page
+    screen.go(f"/my/cards/{alice.member.pk}/")
+    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    page.reload()  # now through the worker, which keeps the page
+    expect(page.locator(".wallet-card h1")).to_have_text("Alice Coffee")
+    expect(page.locator("[data-offline]")).to_be_hidden()
+    screen.context.set_offline(True)
+    page.goto(f"{screen.url}/my/")
+    expect(page.locator(".wallet-card h1")).to_have_text("Alice Coffee")
+    expect(page.locator("[data-offline]")).to_be_visible()
+    expect(page.locator("[data-offline]")).to_contain_text("No connection: your card as of")
+    expect(page.locator(".wallet-qr__svg")).to_be_visible()
+    screen.shot("wallet-offline")
+    screen.context.set_offline(False)

@@ -19,7 +19,7 @@ from kopilka.members.models import Consent, Member
 from kopilka.processing import wallet as cards
 from kopilka.tenancy.logins import client_ip
 from kopilka.web.htmx import render_page
-from kopilka.web.wallet import alias, join, signin
+from kopilka.web.wallet import alias, join, pwa, signin
 from kopilka.web.wallet.forms import CodeForm, ConfirmCodeForm, PhoneForm, SendForm
 from kopilka.web.wallet.person import as_member, own_member, wallet_view
 from kopilka.web.wallet.person import tabs as _tabs
@@ -286,4 +286,6 @@ urlpatterns = [
     path("join/<slug:slug>/", join.join, name="join"),
     path("join/<slug:slug>/poster/", join.poster, name="poster"),
     path("alias/", alias.alias, name="alias"),
+    path("manifest.webmanifest", pwa.manifest, name="manifest"),
+    path("sw.js", pwa.service_worker, name="service-worker"),
 ]
