@@ -327,3 +327,14 @@ def test_another_merchants_member_gets_no_card_link(alice, bob):
     assert counter.client.get(f"/cashier/members/{bob.member.pk}/card-link/").status_code == 405
     with scopes_disabled():
         assert outbox_count(alice.member) == 0
+
+
+def test_a_member_who_left_is_signed_in_but_not_rejoined(gifts, outbox):
+    with scopes_disabled():
+        Member.objects.filter(pk=gifts.member.pk).update(status=Member.Status.LEFT)
+    client = english()
+    done = join_by_code(client, "bob-bakery", "+79160000002", outbox)
+    assert done.status_code == 302 and done["Location"] == "/my/"
+    with scopes_disabled():
+        assert Member.objects.get(pk=gifts.member.pk).status == Member.Status.LEFT
+        assert Member.objects.filter(person__phone="+79160000002").count() == 1

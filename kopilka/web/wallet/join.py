@@ -120,6 +120,12 @@ def join(request, slug: str):
             if known:  # already a member: the code signs them in to the card they have
                 person = signin.sign_in_with_code(phone, data["code"])
                 member = Member.objects.get(merchant=merchant, person=person)
+                if member.status not in wallet.SHOWN:  # left: the wallet shows no card
+                    messages.info(request, _("You have left the program of %(shop)s.")
+                                  % {"shop": merchant.name})
+                    response = redirect("wallet:home")
+                    signin.remember(response, person)
+                    return response
                 messages.info(request, _("You already have a card at %(shop)s.")
                               % {"shop": merchant.name})
                 return _to_card(request, member, person)
