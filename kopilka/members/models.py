@@ -29,6 +29,12 @@ class Person(models.Model):
     phone = PhoneNumberField(_("phone"), unique=True, null=True, blank=True)
     verified_at = models.DateTimeField(_("phone verified"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"))
+    # The person's short pseudonym (MEM-4), as typed: told at any merchant's counter instead of
+    # the phone number. `alias_key` is it case-folded in Python (SQLite's lower() knows only
+    # ASCII), unique platform-wide (members/aliases.py).
+    alias = models.CharField(_("alias"), max_length=16, null=True, blank=True)
+    alias_key = models.CharField(max_length=64, null=True, blank=True, unique=True,
+                                 editable=False)
 
     class Meta:
         verbose_name = _("person")
@@ -78,6 +84,9 @@ class Member(models.Model):
         "tenancy.Staff", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     registered_via = models.CharField(_("registered via"), max_length=16, choices=Channel)
+    # The member joined showing the merchant only their alias: staff see the alias, never the
+    # phone number (messages still reach the phone through Kopilka).
+    phone_hidden = models.BooleanField(_("phone hidden from staff"), default=False)
 
     objects = ScopedManager(merchant="merchant")
 

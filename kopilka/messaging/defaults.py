@@ -97,4 +97,10 @@ DEFAULTS: dict[str, dict[str, tuple[str, str]]] = {
         "uk": ("Код підтвердження", "{merchant}: код {code}. Нікому його не повідомляйте."),
         "en": ("Confirmation code", "{merchant}: your code is {code}. Do not share it."),
     },
+    # The wallet's single-use sign-in link, sent when the member asks at the counter (MSG-2).
+    "card_link": {
+        "ru": ("Ваша карта", "{merchant}: ваша карта и баллы {link}"),
+        "uk": ("Ваша картка", "{merchant}: ваша картка і бали {link}"),
+        "en": ("Your card", "{merchant}: your card and points {link}"),
+    },
 }

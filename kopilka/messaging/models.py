@@ -37,6 +37,7 @@ class Event(models.TextChoices):
     RELATIVE_BIRTHDAY = "relative_birthday", _("a relative's birthday")
     REVIEW_REQUEST = "review_request", _("review request")
     ONE_TIME_CODE = "one_time_code", _("one-time code")
+    CARD_LINK = "card_link", _("link to the member's card")
 
 
 class Settings(models.Model):

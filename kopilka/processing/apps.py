@@ -18,6 +18,8 @@ class ProcessingConfig(AppConfig):
 
         # Why processing changes balances, and what each cause id names (ledger/causes.py).
         causes.register("welcome", "members.Member id: the welcome bonus at enrolment")
+        causes.register("self_registration",
+                        "members.Member id: the gift for joining by the merchant's link (MEM-5)")
         causes.register("purchase", "processing.Purchase id: its accrual and spent points")
         causes.register("first_purchase", "processing.Purchase id: the first-purchase gift")
         causes.register("refund", "processing.Refund id: points reversed and returned")

@@ -47,15 +47,31 @@ def _enrol(merchant: Merchant, *, phone: str, actor: Actor, channel: str, staff,
     account = ledger.open_account(member, tier_code=program.start_tier)
     now = clock.now()
     welcome = engine.welcome_lot(program, now, merchant.timezone)
+    book = ledger.Book(account, [])  # just created inside this transaction: no lock needed
     if welcome is not None:
-        book = ledger.Book(account, [])  # just created inside this transaction: no lock needed
         book.credit(
             welcome.points, lot_kind=Lot.Kind.WELCOME, entry_kind=Entry.Kind.GRANT,
             cause=ledger.Cause("welcome", str(member.pk), actor.label), at=now,
             expires_at=welcome.expires_at,
         )
+    gift = _self_registration_gift(program, book, member, channel, now, actor)
+    if welcome is not None or gift:
         book.save()
     events.publish(events.MemberEnrolled(
         merchant=merchant, member=member, tier=account.tier_code,
         welcome_points=welcome.points if welcome else 0, available=account.available))
     return member
+
+
+def _self_registration_gift(program: engine.CompiledProgram, book: ledger.Book, member: Member,
+                            channel: str, now, actor: Actor) -> int:
+    """The program's gift for registering oneself by the merchant's link or QR (AUT-1, MEM-5):
+    on the self channel only, once per member since a member is registered once."""
+    gift = program.config.self_registration_gift
+    if gift is None or channel != Member.Channel.SELF:
+        return 0
+    book.credit(gift.points, lot_kind=Lot.Kind.GIFT, entry_kind=Entry.Kind.GRANT,
+                cause=ledger.Cause("self_registration", str(member.pk), actor.label), at=now,
+                expires_at=engine.expires_at_for(program, now, member.merchant.timezone,
+                                                 gift.validity_days))
+    return gift.points

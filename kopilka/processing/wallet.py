@@ -10,14 +10,15 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from django.db import transaction
 from django.utils.translation import gettext as _
 
 from kopilka.core import clock
-from kopilka.core.errors import NotFound
+from kopilka.core.errors import InvalidInput, NotFound
 from kopilka.ledger.models import Entry
 from kopilka.members import services as members
 from kopilka.members.models import Card, Member
-from kopilka.processing import queries, transfer
+from kopilka.processing import enrol, queries, transfer
 from kopilka.programs import services as programs
 from kopilka.tenancy.models import Store
 
@@ -112,6 +113,7 @@ def _causes() -> dict[str, str]:
         "welcome": _("Welcome bonus"),
         "birthday": _("Birthday gift"),
         "relative_birthday": _("Gift for a relative's birthday"),
+        "self_registration": _("Gift for joining by yourself"),
         "winback": _("We missed you: a gift"),
         "time": _("By date"),
     }
@@ -158,3 +160,26 @@ def send_points(member: Member, *, phone: str, points: int, key: str, actor) -> 
     transfer.transfer_points(merchant, sender=member, recipient=friend, points=points, key=key,
                              actor=actor)
     return friend
+
+
+def join(merchant, *, phone: str, actor, consents, code: str | None = None,
+         hide_phone: bool = False, alias: str = "", **profile) -> Member:
+    """A person registers themselves at `merchant` (MEM-5, the channel "self"): confirmed by
+    the registration `code` sent to `phone`, or, with no code, by the wallet session of the
+    person holding `phone` (the caller's check). `hide_phone` (signed-in only): the merchant's
+    staff see only the person's `alias`, which they must have. The program's welcome bonus
+    and self-registration gift come with it (processing.enrol). Call in the merchant's
+    scope."""
+    if hide_phone and not alias:
+        raise InvalidInput(_("Take an alias first: the shop will see it instead of your "
+                             "number."), field="hide_phone")
+    if code is not None:  # enrol checks it before its transaction: a wrong code's attempt stays
+        return enrol.enrol(merchant, phone=phone, actor=actor, channel=Member.Channel.SELF,
+                           consents=consents, code=code, **profile)
+    with transaction.atomic():
+        member = enrol.enrol(merchant, phone=phone, actor=actor, channel=Member.Channel.SELF,
+                             consents=consents, **profile)
+        if hide_phone:
+            Member.objects.filter(merchant=merchant, pk=member.pk).update(phone_hidden=True)
+            member.phone_hidden = True
+    return member

@@ -583,6 +583,9 @@ class ProgramConfig(Model):
     birthday_gift: BirthdayGift | None = None
     #: Points given with the first purchase, once per member (processing, at the counter).
     first_purchase_gift: Gift | None = None
+    #: Points given to a member who registers themselves by the merchant's link or QR poster
+    #: (the wallet's /my/join/), once, on top of the welcome bonus.
+    self_registration_gift: Gift | None = None
     #: Points given on each relative's birthday, once a year per relative (a daily job).
     relative_birthday_gift: Gift | None = None
     #: Members are messaged this many days before their points expire; 0 = no reminders.

@@ -162,9 +162,10 @@ def test_every_wallet_url_refuses_another_persons_membership(two_shops, alice, b
 
 def test_signed_out_device_is_sent_to_sign_in():
     client = Client()
-    for url in ("/my/", "/my/shops/", "/my/cards/1/", "/my/shops/1/settings/"):
+    for url in ("/my/", "/my/shops/", "/my/cards/1/", "/my/shops/1/settings/", "/my/alias/"):
         response = client.get(url)
         assert response.status_code == 302 and response["Location"] == "/my/signin/", url
+    assert client.post("/my/alias/", {"action": "drop"})["Location"] == "/my/signin/"
 
 
 def test_forged_cookie_is_not_a_session(two_shops):

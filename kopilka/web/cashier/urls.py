@@ -1,6 +1,7 @@
 """/cashier/: each part of the workplace keeps its own routes next to its views."""
 
 from kopilka.web.cashier.views import members, sales, shift, signin
+from kopilka.web.wallet import cardlink
 
 app_name = "cashier"
 urlpatterns = [
@@ -8,4 +9,5 @@ urlpatterns = [
     *signin.urlpatterns,  # the device sign-in, the cashier switch with a PIN
     *sales.urlpatterns,  # sale with a live quote, refunds, manual grants
     *shift.urlpatterns,  # the shift's sales book and its close; offline uploads
+    *cardlink.urlpatterns,  # the member's wallet link by SMS (the wallet's, MSG-2)
 ]

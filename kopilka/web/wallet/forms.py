@@ -63,3 +63,55 @@ class SendForm(Form):
         if minor > 10**15:
             raise forms.ValidationError(_("Enter a number of points above zero."))
         return int(minor)
+
+
+class JoinForm(Form):
+    """Self-registration at a shop (MEM-5). Signed in, the wallet knows the phone: the form
+    drops it and the code; `hide_phone` is offered only to a person with an alias."""
+
+    phone = forms.CharField(
+        label=_("Phone number"), max_length=30,
+        widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel", "inputmode": "tel",
+                                      "placeholder": "+7 916 123-45-67"}))
+    code = forms.CharField(
+        label=_("Code from the SMS"), max_length=8, required=False,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code",
+                                      "pattern": "[0-9]*"}))
+    first_name = forms.CharField(label=_("First name (if you like)"), max_length=100,
+                                 required=False,
+                                 widget=forms.TextInput(attrs={"autocomplete": "given-name"}))
+    birth_date = forms.DateField(
+        label=_("Birthday (if you like: a gift on the day)"), required=False,
+        widget=forms.DateInput(attrs={"type": "date", "autocomplete": "bday"}, format="%Y-%m-%d"))
+    personal_data = forms.BooleanField(
+        label=_("I agree that the shop processes my personal data for its loyalty program"),
+        error_messages={"required": _("Without this consent the shop cannot give you a card.")})
+    messages = forms.BooleanField(
+        label=_("Send me messages about offers and my points"), required=False)
+    hide_phone = forms.BooleanField(
+        label=_("Show the shop only my alias, not my phone number"), required=False)
+
+    def __init__(self, *args, signed_in: bool, alias: str = "", code_sent: bool = False,
+                 **kwargs):
+        super().__init__(*args, **kwargs)
+        if signed_in:
+            del self.fields["phone"], self.fields["code"]
+        elif not code_sent:
+            del self.fields["code"]
+        else:
+            self.fields["code"].required = True
+            self.fields["code"].widget.attrs["autofocus"] = True
+        if not alias:
+            del self.fields["hide_phone"]
+
+
+class AliasForm(Form):
+    alias = forms.CharField(
+        label=_("Alias"), max_length=20,
+        help_text=_("3 to 16 letters, digits, “_” or “.”, starting with a letter."),
+        widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "none",
+                                      "spellcheck": "false", "autofocus": True}))
+    code = forms.CharField(
+        label=_("Code from the SMS"), max_length=8, required=False,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code",
+                                      "pattern": "[0-9]*"}))

@@ -9,6 +9,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from kopilka.core.actor import Actor
 from kopilka.core.errors import NotFound
@@ -55,3 +56,14 @@ def as_member(request, member: Member) -> Iterator[Actor]:
             yield principal.actor
         finally:
             timezone.deactivate()
+
+
+def tabs(request, current: str, member: Member | None = None) -> list[dict]:
+    """The wallet's tabs: the card (of `member`, else the first), the shops, the alias."""
+    card_url = (reverse("wallet:card", args=[member.pk]) if member is not None
+                else reverse("wallet:home"))
+    return [
+        {"url": card_url, "label": _("Card"), "current": current == "card"},
+        {"url": reverse("wallet:shops"), "label": _("My shops"), "current": current == "shops"},
+        {"url": reverse("wallet:alias"), "label": _("Alias"), "current": current == "alias"},
+    ]

@@ -19,9 +19,10 @@ from kopilka.members.models import Consent, Member
 from kopilka.processing import wallet as cards
 from kopilka.tenancy.logins import client_ip
 from kopilka.web.htmx import render_page
-from kopilka.web.wallet import signin
+from kopilka.web.wallet import alias, join, pwa, signin
 from kopilka.web.wallet.forms import CodeForm, ConfirmCodeForm, PhoneForm, SendForm
 from kopilka.web.wallet.person import as_member, own_member, wallet_view
+from kopilka.web.wallet.person import tabs as _tabs
 from kopilka.web.wallet.templatetags.wallet import points
 
 # The version of the one-line text the settings page shows next to the messages switch.
@@ -110,15 +111,6 @@ def sign_out_everywhere(request):
 
 
 # --- the card and the shops ------------------------------------------------------------------
-
-
-def _tabs(request, current: str, member: Member | None = None) -> list[dict]:
-    card_url = (reverse("wallet:card", args=[member.pk]) if member is not None
-                else reverse("wallet:home"))
-    return [
-        {"url": card_url, "label": _("Card"), "current": current == "card"},
-        {"url": reverse("wallet:shops"), "label": _("My shops"), "current": current == "shops"},
-    ]
 
 
 @require_safe
@@ -291,4 +283,9 @@ urlpatterns = [
     path("shops/<int:member_id>/settings/", shop_settings, name="settings"),
     path("shops/<int:member_id>/erase/", erase, name="erase"),
     path("shops/<int:member_id>/send/", send, name="send"),
+    path("join/<slug:slug>/", join.join, name="join"),
+    path("join/<slug:slug>/poster/", join.poster, name="poster"),
+    path("alias/", alias.alias, name="alias"),
+    path("manifest.webmanifest", pwa.manifest, name="manifest"),
+    path("sw.js", pwa.service_worker, name="service-worker"),
 ]

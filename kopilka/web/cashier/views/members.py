@@ -26,6 +26,7 @@ from kopilka.codes import services as codes
 from kopilka.codes.models import Purpose
 from kopilka.core.errors import DomainError, NotFound
 from kopilka.core.phones import mask_phone, normalize_phone
+from kopilka.members import aliases
 from kopilka.members import services as members
 from kopilka.members.models import Card, Member
 from kopilka.messaging.render import formats
@@ -81,6 +82,8 @@ def card_context(request, member: Member) -> dict:
     program = programs.load(merchant)
     fmt = formats(merchant, translation.get_language() or settings.LANGUAGE_CODE)
     phone = str(member.person.phone) if member.person.phone else ""
+    if member.phone_hidden:  # joined showing the alias only (MEM-4): never the number
+        phone = f"@{member.person.alias}" if member.person.alias else ""
     pending, expiring, next_tier, other_hints = [], [], None, []
     for hint in card.hints:
         params = hint.params
@@ -100,7 +103,8 @@ def card_context(request, member: Member) -> dict:
     return {
         "member": member,
         "name": " ".join(filter(None, [member.first_name, member.last_name])),
-        "phone": phone if counter.principal.sees_full_phones else mask_phone(phone),
+        "phone": phone if counter.principal.sees_full_phones or member.phone_hidden
+        else mask_phone(phone),
         "available": fmt.points(card.available),
         "pending": fmt.points(card.pending),
         "pending_dates": pending,
@@ -213,9 +217,20 @@ def find(request):
         return _page(request, {})
     merchant = request.counter.merchant
     found, phone = search(merchant, query)
+    context = {}
+    if found is None and not phone and aliases.ALIAS.fullmatch(query.removeprefix("@")):
+        try:  # an alias (MEM-4): the member here, or a wallet that may join (join_url)
+            by_alias = aliases.find_by_alias(merchant, query,
+                                             client=f"terminal:{request.counter.terminal.pk}")
+        except DomainError as error:
+            return _page(request, {"problem": error.detail}, status=error.status)
+        found = by_alias.member
+        if by_alias.has_wallet and found is None:
+            context = {"join_alias": query.removeprefix("@"),
+                       "join_url": reverse("wallet:poster", args=[merchant.slug])}
     if found is None:
-        context = {"query": query, "not_found": True, "register_phone": phone,
-                   "register_phone_shown": _readable(phone)}
+        context.update({"query": query, "not_found": True, "register_phone": phone,
+                        "register_phone_shown": _readable(phone)})
         number = CARD_SEPARATORS.sub("", query)
         if not phone and number.isalnum() and not QR_TOKEN.fullmatch(query):
             context["register_card"] = number  # a new plastic card: register it with it
