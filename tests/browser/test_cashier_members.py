@@ -84,7 +84,11 @@ def test_enter_in_the_emptied_search_field_sells_to_the_member_found(screen, ali
     page = screen.page
     screen.go("/cashier/")
     field = search_field(page)
-    field.press("Enter")  # nobody on screen: an empty search stays where it is
+    asked = []
+    page.on("request", lambda request: "/cashier/find/" in request.url and asked.append(request))
+    field.press("Enter")  # nobody on screen: an empty search asks the server nothing
+    page.wait_for_timeout(500)
+    assert asked == []
     expect(page).to_have_url(re.compile(r"/cashier/$"))
     page.keyboard.insert_text(member.qr_token)  # a scan
     page.keyboard.press("Enter")
@@ -92,12 +96,7 @@ def test_enter_in_the_emptied_search_field_sells_to_the_member_found(screen, ali
     expect(field).to_have_value("")
     field.press("Enter")  # the next key after the scan: sell
     expect(page).to_have_url(re.compile(rf"/cashier/members/{member.pk}/sale/$"))
-    expect(page.locator("#id_amount")).to_be_focused()
-    # One input event: typed key by key on a loaded machine, each pause over the quote's 300 ms
-    # would send a quote and the next key abort it (which htmx reports as a console error).
-    page.locator("#id_amount").fill("250")
-    expect(page.locator('#quote [data-quote="payable"]')).to_have_text("RUB250.00",
-                                                                       timeout=15_000)
+    expect(page.locator("#id_amount")).to_be_focused()  # the sale itself: test_cashier_sale.py
 
 
 def test_registration_with_the_code_from_the_sms(screen, alice, member, outbox):

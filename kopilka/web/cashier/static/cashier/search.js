@@ -49,8 +49,9 @@
   document.addEventListener("keydown", function (event) {
     var field = event.target;
     if (event.key === "Enter" && field === searchField() && field.value.trim() === "") {
+      event.preventDefault(); // an empty search asks the server nothing
       var sell = document.querySelector("#result [data-sell]");
-      if (sell) { event.preventDefault(); sell.click(); }
+      if (sell) { sell.click(); }
       return;
     }
     if (event.key !== "Enter" || !(field instanceof HTMLInputElement) || !field.matches("[data-scan-field]")) {
