@@ -6,7 +6,9 @@
     {% datetime sale.created_at %}                "6 мар. 2026 г., 00:30" in the current time zone
     {% datetime sale.created_at merchant.timezone %}  ... or in the one given
     {% points 7550 program %}                     "75,5\u00a0бонуса" (ru), "75.5\u00a0bonuses" (en)
-    {% points 7550 program word=False %}          "75,5": the number alone, under its own label
+    {% points 7550 program word=False %}          "75,5": the number alone, and
+    {% points_word 7550 program %}                "бонуса": its word, for a big figure that may
+                                                  wrap between the two
     {% points_input 7550 program %}               "75,5": what a points field reads back
     {% money amount currency as total %}          any of them into a variable (for blocktranslate)
 
@@ -74,6 +76,14 @@ def points(amount: int | None, program, word: bool = True) -> str:
     if not word:
         return points_number(amount, program.points_precision, locale())
     return points_text(amount, program.points_precision, program.currency_names, locale())
+
+
+@register.simple_tag
+def points_word(amount: int | None, program) -> str:
+    """The program's word for `amount` points in the active language ("бонуса" for 75,5)."""
+    if amount is None:
+        return ""
+    return program.currency_names.word(locale().split("_")[0], amount, program.points_precision)
 
 
 @register.simple_tag
