@@ -93,8 +93,10 @@ def test_enter_in_the_emptied_search_field_sells_to_the_member_found(screen, ali
     field.press("Enter")  # the next key after the scan: sell
     expect(page).to_have_url(re.compile(rf"/cashier/members/{member.pk}/sale/$"))
     expect(page.locator("#id_amount")).to_be_focused()
+    page.wait_for_load_state("load")  # htmx and sale.js are deferred: a person is never this fast
     page.keyboard.type("250")
     expect(page.locator('#quote [data-quote="payable"]')).to_have_text("RUB250.00")
+    page.wait_for_load_state("networkidle")  # no quote left in flight for the tab's close to abort
 
 
 def test_registration_with_the_code_from_the_sms(screen, alice, member, outbox):
