@@ -20,12 +20,12 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
-from babel.numbers import format_currency, format_decimal, get_currency_precision
+from babel.numbers import format_currency, get_currency_precision
 
 from kopilka.core.errors import Conflict
 from kopilka.core.placeholders import PLACEHOLDERS
 from kopilka.core.placeholders import check as check  # messaging's name for it (services.py)
-from kopilka.programs.config import CurrencyNames
+from kopilka.programs.config import CurrencyNames, points_text
 
 _FILLED = re.compile(r"\{([^{}]*)\}(\.?)")  # with the full stop after it, if any
 _SPACES = str.maketrans({"\xa0": " ", "\u202f": " "})
@@ -61,10 +61,8 @@ class Formats:
         return _plain(format_currency(value, self.currency, locale=self.language))
 
     def points(self, points: int) -> str:
-        value = Decimal(points).scaleb(-self.points_precision)
-        number = format_decimal(value if value % 1 else int(value), locale=self.language)
-        word = self.currency_names.word(self.language, points, self.points_precision)
-        return f"{_plain(number)} {word}"
+        return _plain(points_text(points, self.points_precision, self.currency_names,
+                                  self.language))
 
     def date(self, moment: date | datetime) -> str:
         if isinstance(moment, datetime):

@@ -20,6 +20,7 @@ from kopilka.members import services as members
 from kopilka.members.models import Card, Member
 from kopilka.processing import enrol, queries, transfer
 from kopilka.programs import services as programs
+from kopilka.programs.config import ProgramConfig
 from kopilka.tenancy.models import Store
 
 HISTORY_PAGE = 20
@@ -47,7 +48,7 @@ class Summary:
     spend: int
     purchases: int
     last_purchase_at: datetime | None
-    precision: int  # decimal places of points
+    program: ProgramConfig  # how its points are written: their decimals and currency word
     card_number: str  # the plastic card if the member has one, else the phone card
     can_send: bool  # the program lets members send points to each other
     send_min: int  # the smallest and largest transfer (0: no limit), point minor units
@@ -95,7 +96,7 @@ def summary(member: Member, at: datetime | None = None) -> Summary:
         next_tier=upcoming.get("tier_name", ""), to_next_tier=upcoming.get("amount", 0),
         spend=account.lifetime_spend, purchases=account.purchase_count,
         last_purchase_at=account.last_purchase_at,
-        precision=program.config.points_precision, card_number=_card_number(member),
+        program=program.config, card_number=_card_number(member),
         can_send=bool(transfers and transfers.enabled),
         send_min=transfers.min_points if transfers else 0,
         send_max=(transfers.max_points or 0) if transfers else 0,

@@ -21,6 +21,7 @@ from decimal import Decimal
 from functools import cached_property
 from typing import Annotated, Literal
 
+from babel.numbers import format_decimal
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -128,6 +129,22 @@ class CurrencyNames(Model):
         if 2 <= whole % 10 <= 4 and not 12 <= whole % 100 <= 14:
             return forms.few
         return forms.many
+
+
+def points_number(points: int, precision: int, locale: str) -> str:
+    """`points` minor units as a number in `locale` (Babel): 7550 with precision 2 is "75.5"
+    (en) or "75,5" (ru); a whole amount has no decimals ("150"), a fraction only the digits it
+    needs, as the messages and the receipt say it."""
+    value = Decimal(points).scaleb(-precision)
+    return format_decimal(value if value % 1 else int(value), locale=locale)
+
+
+def points_text(points: int, precision: int, names: CurrencyNames, locale: str) -> str:
+    """The number and the currency word that goes with it: "75,5\u00a0бонуса", "1\u00a0bonus".
+    The space is non-breaking so a figure never wraps away from its word."""
+    language = locale.replace("-", "_").split("_")[0]
+    word = names.word(language, points, precision)
+    return f"{points_number(points, precision, locale)}\u00a0{word}"
 
 
 class PointValue(Model):

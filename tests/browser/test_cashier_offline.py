@@ -112,7 +112,7 @@ def test_a_sale_kept_offline_is_uploaded_when_the_network_returns(screen, alice,
     page.locator("#close-shift").get_by_role("button", name="Close shift").click()
     expect(page.locator("#shift-closed-title")).to_have_text("Shift closed")
     expect(page.locator(".shift-print .figure__value")).to_have_text(
-        ["RUB1,700.00", "2", "85.00", "0.00"])
+        ["RUB1,700.00", "2", "85 bonuses", "0 bonuses"])
     with scope(merchant=alice.merchant):
         assert Shift.objects.get().summary["points_accrued"] == 8_500
     screen.shot("cashier-shift")

@@ -64,35 +64,36 @@ def test_sign_in_by_code_and_see_both_shops(screen, two_shops, outbox):
     expect(card.locator("h1")).to_have_text("Alice Coffee")
     expect(card.locator("svg.wallet-qr__svg")).to_be_visible()
     expect(card.locator("[data-card-number]")).to_have_text("79160000001")
-    expect(card.locator("[data-available]")).to_have_text("41.50")  # 50 - 20 + 11.50
+    expect(card.locator("[data-available]")).to_have_text("41.5 bonuses")  # 50 - 20 + 11.50
     switcher = page.locator(".wallet-switcher__shop")
     expect(switcher).to_have_text(["Alice Coffee", "Bob Bakery"])
     screen.shot("wallet-card")
     switcher.nth(1).click()
     expect(card.locator("h1")).to_have_text("Bob Bakery")
-    expect(card.locator("[data-available]")).to_have_text("0.00")
+    expect(card.locator("[data-available]")).to_have_text("0 bonuses")
 
     page.get_by_role("link", name="My shops").click()
     shops = page.locator(".wallet-shop")
     expect(shops).to_have_count(2)
     expect(shops.nth(0).locator("[data-fact=available]")).to_have_text(
-        re.compile(r"^41\.50\s·\sRUB\s?41\.50$"))
+        re.compile(r"^41\.5\sbonuses\s·\sRUB\s?41\.50$"))
     expect(shops.nth(0).locator("[data-fact=spend]")).to_have_text(
         re.compile(r"^RUB\s?1,250\.00$"))
     expect(shops.nth(0).locator("[data-fact=expiring]")).to_have_text(
-        re.compile(r"^41\.50 until \w{3} \d{1,2}, \d{4}$"))  # all of it, 5 days after today
+        re.compile(r"^41\.5\sbonuses until \w{3} \d{1,2}, \d{4}$"))  # all of it, 5 days after today
     expect(shops.nth(0).locator("[data-fact=tier]")).to_have_text(
         re.compile(r"^Base\s·\sRUB\s?3,750\.00 more to Gold$"))
     expect(shops.nth(1).locator("[data-fact=available]")).to_have_text(
-        re.compile(r"^0\.00\s·\sRUB\s?0\.00$"))
+        re.compile(r"^0\sbonuses\s·\sRUB\s?0\.00$"))
     expect(shops.nth(1).locator("[data-fact=pending]")).to_have_text(
-        re.compile(r"^15\.00 from \w{3} \d{1,2}, \d{4}$"))
+        re.compile(r"^15\sbonuses from \w{3} \d{1,2}, \d{4}$"))
     screen.shot("wallet-merchants")
 
     shops.nth(0).get_by_role("link", name="Alice Coffee").click()
     history = page.locator(".wallet-history .row")
     expect(history).to_have_count(3)  # newest first: accrued 11.50, spent 20.00, accrued 50.00
-    expect(page.locator(".wallet-history__points")).to_have_text(["+11.50", "-20.00", "+50.00"])
+    expect(page.locator(".wallet-history__points")).to_have_text(
+        ["+11.5 bonuses", "-20 bonuses", "+50 bonuses"])
     screen.shot("wallet-history")
 
 

@@ -51,7 +51,7 @@ def test_a_newcomer_joins_by_the_shops_link(screen, gifts, outbox):
     expect(card.locator("h1")).to_have_text("Bob Bakery")
     expect(card.locator("[data-available]")).to_have_text("40.00")  # 25.00 + 15.00
     expect(page.locator("#toasts .toast__text")).to_have_text(
-        "Welcome to Bob Bakery! 40.00 points are already yours.")
+        "Welcome to Bob Bakery! 40 bonuses are already yours.")
 
 
 def test_an_alias_found_at_another_shops_counter_without_the_phone(screen, alice, gifts,

@@ -80,7 +80,7 @@ def test_a_newcomer_joins_by_the_link_with_the_gift_once(gifts, outbox, settings
     assert causes == [("self_registration", 1500), ("welcome", 2500)]
     assert available(member) == 4000
     card = client.get(done["Location"])  # signed in by joining
-    assert "Welcome to Bob Bakery! 40.00 points are already yours." in text(card)
+    assert "Welcome to Bob Bakery! 40 bonuses are already yours." in text(card)
     # joining again only signs in: no second member, no second gift
     again = join_by_code(english(), "bob-bakery", NEWCOMER, outbox)
     assert again.status_code == 302 and again["Location"] == f"/my/cards/{member.pk}/"

@@ -78,9 +78,9 @@ def test_the_card_shows_the_qr_and_the_number_with_a_switcher(two_shops):
     assert "79160000001" in text(page)  # the phone card
     words = text(page)
     assert "Alice Coffee" in words and "Bob Bakery" in words  # the switcher
-    assert "50.00 points · worth RUB50.00" in words
+    assert "50 bonuses worth RUB50.00" in words  # the program's word, not "points"
     bob_card = client.get(f"/my/cards/{at_bob.pk}/")
-    assert "0.00 points · worth RUB0.00" in text(bob_card)
+    assert "0 bonuses worth RUB0.00" in text(bob_card)
 
 
 def test_the_qr_is_the_token_the_counter_looks_up(two_shops):
@@ -101,13 +101,13 @@ def test_shops_list_has_every_figure_of_both_memberships(two_shops):
     words = text(page)
     assert page.status_code == 200
     alice_part, bob_part = words.split("Bob Bakery", 1)
-    assert "Available 50.00 · RUB50.00" in alice_part
-    assert "Expiring 50.00 until Jan 16, 2027" in alice_part  # the last day they can be spent
+    assert "Available 50 bonuses · RUB50.00" in alice_part
+    assert "Expiring 50 bonuses until Jan 16, 2027" in alice_part  # the last day they can be spent
     assert "Level Base · RUB4,000.00 more to Gold" in alice_part
     assert "Spent in total RUB1,000.00" in alice_part
     assert "Last purchase Jan 11, 2027" in alice_part
-    assert "Available 0.00 · RUB0.00" in bob_part
-    assert "Waiting 30.00 from Jan 25, 2027" in bob_part
+    assert "Available 0 bonuses · RUB0.00" in bob_part
+    assert "Waiting 30 bonuses from Jan 25, 2027" in bob_part
     assert "Spent in total RUB300.00" in bob_part
 
 
@@ -123,12 +123,12 @@ def test_history_in_words_paged(two_shops, alice):
     words = text(first)
     assert first.status_code == 200
     assert words.count("Purchase") == 20
-    assert "+0.50" in words and "accrued" in words
+    assert "+0.5 bonuses" in words and "accrued" in words
     before = re.search(r'href="\?before=(\d+)"', first.content.decode())[1]
     second = client.get(f"/my/shops/{at_alice.pk}/?before={before}")
     words = text(second)
     assert words.count("Purchase") == 2  # the 21st small one and the first big one
-    assert "+50.00" in words
+    assert "+50 bonuses" in words
     assert 'href="?before=' not in second.content.decode()
 
 
@@ -376,14 +376,14 @@ def test_send_points_to_a_friend_once_per_form(friends):
     client = signed_in(person(PHONE))
     url = f"/my/shops/{at_alice.pk}/send/"
     assert "Send to a friend" in text(client.get(f"/my/shops/{at_alice.pk}/"))
-    assert "From 1.00 to 20.00 points at a time." in text(client.get(url))
+    assert "From 1 bonus to 20 bonuses at a time." in text(client.get(url))
     form = {"phone": "8 916 000-00-03", "points": "12,50", "key": "k1"}
     response = client.post(url, form)
     assert response.status_code == 302
     assert client.post(url, form).status_code == 302  # a double tap: the same transfer
     assert (balance(at_alice), balance(friend)) == (5000 - 1250, 1250)
     toast = text(client.get(response["Location"]))
-    assert "12.50 points sent to +7916***0003." in toast
+    assert "12.5 bonuses sent to +7916***0003." in toast
 
 
 @pytest.mark.parametrize(("points", "phone", "message"), [

@@ -16,11 +16,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django_scopes import scopes_disabled
 
 from kopilka.tenancy import access
@@ -123,7 +125,8 @@ def counter_view(permission: str) -> Callable:
     """Wrap a cashier view: a device not signed in goes to the device sign-in, a device with
     nobody switched in goes to the cashier switch (htmx requests get a full-page redirect,
     HX-Redirect); a principal without `permission` gets the 403 page. The view runs inside
-    the merchant's scope with `request.counter`."""
+    the merchant's scope and time zone (templates show local times with no zone argument) with
+    `request.counter`."""
     access.role_may(None, permission)  # an unknown permission fails when the module loads
 
     def decorate(view: Callable) -> Callable:
@@ -141,7 +144,7 @@ def counter_view(permission: str) -> Callable:
                 return render(request, "cashier/refused.html", {"permission": permission},
                               status=403)
             request.counter = Counter(terminal=terminal, staff=staff, principal=principal)
-            with access.enter(principal):
+            with access.enter(principal), timezone.override(ZoneInfo(terminal.merchant.timezone)):
                 return view(request, *args, **kwargs)
 
         return wrapper

@@ -5,9 +5,16 @@
     {% date member.birth_date %}                  "5 мар. 2026 г."; {% date d format="long" %}
     {% datetime sale.created_at %}                "6 мар. 2026 г., 00:30" in the current time zone
     {% datetime sale.created_at merchant.timezone %}  ... or in the one given
+    {% points 7550 program %}                     "75,5\u00a0бонуса" (ru), "75.5\u00a0bonuses" (en)
+    {% points 7550 program word=False %}          "75,5": the number alone, and
+    {% points_word 7550 program %}                "бонуса": its word, for a big figure that may
+                                                  wrap between the two
+    {% points_input 7550 program %}               "75,5": what a points field reads back
     {% money amount currency as total %}          any of them into a variable (for blocktranslate)
 
-Money is an integer of minor units (kopecks, cents), as everywhere in Kopilka. The spaces CLDR
+Money is an integer of minor units (kopecks, cents), as everywhere in Kopilka; so are points, in
+the program's minor units: `program` is its ProgramConfig (its "points_precision" decimals and
+its currency names, plural-correct in ru and uk), the same words the messages use. The spaces CLDR
 puts inside figures are non-breaking, so a sum never wraps over two lines. A face activates its
 merchant's time zone for the request (django.utils.timezone.activate) and then needs no argument.
 """
@@ -18,10 +25,12 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_time, get_datetime_format
-from babel.numbers import format_currency, get_currency_precision
+from babel.numbers import format_currency, get_currency_precision, get_decimal_symbol
 from django import template
 from django.conf import settings
 from django.utils import timezone, translation
+
+from kopilka.programs.config import points_number, points_text
 
 register = template.Library()
 
@@ -54,6 +63,37 @@ def money(amount: int | None, currency: str) -> str:
         raise TypeError(f"money needs an int of minor units, not {type(amount).__name__}")
     value = Decimal(amount).scaleb(-get_currency_precision(currency))
     return format_currency(value, currency, locale=locale())
+
+
+@register.simple_tag
+def points(amount: int | None, program, word: bool = True) -> str:
+    """`amount` minor units of the program's points in the active language, with the program's
+    word for them unless `word=False`."""
+    if amount is None:
+        return ""
+    if type(amount) is not int:
+        raise TypeError(f"points need an int of minor units, not {type(amount).__name__}")
+    if not word:
+        return points_number(amount, program.points_precision, locale())
+    return points_text(amount, program.points_precision, program.currency_names, locale())
+
+
+@register.simple_tag
+def points_word(amount: int | None, program) -> str:
+    """The program's word for `amount` points in the active language ("бонуса" for 75,5)."""
+    if amount is None:
+        return ""
+    return program.currency_names.word(locale().split("_")[0], amount, program.points_precision)
+
+
+@register.simple_tag
+def points_input(amount: int | None, program) -> str:
+    """Plain digits with the language's decimal sign and no grouping: what a cashier types."""
+    if amount is None:
+        return ""
+    value = Decimal(amount).scaleb(-program.points_precision)
+    text = str(value if value % 1 else int(value))
+    return text.replace(".", get_decimal_symbol(locale()))
 
 
 @register.simple_tag

@@ -32,9 +32,9 @@ from kopilka.processing import wallet as cards
 from kopilka.tenancy.logins import client_ip
 from kopilka.tenancy.models import Merchant
 from kopilka.web.htmx import render_page
+from kopilka.web.templatetags.kopilka import points
 from kopilka.web.wallet import signin
 from kopilka.web.wallet.forms import JoinForm
-from kopilka.web.wallet.templatetags.wallet import points
 
 # The version of the consent wording on the join form (its two boxes' labels).
 JOIN_CONSENT_VERSION = "wallet-join-2026-12"
@@ -76,9 +76,9 @@ def _welcome(request, member: Member) -> None:
     with scope(merchant=member.merchant):
         summary = cards.summary(member)
     if summary.available:
-        messages.success(request, _("Welcome to %(shop)s! %(points)s points are already yours.")
+        messages.success(request, _("Welcome to %(shop)s! %(points)s are already yours.")
                          % {"shop": member.merchant.name,
-                            "points": points(summary.available, summary.precision)})
+                            "points": points(summary.available, summary.program)})
     else:
         messages.success(request, _("Welcome to %(shop)s!") % {"shop": member.merchant.name})
 

@@ -19,11 +19,11 @@ from kopilka.members.models import Consent, Member
 from kopilka.processing import wallet as cards
 from kopilka.tenancy.logins import client_ip
 from kopilka.web.htmx import render_page
+from kopilka.web.templatetags.kopilka import points
 from kopilka.web.wallet import alias, join, pwa, signin
 from kopilka.web.wallet.forms import CodeForm, ConfirmCodeForm, PhoneForm, SendForm
 from kopilka.web.wallet.person import as_member, own_member, wallet_view
 from kopilka.web.wallet.person import tabs as _tabs
-from kopilka.web.wallet.templatetags.wallet import points
 
 # The version of the one-line text the settings page shows next to the messages switch.
 MESSAGES_CONSENT_VERSION = "wallet-messages-1"
@@ -248,11 +248,11 @@ def send(request, member_id: int):
             raise Http404
         if request.method == "GET":
             form = SendForm(initial={"key": secrets.token_urlsafe(16)},
-                            precision=summary.precision)
+                            precision=summary.program.points_precision)
             return render_page(request, "wallet/send.html", {
                 "form": form, "summary": summary, "member": member,
                 "tabs": _tabs(request, "shops", member)})
-        form = SendForm(request.POST, precision=summary.precision)
+        form = SendForm(request.POST, precision=summary.program.points_precision)
         status = 422
         if form.is_valid():
             try:
@@ -262,8 +262,8 @@ def send(request, member_id: int):
             except DomainError as error:
                 status = _error(form, error)
             else:
-                amount = points(form.cleaned_data["points"], summary.precision)
-                messages.success(request, _("%(points)s points sent to %(phone)s.") % {
+                amount = points(form.cleaned_data["points"], summary.program)
+                messages.success(request, _("%(points)s sent to %(phone)s.") % {
                     "points": amount, "phone": mask_phone(str(friend.person.phone))})
                 return redirect("wallet:shop", member.pk)
         return render_page(request, "wallet/send.html", {

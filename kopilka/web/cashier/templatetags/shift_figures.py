@@ -1,23 +1,11 @@
-"""Points as the shift's sales book shows them, in the active language (Babel)."""
+"""What the shift's sales book and the offline form need besides {% points %} and {% money %}."""
 
-from decimal import Decimal
-
-from babel.numbers import format_decimal, get_currency_precision
+from babel.numbers import get_currency_precision
 from django import template
 
 from kopilka.core.phones import mask_phone
-from kopilka.web.templatetags.kopilka import locale
 
 register = template.Library()
-
-
-@register.simple_tag
-def points(value: int | None, precision: int = 2) -> str:
-    """`value` points in the program's minor unit: 5050 with precision 2 is "50.50"."""
-    if value is None:
-        return ""
-    pattern = "#,##0" + ("." + "0" * precision if precision else "")
-    return format_decimal(Decimal(value).scaleb(-precision), format=pattern, locale=locale())
 
 
 @register.filter

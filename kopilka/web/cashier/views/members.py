@@ -8,7 +8,6 @@ page, so a search swaps it in under the field and /cashier/members/<id>/ is the 
 
 import re
 from datetime import timedelta
-from zoneinfo import ZoneInfo
 
 import phonenumbers
 from django import forms
@@ -17,7 +16,7 @@ from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect
 from django.urls import path, reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext_lazy
 from django.views.decorators.csp import csp_override
 from django.views.decorators.http import require_http_methods, require_safe
@@ -29,7 +28,6 @@ from kopilka.core.phones import mask_phone, normalize_phone
 from kopilka.members import aliases
 from kopilka.members import services as members
 from kopilka.members.models import Card, Member
-from kopilka.messaging.render import formats
 from kopilka.processing import enrol, queries
 from kopilka.processing import hints as hint_words
 from kopilka.programs import services as programs
@@ -59,10 +57,6 @@ def clean_query(text: str) -> str:
     return CONTROL_CHARACTERS.sub("", text or "").strip()[:MAX_QUERY]
 
 
-def _merchant_zone(merchant) -> ZoneInfo:
-    return ZoneInfo(merchant.timezone)
-
-
 def member_or_404(merchant, member_id: int) -> Member:
     try:
         return members.get_member(merchant, member_id)
@@ -74,13 +68,12 @@ def member_or_404(merchant, member_id: int) -> Member:
 
 
 def card_context(request, member: Member) -> dict:
-    """What the member card shows, figures formatted for the merchant and the language."""
+    """What the member card shows; the template formats its figures ({% points %}, {% money %})."""
     counter = request.counter
     merchant = counter.merchant
     card = queries.member_card(merchant, member)
-    zone = _merchant_zone(merchant)
+    zone = timezone.get_current_timezone()  # the merchant's: counter_view activated it
     program = programs.load(merchant)
-    fmt = formats(merchant, translation.get_language() or settings.LANGUAGE_CODE)
     phone = str(member.person.phone) if member.person.phone else ""
     if member.phone_hidden:  # joined showing the alias only (MEM-4): never the number
         phone = f"@{member.person.alias}" if member.person.alias else ""
@@ -88,11 +81,11 @@ def card_context(request, member: Member) -> dict:
     for hint in card.hints:
         params = hint.params
         if hint.code == "pending_activation":
-            pending.append({"points": fmt.points(params["points"]), "at": params["available_at"]})
+            pending.append({"points": params["points"], "at": params["available_at"]})
         elif hint.code == "points_expiring_soon":
             # expires_at is a local midnight: the points are usable through the day before.
             last_day = (params["expires_at"].astimezone(zone) - timedelta(microseconds=1)).date()
-            expiring.append({"points": fmt.points(params["points"]), "last_day": last_day})
+            expiring.append({"points": params["points"], "last_day": last_day})
         elif hint.code == "amount_to_next_tier":
             next_tier = {"name": params["tier_name"], "amount": params["amount"]}
         else:
@@ -105,16 +98,15 @@ def card_context(request, member: Member) -> dict:
         "name": " ".join(filter(None, [member.first_name, member.last_name])),
         "phone": phone if counter.principal.sees_full_phones or member.phone_hidden
         else mask_phone(phone),
-        "available": fmt.points(card.available),
-        "pending": fmt.points(card.pending),
+        "available": card.available,
+        "pending": card.pending,
         "pending_dates": pending,
         "expiring": expiring,
         "tier": tier.name if tier else card.tier,
         "next_tier": next_tier,
         "hints": other_hints,
-        "purchases": [{"purchase": p, "accrued": fmt.points(p.points_accrued),
-                       "spent": fmt.points(p.points_spent) if p.points_spent else ""}
-                      for p in purchases],
+        "purchases": purchases,
+        "program": program.config,
         "plastic_cards": [c for c in member.cards.all()
                           if c.status == Card.Status.ACTIVE and c.kind != Card.Kind.PHONE],
         "currency": merchant.currency,
@@ -133,11 +125,10 @@ def _phone_example(country: str) -> str:
 def _page(request, context: dict, *, status: int = 200, fragment: str = "result"):
     """The counter page (search + result); an htmx request gets the result alone."""
     merchant = request.counter.merchant
-    with timezone.override(_merchant_zone(merchant)):
-        return render_page(request, "cashier/home.html",
-                           {"counter": request.counter,
-                            "phone_example": _phone_example(merchant.country), **context},
-                           fragment=fragment, status=status)
+    return render_page(request, "cashier/home.html",
+                       {"counter": request.counter,
+                        "phone_example": _phone_example(merchant.country), **context},
+                       fragment=fragment, status=status)
 
 
 def _card_page(request, found: Member, **context):

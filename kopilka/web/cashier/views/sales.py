@@ -36,10 +36,10 @@ from kopilka.processing.models import Allowance
 from kopilka.programs import services as programs
 from kopilka.tenancy import access
 from kopilka.web.cashier.counter import counter_view
-from kopilka.web.cashier.templatetags.sale_figures import points as points_text
 from kopilka.web.forms import Form
 from kopilka.web.htmx import render_page
 from kopilka.web.templatetags.kopilka import money as money_text
+from kopilka.web.templatetags.kopilka import points as points_text
 
 MAX_MINOR = 10**13  # the API's bound for money and points: no till sells more
 KEY_LETTERS = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read aloud or retyped safely

@@ -45,7 +45,7 @@ def shift(request):
     return render_page(request, "cashier/shift.html", {
         "counter": counter, "book": book, "sales": book.purchases()[:500],
         "closed": closed, "closed_summary": summary,
-        "precision": programs.load(counter.merchant).config.points_precision,
+        "program": programs.load(counter.merchant).config,
     })
 
 

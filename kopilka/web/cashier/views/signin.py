@@ -223,6 +223,19 @@ def switch(request):
     }, status=422 if form.is_bound else 200)
 
 
+def _staff_of(form, request, terminal) -> Staff | None:
+    """The merchant's staff member whose e-mail and password the valid `form` holds; None with
+    the form's error when the password is wrong or they are no staff of this merchant."""
+    user = form.user(request)
+    if user is None:
+        return None
+    staff = counters.membership(user, terminal.merchant)
+    if staff is None:
+        form.add_error(None, _("You are not on the staff of %(merchant)s.")
+                       % {"merchant": terminal.merchant.name})
+    return staff
+
+
 def _named(people: list[Staff]) -> list[dict]:
     return [{"staff": staff, "name": counters.display_name(staff),
              "initials": _initials(counters.display_name(staff))} for staff in people]
@@ -242,11 +255,7 @@ def set_pin(request):
         return redirect("cashier:device")
     form = NewPinForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
-        user = form.user(request)
-        staff = counters.membership(user, terminal.merchant) if user is not None else None
-        if user is not None and staff is None:
-            form.add_error(None, _("You are not on the staff of %(merchant)s.")
-                           % {"merchant": terminal.merchant.name})
+        staff = _staff_of(form, request, terminal)
         if staff is not None:
             counters.set_pin(staff, form.cleaned_data["pin"], actor=_actor(request, staff))
             counter.switch_in(request, terminal, staff)
@@ -283,11 +292,7 @@ def sign_out_device(request):
     if request.method == "POST" and form.is_valid():
         by = current
         if by is None:
-            user = form.user(request)
-            by = counters.membership(user, terminal.merchant) if user is not None else None
-            if user is not None and by is None:
-                form.add_error(None, _("You are not on the staff of %(merchant)s.")
-                               % {"merchant": terminal.merchant.name})
+            by = _staff_of(form, request, terminal)
         if by is not None:
             try:
                 counters.sign_out_device(terminal, by=by, actor=_actor(request, by))

@@ -1,25 +1,11 @@
-"""{% points value precision %}: points in minor units, in the page's language ("1 234,50");
-{% qr text %}: a QR code as inline SVG (segno; no image request, nothing inline to style)."""
-
-from decimal import Decimal
+"""{% qr text %}: a QR code as inline SVG (segno; no image request, nothing inline to style)."""
 
 import segno
-from babel.numbers import format_decimal
 from django import template
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
-from kopilka.web.templatetags.kopilka import locale
-
 register = template.Library()
-
-
-@register.simple_tag
-def points(value: int, precision: int = 0) -> str:
-    if type(value) is not int:
-        raise TypeError(f"points are an integer of minor units, not {value!r}")
-    pattern = "#,##0" + ("." + "0" * precision if precision else "")
-    return format_decimal(Decimal(value).scaleb(-precision), format=pattern, locale=locale())
 
 
 @register.simple_tag
