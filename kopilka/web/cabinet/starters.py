@@ -15,9 +15,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from kopilka.programs.config import ProgramConfig
-from kopilka.web.cashier.templatetags.sale_figures import points as format_points
 from kopilka.web.forms import Form
 from kopilka.web.templatetags.kopilka import locale, money
+from kopilka.web.templatetags.kopilka import points as format_points
 
 AMOUNT = {"min_value": Decimal(0), "max_digits": 12, "decimal_places": 2}
 
