@@ -5,6 +5,7 @@
  *   A cashier who types the amount and presses Max at once is ahead of the quote (it waits
  *   300 ms for the typing to stop): the button then waits for that quote. The changed points
  *   field asks for a new quote like typing does.
+ * - Keys typed before the scripts ran (the amount is focused at once) still get their quote.
  * - The one-time code field shows only while points are to be spent (without this script it
  *   is always shown).
  */
@@ -64,5 +65,14 @@
     showCodeField();
   });
 
-  document.addEventListener("DOMContentLoaded", showCodeField);
+  // The amount field has the focus as soon as it is drawn, before the deferred scripts run: keys
+  // typed in that moment reach the field but no listener. Once htmx is listening (it set up on
+  // this same event, its script came first), what was typed asks for its quote.
+  document.addEventListener("DOMContentLoaded", function () {
+    showCodeField();
+    var amount = document.getElementById("id_amount");
+    if (amount && amount.value && !document.querySelector("#quote [data-max-points]")) {
+      amount.dispatchEvent(new Event("input", { bubbles: true }));
+    }
+  });
 }());
