@@ -7,7 +7,7 @@ which are dependencies too: they make migrations depend on that app. Each module
 an app and each app to a floor:
 
     top          web, api, cli (and the project's own wiring: settings, urls, wsgi, celery, demo)
-    features     campaigns, feedback, analytics, billing, automation
+    features     campaigns, rewards, referrals, feedback, analytics, billing, automation
     processing   processing
     services     programs, ledger, messaging, webhooks, codes
     members      members
@@ -34,7 +34,8 @@ FLOORS = [
     ("members", {"members"}),
     ("services", {"programs", "ledger", "messaging", "webhooks", "codes"}),
     ("processing", {"processing"}),
-    ("features", {"campaigns", "feedback", "analytics", "billing", "automation"}),
+    ("features", {"campaigns", "rewards", "referrals", "feedback", "analytics", "billing",
+                  "automation"}),
     ("top", {"web", "api", "cli", "settings", "urls", "wsgi", "celery", "demo"}),
 ]
 FLOOR = {app: level for level, (_name, apps) in enumerate(FLOORS) for app in apps}

@@ -71,6 +71,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "read_audit": MANAGERS,
     "read_billing": MANAGERS,  # the SMS balance, statement and costs
     "read_analytics": MANAGERS,  # the 17 figures: revenue, checks, members, SMS spend
+    "read_reviews": MANAGERS,  # reviews, NPS and quality per cashier
+    "answer_reviews": MANAGERS,  # answer a review in its dialog, assign it, change its status
     "sign_in_counters": MANAGERS,  # make a browser a store's counter device, or sign it out
     "see_phones": ADMINS,  # full phone numbers (others see them masked)
     "export_members": ADMINS,  # the cabinet's member export (it carries full phones)
@@ -82,6 +84,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "manage_staff": ADMINS,  # staff and management tokens
     "manage_webhooks": ADMINS,
     "manage_messaging": ADMINS,  # templates, settings, the SMS billing policy
+    "manage_campaigns": ADMINS,  # secret-code campaigns, promo codes, referral settings
+    "manage_rewards": ADMINS,  # the reward catalogue's items
+    "send_offers": ADMINS,  # targeted offers (SMS and gift points) to a saved segment
+    "export_records": MANAGERS,  # sales and members to Excel (phones only with export_members)
     # the owner's own
     "set_allowance": frozenset({OWNER}),  # how many points an employee may grant
     "grant_unlimited": frozenset({OWNER}),  # grants beyond an allowance

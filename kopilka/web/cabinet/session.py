@@ -23,6 +23,7 @@ from kopilka.tenancy import access
 from kopilka.tenancy import services as tenancy
 from kopilka.tenancy.logins import client_ip
 from kopilka.tenancy.models import Merchant, Staff
+from kopilka.web.cabinet import tabs
 
 MERCHANT_KEY = "kopilka_cabinet_merchant"  # the slug of the merchant chosen in this session
 
@@ -32,9 +33,15 @@ class Cabinet:
     staff: Staff
     principal: access.Principal
 
+    path: str = ""  # the page's path, for the current tab
+
     @property
     def merchant(self) -> Merchant:
         return self.staff.merchant
+
+    @property
+    def tabs(self) -> list[dict]:
+        return tabs.visible(self.principal, self.path)
 
 
 def memberships(user) -> list[Staff]:
@@ -73,7 +80,7 @@ def cabinet_view(permission: str) -> Callable:
                 return render(request, "cabinet/refused.html",
                               {"staff": staff, "counter": access.role_may(staff.role, "sell")},
                               status=403)
-            request.cabinet = Cabinet(staff=staff, principal=principal)
+            request.cabinet = Cabinet(staff=staff, principal=principal, path=request.path)
             timezone.activate(staff.merchant.timezone)
             try:
                 with access.enter(principal):

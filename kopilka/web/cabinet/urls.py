@@ -1,10 +1,33 @@
-"""/cabinet/: each part of the cabinet keeps its own routes next to its views."""
+"""/cabinet/: each part of the cabinet keeps its own routes (and registers its tab) next to its
+views."""
 
-from kopilka.web.cabinet.views import account, home, start
+from kopilka.web.cabinet.views import (
+    account,
+    analytics,
+    campaigns,
+    home,
+    members,
+    program,
+    referrals,
+    reviews,
+    rewards,
+    sales,
+    settings,
+    start,
+)
 
 app_name = "cabinet"
 urlpatterns = [
     *home.urlpatterns,  # "" (the home)
     *account.urlpatterns,  # sign-up, sign-in and out, choosing the business
     *start.urlpatterns,  # program templates, the first store, cashier and counter
+    *members.urlpatterns,  # members/
+    *sales.urlpatterns,  # sales/
+    *program.urlpatterns,  # program/
+    *settings.urlpatterns,  # settings/
+    *analytics.urlpatterns,  # analytics/
+    *reviews.urlpatterns,  # reviews/
+    *campaigns.urlpatterns,  # campaigns/
+    *rewards.urlpatterns,  # rewards/
+    *referrals.urlpatterns,  # referrals/
 ]

@@ -1,6 +1,13 @@
-"""/my/: the member wallet (included from kopilka/urls.py)."""
+"""/my/: the member wallet (included from kopilka/urls.py); each part keeps its own routes."""
 
-from kopilka.web.wallet import views
+from kopilka.web.wallet import activate, invite, push, review, rewards, views
 
 app_name = "wallet"
-urlpatterns = views.urlpatterns
+urlpatterns = [
+    *views.urlpatterns,  # sign-in, the card, shops, history, settings, sending, joining, alias
+    *review.urlpatterns,  # reviews of purchases and their dialogs
+    *activate.urlpatterns,  # secret codes
+    *rewards.urlpatterns,  # the reward catalogue and orders
+    *invite.urlpatterns,  # referral codes and invitations
+    *push.urlpatterns,  # web push subscriptions
+]

@@ -3,6 +3,7 @@ and the next step of the start while one is missing."""
 
 from django.urls import path
 from django.utils import translation
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
 from kopilka.programs import services as programs
@@ -11,6 +12,7 @@ from kopilka.tenancy import counter as counters
 from kopilka.tenancy.models import Invitation, Staff, Store, Terminal
 from kopilka.web.cabinet.session import cabinet_view, memberships
 from kopilka.web.cabinet.starters import describe
+from kopilka.web.cabinet.tabs import Tab, register
 from kopilka.web.htmx import render_page
 
 
@@ -52,3 +54,4 @@ def home(request):
 urlpatterns = [
     path("", home, name="home"),
 ]
+register(Tab("home", gettext_lazy("Home"), "cabinet:home", "read_analytics", order=0))

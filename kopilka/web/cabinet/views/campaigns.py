@@ -1,0 +1,3 @@
+"""Secret-code campaigns, promo codes and targeted offers (#18)."""
+
+urlpatterns = []

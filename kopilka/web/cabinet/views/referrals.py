@@ -1,0 +1,3 @@
+"""Referral settings and figures (#18)."""
+
+urlpatterns = []

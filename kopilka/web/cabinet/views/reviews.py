@@ -1,0 +1,3 @@
+"""Reviews: the list, the dialog with the member, quality per cashier and store (#20)."""
+
+urlpatterns = []

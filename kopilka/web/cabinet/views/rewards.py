@@ -1,0 +1,3 @@
+"""The reward catalogue's items and orders (#18)."""
+
+urlpatterns = []

@@ -1,0 +1,3 @@
+"""Sales and refunds: lists with filters and totals, a purchase's page (#16)."""
+
+urlpatterns = []

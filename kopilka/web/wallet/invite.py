@@ -1,0 +1,3 @@
+"""The member's referral code, link and QR; invitations to invite-only programs (#18)."""
+
+urlpatterns = []

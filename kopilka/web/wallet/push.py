@@ -1,0 +1,3 @@
+"""Web push: subscribing the wallet, the VAPID public key (#15)."""
+
+urlpatterns = []
