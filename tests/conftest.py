@@ -137,12 +137,16 @@ def shop(alice):
 
 @pytest.fixture
 def outbox():
-    """Messages of both channels go to the in-memory backend; yields its list of sent ones."""
+    """SMS and email go to the in-memory backend; yields its list of sent ones. Push keeps its
+    real backend: only a person who subscribed gets one (tests/messaging/test_push.py)."""
+    from django.conf import settings
+
     from kopilka.messaging.backends import locmem
 
     backend = {"BACKEND": "kopilka.messaging.backends.locmem.LocmemBackend"}
     locmem.outbox.clear()
-    with override_settings(MESSAGING={"sms": backend, "email": backend}):
+    with override_settings(MESSAGING={"sms": backend, "email": backend,
+                                      "push": settings.MESSAGING["push"]}):
         yield locmem.outbox
     locmem.outbox.clear()
 
