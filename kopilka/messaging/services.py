@@ -18,7 +18,7 @@ from kopilka.core.errors import InvalidInput
 from kopilka.core.phones import normalize_phone
 from kopilka.members import services as members
 from kopilka.members.models import Consent
-from kopilka.messaging import push, quiet, render, sms, tasks
+from kopilka.messaging import links, push, quiet, render, sms, tasks
 from kopilka.messaging.defaults import DEFAULTS
 from kopilka.messaging.models import TEMPLATE_CHANNELS, Channel, Event, Message, Settings, Template
 from kopilka.tenancy import access
@@ -284,8 +284,9 @@ def queue(merchant: Merchant, *, event: str, member=None, recipient: str | None 
     address = _recipient(merchant, channel, member, recipient)
     if address is None:
         return None
-    rendered = _rendered(merchant, language, channel, template.subject, body or template.body,
-                         context)
+    text = body or template.body
+    context = links.for_text(text, member, context)  # a wallet link where the text has {link}
+    rendered = _rendered(merchant, language, channel, template.subject, text, context)
     subject, parts = rendered.subject, rendered.parts
     subscription = _push_instead(channel, event, member, recipient)
     if subscription is not None:  # free, on the member's phone: the SMS text as a push

@@ -197,3 +197,29 @@ def test_the_shops_page_offers_push_with_the_servers_key(alice, service):
     page = signed_in(alice.member.person).get("/my/shops/").content.decode()
     assert f'data-key="{push.public_key()}"' in page
     assert 'data-subscribe-url="/my/push/subscribe/"' in page
+
+
+# --- {link}: the wallet in any message (MSG-2) ------------------------------------------------
+
+
+def test_link_in_a_template_carries_a_working_wallet_link(alice, settings):
+    settings.PUBLIC_URL = "https://kopilka.example"
+    with scope(merchant=alice.merchant):
+        services.save_template(alice.merchant, event="accrual", language="ru",
+                               body="+{points}. Ваша карта: {link}", actor=ACTOR)
+    message = accrual(alice)
+    prefix = "+21 бонус. Ваша карта: https://kopilka.example/m/"
+    assert message.body.startswith(prefix) and len(message.body) == len(prefix) + 10
+    token = message.body.removeprefix(prefix)
+    from django.test import Client
+
+    client = Client()
+    assert client.post(f"/m/{token}")["Location"] == "/my/"  # signs the member in, once
+    assert client.get("/my/shops/").status_code == 200
+
+
+def test_no_link_is_made_where_the_text_has_none(alice):
+    from kopilka.web.wallet.models import SignInLink
+
+    accrual(alice)
+    assert not SignInLink.objects.exists()

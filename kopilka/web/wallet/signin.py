@@ -125,6 +125,11 @@ def issue_link(person: Person, *, ttl: timedelta = LINK_TTL) -> str:
     return token
 
 
+def wallet_link(member) -> str:
+    """An absolute single-use sign-in link to the member's wallet, for a message's {link}."""
+    return f"{settings.PUBLIC_URL}/m/{issue_link(member.person)}"
+
+
 def use_link(token: str) -> Person | None:
     """The person a live link signs in, using it up; None for a used, expired or unknown one."""
     if len(token) != LINK_LENGTH or not all(char in LINK_ALPHABET for char in token):
