@@ -56,9 +56,11 @@ def clean(filters: dict) -> dict:
             raise InvalidInput(_("Enter a whole number, 0 or more."), field=field)
         if kind == DAY:
             try:
-                date.fromisoformat(value)
+                day = date.fromisoformat(value)
             except (TypeError, ValueError):
                 raise InvalidInput(_("Enter a valid date."), field=field) from None
+            if not 1970 <= day.year <= 2200:
+                raise InvalidInput(_("Enter a date between 1970 and 2200."), field=field)
         if kind == TEXT and not (isinstance(value, str) and len(value) <= 100):
             raise InvalidInput(_("Enter at most 100 characters."), field=field)
         if field == "gender" and value not in GENDERS:

@@ -146,6 +146,10 @@ class MemberFilterForm(Form):
 
     def clean(self):
         data = super().clean()
+        for name in ("registered_from", "registered_to"):
+            if data.get(name) is not None and not 1970 <= data[name].year <= 2200:
+                self.add_error(name, _("Enter a date between 1970 and 2200."))
+                data.pop(name, None)
         for low, high in self.PAIRS:
             if data.get(low) is not None and data.get(high) is not None \
                     and data[low] > data[high]:

@@ -24,12 +24,15 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
-from kopilka.core.errors import DomainError
+from kopilka.core.errors import Conflict, DomainError
+from kopilka.ledger import services as ledger
 from kopilka.ledger.models import Lot
 from kopilka.members import services as members
 from kopilka.members.models import Card, Member
 from kopilka.processing import manual, queries
 from kopilka.processing import wallet as wallet_reads
+from kopilka.processing.models import Allowance
+from kopilka.tenancy import access
 from kopilka.web.cabinet.session import cabinet_view
 from kopilka.web.cabinet.views.members import (
     PERMISSION,
@@ -40,6 +43,7 @@ from kopilka.web.cabinet.views.members import (
 )
 from kopilka.web.forms import Form
 from kopilka.web.htmx import render_page
+from kopilka.web.templatetags.kopilka import points as points_text
 
 HISTORY = 20
 PURCHASES = 20
@@ -179,12 +183,29 @@ def member_adjust(request, member_id: int):
                                  reason=form.cleaned_data["reason"],
                                  key=form.cleaned_data["key"], actor=cabinet.principal.actor)
         except DomainError as error:
-            _refuse(form, error)
+            _refuse(form, _worded(cabinet, member, program, error))
         else:
             messages.success(request, _("Points granted.") if points > 0
                              else _("Points deducted."))
             return redirect("cabinet:member", member.pk)
     return _page(request, member, status=422, adjust_form=form)
+
+
+def _worded(cabinet, member: Member, program, error: DomainError) -> DomainError:
+    """The allowance and the balance in the program's points, not in minor units (as the
+    counter says them: web/cashier/views/sales.py)."""
+    if not isinstance(error, Conflict) or error.field != "points":
+        return error
+    if isinstance(error, ledger.InsufficientPoints):
+        available = queries.member_card(cabinet.merchant, member).available
+        return Conflict(_("Only %(points)s can be deducted.") % {
+            "points": points_text(max(available, 0), program.config)}, field="points")
+    if access.role_may(cabinet.staff.role, "grant_unlimited"):
+        return error
+    allowance = Allowance.objects.filter(merchant=cabinet.merchant, staff=cabinet.staff).first()
+    return Conflict(_("Your allowance has %(points)s left. Ask a manager for more.") % {
+        "points": points_text(allowance.remaining if allowance else 0, program.config)},
+        field="points")
 
 
 @require_http_methods(["POST"])

@@ -77,6 +77,10 @@ class SaleFilterForm(Form):
 
     def clean(self):
         data = super().clean()
+        for name in ("since", "until"):
+            if data.get(name) is not None and not 1970 <= data[name].year <= 2200:
+                self.add_error(name, _("Enter a date between 1970 and 2200."))
+                data.pop(name, None)
         for low, high in (("since", "until"), ("amount_min", "amount_max")):
             if data.get(low) is not None and data.get(high) is not None and data[low] > data[high]:
                 self.add_error(high, _("Must not be less than “from”."))
@@ -87,8 +91,7 @@ class SaleFilterForm(Form):
         zone = ZoneInfo(self.merchant.timezone)
         today = clock.now().astimezone(zone).date()
         data = self.cleaned_data if self.is_bound else {}
-        until = data.get("until") or (today if not data.get("since")
-                                      else data["since"] + timedelta(days=DEFAULT_DAYS - 1))
+        until = data.get("until") or today
         since = data.get("since") or until - timedelta(days=DEFAULT_DAYS - 1)
         return since, until
 
