@@ -98,12 +98,16 @@ class MemberFilterForm(Form):
     gender = forms.ChoiceField(label=gettext_lazy("Gender"), required=False, choices=[
         ("", gettext_lazy("any")), ("female", gettext_lazy("female")),
         ("male", gettext_lazy("male")), ("unknown", gettext_lazy("not stated"))])
+    tier = forms.ChoiceField(label=gettext_lazy("Tier"), required=False)
+    tag = forms.CharField(label=gettext_lazy("Tag"), max_length=40, required=False)
+    status = forms.ChoiceField(label=gettext_lazy("Status"), required=False,
+                               choices=[("", gettext_lazy("any")), *Member.Status.choices])
     age_min = forms.IntegerField(label=gettext_lazy("Age from"), min_value=0, max_value=150,
                                  required=False)
     age_max = forms.IntegerField(label=gettext_lazy("Age to"), min_value=0, max_value=150,
                                  required=False)
-    tier = forms.ChoiceField(label=gettext_lazy("Tier"), required=False)
-    tag = forms.CharField(label=gettext_lazy("Tag"), max_length=40, required=False)
+    balance_min = AmountField(label=gettext_lazy("Balance from"))
+    balance_max = AmountField(label=gettext_lazy("Balance to"))
     average_min = AmountField(label=gettext_lazy("Average check from"))
     average_max = AmountField(label=gettext_lazy("Average check to"))
     spend_min = AmountField(label=gettext_lazy("Total spend from"))
@@ -116,10 +120,6 @@ class MemberFilterForm(Form):
                                       widget=DateInput())
     registered_to = forms.DateField(label=gettext_lazy("Joined to"), required=False,
                                     widget=DateInput())
-    balance_min = AmountField(label=gettext_lazy("Balance from"))
-    balance_max = AmountField(label=gettext_lazy("Balance to"))
-    status = forms.ChoiceField(label=gettext_lazy("Status"), required=False,
-                               choices=[("", gettext_lazy("any")), *Member.Status.choices])
 
     MONEY = ("average_min", "average_max", "spend_min", "spend_max")
     POINTS = ("balance_min", "balance_max")

@@ -6,9 +6,10 @@ range, not the whole book; pages are keyset on (time, id), newest first: no OFFS
 """
 
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from babel.numbers import get_currency_precision
+from babel.numbers import format_percent, get_currency_precision
 from django import forms
 from django.db.models import Count, Exists, OuterRef, Q, Sum
 from django.http import Http404
@@ -38,21 +39,22 @@ from kopilka.web.cabinet.views.members import (
 )
 from kopilka.web.forms import Form
 from kopilka.web.htmx import render_page
+from kopilka.web.templatetags.kopilka import locale
 
 PAGE = 50
 DEFAULT_DAYS = 7
 
 
 class SaleFilterForm(Form):
+    find = forms.CharField(label=gettext_lazy("Member: phone, card or name"), max_length=100,
+                           required=False,
+                           widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off"}))
     since = forms.DateField(label=gettext_lazy("From"), required=False, widget=DateInput())
     until = forms.DateField(label=gettext_lazy("To"), required=False, widget=DateInput())
     store = forms.TypedChoiceField(label=gettext_lazy("Store"), required=False, coerce=int,
                                    empty_value=None)
     cashier = forms.TypedChoiceField(label=gettext_lazy("Cashier"), required=False,
                                      coerce=int, empty_value=None)
-    find = forms.CharField(label=gettext_lazy("Member: phone, card or name"), max_length=100,
-                           required=False,
-                           widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off"}))
     member = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1,
                                 widget=forms.HiddenInput)
     amount_min = AmountField(label=gettext_lazy("Amount from"))
@@ -245,7 +247,8 @@ def sale(request, purchase_id: int):
                                                  account_id=purchase.account_id)
                .order_by("seq")]
     quoted = {line["line_id"]: line for line in purchase.quote.get("lines", [])}
-    lines = [{"line": line, "quote": quoted.get(line.line_id, {})}
+    lines = [{"line": line, "quote": quoted.get(line.line_id, {}),
+              "percent": _percent(quoted.get(line.line_id, {}).get("accrual_percent_bp"))}
              for line in sorted(purchase.lines.all(), key=lambda line: line.pk)]
     program = program_of(merchant)
     tiers = program.tiers if program is not None else {}
@@ -258,11 +261,19 @@ def sale(request, purchase_id: int):
         "store": store, "cashier": counters.display_name(cashier) if cashier else "",
         "lines": lines, "entries": entries, "refunds": refunds,
         "quote": purchase.quote, "currency": merchant.currency,
+        "accrual_percent": _percent(purchase.quote.get("effective_accrual_bp")),
         "program": program and program.config,
         "tier_before": getattr(tiers.get(purchase.tier_before), "name", purchase.tier_before),
         "tier_after": getattr(tiers.get(purchase.tier_after), "name", purchase.tier_after),
         "paid": purchase.total - purchase.discount - purchase.points_spent_money,
     })
+
+
+def _percent(basis_points) -> str:
+    """Basis points as a percent in the active language: 550 -> "5.5 %" ("5,5 %" in ru)."""
+    if type(basis_points) is not int:
+        return ""
+    return format_percent(Decimal(basis_points) / 10_000, "#,##0.##\u00a0%", locale=locale())
 
 
 urlpatterns = [
