@@ -96,7 +96,11 @@ class Member(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["merchant", "person"], name="member_person_unique")
         ]
-        indexes = [models.Index(fields=["merchant", "registered_at"], name="member_registered")]
+        indexes = [
+            models.Index(fields=["merchant", "registered_at"], name="member_registered"),
+            # The cabinet's member list: one merchant's members newest first, paged by id.
+            models.Index(fields=["merchant", "-id"], name="member_merchant_newest"),
+        ]
 
     def __str__(self):
         return self.full_name or str(self.person)
