@@ -1,0 +1,3 @@
+"""Settings: settings_audit (to come)."""
+
+urlpatterns = []

@@ -1,0 +1,3 @@
+"""Settings: settings_messages (to come)."""
+
+urlpatterns = []

@@ -1,0 +1,3 @@
+"""Settings: settings_webhooks (to come)."""
+
+urlpatterns = []
