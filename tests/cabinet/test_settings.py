@@ -14,7 +14,7 @@ from kopilka.tenancy import counter as counters
 from kopilka.tenancy.models import Invitation, Staff, Store, Terminal
 from tests.cabinet.tools import owner_of, staff_client
 
-SECTIONS = ("stores", "devices", "staff", "keys", "tokens")
+SECTIONS = ("stores", "devices", "staff", "keys", "tokens", "webhooks")
 
 
 def store_of(tenant) -> Store:
