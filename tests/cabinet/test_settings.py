@@ -14,7 +14,8 @@ from kopilka.tenancy import counter as counters
 from kopilka.tenancy.models import Invitation, Staff, Store, Terminal
 from tests.cabinet.tools import owner_of, staff_client
 
-SECTIONS = ("stores", "devices", "staff", "keys", "tokens", "webhooks")
+SECTIONS = ("stores", "devices", "staff", "keys", "tokens", "webhooks", "messages",
+            "sms")
 
 
 def store_of(tenant) -> Store:
