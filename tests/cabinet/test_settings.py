@@ -15,7 +15,7 @@ from kopilka.tenancy.models import Invitation, Staff, Store, Terminal
 from tests.cabinet.tools import owner_of, staff_client
 
 SECTIONS = ("stores", "devices", "staff", "keys", "tokens", "webhooks", "messages",
-            "sms")
+            "sms", "audit")
 
 
 def store_of(tenant) -> Store:

@@ -192,7 +192,7 @@ def device_sign_out(request, terminal_id: int):
     terminal = one(Terminal.objects.filter(merchant=cabinet.merchant,
                                            kind=Terminal.Kind.BROWSER), terminal_id)
     counters.sign_out_device(terminal, by=cabinet.staff, actor=cabinet.principal.actor)
-    messages.success(request, _("%(name)s is signed out: it is no counter any more.")
+    messages.success(request, _("%(name)s is signed out: it is no longer a counter.")
                      % {"name": terminal.name})
     return redirect("cabinet:settings-devices")
 

@@ -72,8 +72,8 @@ def key_revoke(request, terminal_id: int):
 
 class TokenForm(Form):
     staff = forms.TypedChoiceField(label=gettext_lazy("Acts as"), coerce=int,
-                                   help_text=gettext_lazy("The token may what this person's "
-                                                          "role may."))
+                                   help_text=gettext_lazy("It may do what this person's "
+                                                          "role allows."))
     name = forms.CharField(label=gettext_lazy("What it is for"), max_length=200)
 
     def __init__(self, *args, people, **kwargs):
