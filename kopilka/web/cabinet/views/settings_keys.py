@@ -60,10 +60,10 @@ def keys(request):
 
 @require_http_methods(["POST"])
 @cabinet_view("manage_stores")
-def key_revoke(request, terminal_id: int):
+def key_revoke(request, key_id: int):
     cabinet = request.cabinet
     terminal = one(Terminal.objects.filter(merchant=cabinet.merchant, kind=Terminal.Kind.API),
-                   terminal_id)
+                   key_id)
     tenancy.revoke_terminal(terminal, actor=cabinet.principal.actor)
     messages.success(request, _("The key %(prefix)s… is revoked: it opens nothing any more.")
                      % {"prefix": terminal.key_prefix})
@@ -131,7 +131,7 @@ def token_revoke(request, token_id: int):
 
 urlpatterns = [
     path("settings/keys/", keys, name="settings-keys"),
-    path("settings/keys/<int:terminal_id>/revoke/", key_revoke, name="settings-key-revoke"),
+    path("settings/keys/<int:key_id>/revoke/", key_revoke, name="settings-key-revoke"),
     path("settings/tokens/", tokens, name="settings-tokens"),
     path("settings/tokens/<int:token_id>/revoke/", token_revoke, name="settings-token-revoke"),
 ]

@@ -8,7 +8,7 @@ from django import forms
 from django.conf import settings as django_settings
 from django.contrib import messages
 from django.http import Http404
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -145,11 +145,11 @@ def template(request, event: str, language: str, channel: str):
 @require_http_methods(["POST"])
 @cabinet_view("manage_messaging")
 def template_preview(request, event: str, language: str, channel: str):
-    """The preview alone, as the owner types (htmx)."""
+    """The preview alone, as the owner types (htmx; only ever a fragment)."""
     event, language, channel = _key(event, language, channel)
-    return render_page(request, "cabinet/settings/message.html", {
+    return render(request, "cabinet/settings/message.html#preview", {
         "preview": _preview(request.cabinet.merchant, event, language, channel, request.POST),
-    }, fragment="preview")
+    })
 
 
 # --- the SMS balance ----------------------------------------------------------------------------
