@@ -12,6 +12,7 @@ from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, path, reverse
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
@@ -202,7 +203,7 @@ def device_sign_out(request, terminal_id: int):
 
 def role_choices(principal: access.Principal) -> list[tuple[str, str]]:
     """The roles `principal` may give: an owner only by an owner."""
-    return [(value, label) for value, label in Staff.Role.choices
+    return [(value, capfirst(label)) for value, label in Staff.Role.choices
             if value != Staff.Role.OWNER or principal.may("manage_owners")]
 
 
