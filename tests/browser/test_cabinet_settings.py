@@ -87,3 +87,24 @@ def test_edit_a_message_with_its_preview(screen_in, alice, viewport):
         saved = Template.objects.get(merchant=alice.merchant)
     assert (saved.event, saved.language, saved.channel, saved.body, saved.enabled) == (
         "accrual", "ru", "sms", "{name}, +{points}! Ждём снова в {merchant}.", True)
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_webhooks_audit_and_sms_pages(screen, alice, viewport, settings):
+    settings.WEBHOOKS_ALLOW_PRIVATE = True
+    page = screen.page
+    sign_in(screen, alice)
+    page.locator('[data-section="webhooks"]').click()
+    page.get_by_label("URL").fill("https://hooks.example.com/kopilka")
+    page.get_by_label("purchase.committed", exact=False).first.check()
+    page.get_by_role("button", name="Add the endpoint").click()
+    expect(page.locator("[data-secret-value]")).to_have_count(1)
+    page.get_by_role("button", name="Send a test event").click()
+    expect(page.locator("[data-delivery]")).to_have_count(1)
+    screen.shot("settings-webhook")
+    screen.go("/cabinet/settings/audit/?action=webhooks.")
+    expect(page.locator("[data-entry]")).to_have_count(2)  # created, tested
+    screen.shot("settings-audit")
+    screen.go("/cabinet/settings/sms/")
+    expect(page.locator("[data-total]")).to_be_visible()
+    screen.shot("settings-sms")

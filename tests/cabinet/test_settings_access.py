@@ -37,8 +37,8 @@ def alice_ids(alice) -> dict[str, object]:
         token = ApiToken.objects.get(merchant=alice.merchant)
     return {"store_id": store.pk, "terminal_id": device.pk, "staff_id": alice.owner.pk,
             "invitation_id": invitation.pk, "token_id": token.pk, "endpoint_id": endpoint.pk,
-            "delivery_id": delivery.pk, "key_id": alice.terminal.pk, "event": "accrual", "language": "en",
-            "channel": "sms"}
+            "delivery_id": delivery.pk, "key_id": alice.terminal.pk, "event": "accrual",
+            "language": "en", "channel": "sms"}
 
 
 def fill(pattern: URLPattern, ids: dict) -> str:

@@ -99,3 +99,10 @@ def test_a_manager_gets_403(alice):
     assert client.post("/cabinet/settings/webhooks/", NEW).status_code == 403
     with scopes_disabled():
         assert not Endpoint.objects.filter(merchant=alice.merchant).exists()
+
+
+def test_the_events_are_described_in_the_users_language(alice):
+    english = owner_of(alice).get("/cabinet/settings/webhooks/").content.decode()
+    assert "purchase.committed: A purchase was recorded (points spent and accrued)." in english
+    russian = owner_of(alice, language="ru").get("/cabinet/settings/webhooks/").content.decode()
+    assert "purchase.committed: Записана покупка (списание и начисление баллов)." in russian

@@ -31,10 +31,14 @@ class EndpointForm(Form):
                           widget=forms.URLInput(attrs={"inputmode": "url"}))
     description = forms.CharField(label=gettext_lazy("Description"), max_length=200,
                                   required=False)
-    events = forms.MultipleChoiceField(
-        label=gettext_lazy("Events"), widget=forms.CheckboxSelectMultiple,
-        choices=[(name, f"{name}: {text}") for name, text in CATALOGUE.items()])
+    events = forms.MultipleChoiceField(label=gettext_lazy("Events"),
+                                       widget=forms.CheckboxSelectMultiple)
     active = forms.BooleanField(label=gettext_lazy("On"), required=False, initial=True)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)  # the events' words in the language of the request
+        self.fields["events"].choices = [(name, f"{name}: {text}")
+                                         for name, text in CATALOGUE.items()]
 
 
 def _fields(endpoint: Endpoint) -> dict:
