@@ -7,7 +7,6 @@ import json
 from datetime import datetime, time, timedelta
 
 from django import forms
-from django.db.models import Q
 from django.urls import path
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -66,9 +65,15 @@ def _cursor(text: str) -> tuple[datetime, int] | None:
     return (parsed, int(pk)) if parsed and parsed.tzinfo and pk.isdigit() else None
 
 
-def entries(merchant, *, actor=None, action="", object_type="", object_id="", start=None,
-            end=None, after: tuple[datetime, int] | None = None, limit: int = PAGE):
+def entries(merchant, *, limit: int = PAGE, **filters):
     """One page of the merchant's audit entries, newest first, and whether more follow."""
+    found = list(rows_of(merchant, **filters)[:limit + 1])
+    return found[:limit], len(found) > limit
+
+
+def rows_of(merchant, *, actor=None, action="", object_type="", object_id="", start=None,
+            end=None, after: tuple[datetime, int] | None = None):
+    """The merchant's entries under the filters, newest first, after the cursor."""
     rows = AuditEntry.objects.filter(merchant=merchant)
     if actor is not None:
         rows = rows.filter(actor_user_id=actor)
@@ -84,9 +89,9 @@ def entries(merchant, *, actor=None, action="", object_type="", object_id="", st
         rows = rows.filter(created_at__lt=_midnight(end + timedelta(days=1)))
     if after is not None:
         moment, pk = after
-        rows = rows.filter(Q(created_at__lt=moment) | Q(created_at=moment, pk__lt=pk))
-    found = list(rows.order_by("-created_at", "-pk")[:limit + 1])
-    return found[:limit], len(found) > limit
+        # (time, id) < (moment, pk), written so the time is an index range condition
+        rows = rows.filter(created_at__lte=moment).exclude(created_at=moment, pk__gte=pk)
+    return rows.order_by("-created_at", "-pk")
 
 
 @require_http_methods(["GET", "HEAD"])
