@@ -112,3 +112,21 @@ def test_a_manager_may_not_edit_the_texts(alice):
     assert client.post(URL + "preview/", {"body": "x"}).status_code == 403
     _cashier, cashier = staff_client(alice, Staff.Role.CASHIER)
     assert cashier.get("/cabinet/settings/sms/").status_code == 403
+
+
+def test_the_owner_chooses_what_happens_when_the_money_is_out(alice):
+    client = owner_of(alice)
+    assert 'name="transactional_when_empty"' in client.get("/cabinet/settings/sms/"
+                                                          ).content.decode()
+    assert client.post("/cabinet/settings/sms/policy/",
+                       {"transactional_when_empty": "send"}).status_code == 302
+    with scopes_disabled():
+        assert billing.account(alice.merchant).transactional_when_empty == "send"
+    client.post("/cabinet/settings/sms/policy/", {"transactional_when_empty": "never"})
+    with scopes_disabled():
+        assert billing.account(alice.merchant).transactional_when_empty == "send"
+    _manager, manager = staff_client(alice, Staff.Role.MANAGER)
+    assert 'name="transactional_when_empty"' not in manager.get("/cabinet/settings/sms/"
+                                                                ).content.decode()
+    assert manager.post("/cabinet/settings/sms/policy/",
+                        {"transactional_when_empty": "hold"}).status_code == 403

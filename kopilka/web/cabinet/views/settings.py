@@ -267,6 +267,8 @@ def staff_list(request):
                     "allowance": left.get(person.pk, 0),
                     "unlimited": access.role_may(person.role, "grant_unlimited"),
                     "you": person.pk == cabinet.staff.pk} for person in people],
+        "first_store": Store.objects.filter(merchant=merchant, active=True).order_by("name")
+        .first(),
         "invited": Invitation.objects.filter(merchant=merchant,
                                              status=Invitation.Status.PENDING).order_by("email"),
     }, status=422 if form.is_bound else 200)

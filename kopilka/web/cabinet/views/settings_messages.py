@@ -20,7 +20,7 @@ from kopilka.core.placeholders import PLACEHOLDERS
 from kopilka.messaging import billing
 from kopilka.messaging import services as messaging
 from kopilka.messaging.defaults import DEFAULTS
-from kopilka.messaging.models import Channel, Event, Settings, SmsEntry
+from kopilka.messaging.models import Channel, Event, Settings, SmsAccount, SmsEntry
 from kopilka.web.cabinet.session import cabinet_view
 from kopilka.web.cabinet.views.settings import bound, refuse
 from kopilka.web.forms import Form
@@ -207,7 +207,30 @@ def sms(request):
                      "after": billing.money(entry.balance_after),
                      "label": labels.get(entry.event, entry.reference)} for entry in page],
         "next": page[-1].pk if more else None,
+        "policy": PolicyForm(initial={"transactional_when_empty": row.transactional_when_empty})
+        if request.cabinet.principal.may("manage_messaging") else None,
     }, status=422 if form.errors else 200)
+
+
+class PolicyForm(Form):
+    transactional_when_empty = forms.ChoiceField(
+        label=gettext_lazy("Receipts and codes when the money is out"),
+        choices=SmsAccount.WhenEmpty.choices, widget=forms.RadioSelect,
+        help_text=gettext_lazy("Offers always wait for a top-up."))
+
+
+@require_http_methods(["POST"])
+@cabinet_view("manage_messaging")
+def sms_policy(request):
+    cabinet = request.cabinet
+    form = PolicyForm(request.POST)
+    if form.is_valid():
+        billing.save_policy(cabinet.merchant, actor=cabinet.principal.actor,
+                            **form.cleaned_data)
+        messages.success(request, _("Saved."))
+    else:
+        messages.error(request, _("Choose one of the options."))
+    return redirect("cabinet:settings-sms")
 
 
 urlpatterns = [
@@ -217,4 +240,5 @@ urlpatterns = [
     path("settings/messages/<slug:event>/<slug:language>/<slug:channel>/preview/",
          template_preview, name="settings-message-preview"),
     path("settings/sms/", sms, name="settings-sms"),
+    path("settings/sms/policy/", sms_policy, name="settings-sms-policy"),
 ]
