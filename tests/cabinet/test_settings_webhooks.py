@@ -9,6 +9,7 @@ from django.test import override_settings
 from django_scopes import scopes_disabled
 
 from kopilka.core import clock
+from kopilka.core.actor import Actor
 from kopilka.tenancy.models import Staff
 from kopilka.webhooks.models import Delivery, Endpoint
 from tests.cabinet.tools import owner_of, staff_client
@@ -106,3 +107,23 @@ def test_the_events_are_described_in_the_users_language(alice):
     assert "purchase.committed: A purchase was recorded (points spent and accrued)." in english
     russian = owner_of(alice, language="ru").get("/cabinet/settings/webhooks/").content.decode()
     assert "purchase.committed: Записана покупка (списание и начисление баллов)." in russian
+
+
+@override_settings(WEBHOOKS_ALLOW_PRIVATE=True)
+def test_a_delivery_shows_its_body_and_attempts(alice, bob):
+    from kopilka.webhooks import services as webhooks
+    from kopilka.webhooks.models import Attempt
+
+    with scopes_disabled():
+        endpoint = webhooks.create_endpoint(alice.merchant, url="https://hooks.example.com/d",
+                                            events=["member.registered"], actor=Actor.cli())
+        delivery = webhooks.send_test(endpoint, actor=Actor.cli())
+        Attempt.objects.create(merchant=alice.merchant, delivery=delivery,
+                               started_at=clock.now(), duration_ms=412, status_code=503,
+                               response_body="busy, try later")
+    page = owner_of(alice).get(f"/cabinet/settings/webhooks/deliveries/{delivery.pk}/")
+    html = page.content.decode()
+    assert page.status_code == 200 and "HTTP 503 · 412 ms" in html and "busy, try later" in html
+    assert str(delivery.event_id) in html and "&quot;type&quot;: &quot;ping&quot;" in html
+    assert owner_of(bob).get(f"/cabinet/settings/webhooks/deliveries/{delivery.pk}/"
+                             ).status_code == 404

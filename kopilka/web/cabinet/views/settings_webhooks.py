@@ -2,6 +2,8 @@
 or rotated, a test ping, the delivery log (newest first, keyset pages) and redelivery. Every
 change goes through kopilka.webhooks.services, as the management API's."""
 
+import json
+
 from django import forms
 from django.contrib import messages
 from django.shortcuts import redirect
@@ -118,6 +120,18 @@ def _show(request, found: Endpoint, *, new: bool = False, form=None, status: int
     }, status=status)
 
 
+@require_http_methods(["GET", "HEAD"])
+@cabinet_view("manage_webhooks")
+def delivery(request, delivery_id: int):
+    """One delivery: the body it sends and every attempt, with the receiver's answer."""
+    found = one(Delivery.objects.filter(merchant=request.cabinet.merchant)
+                .select_related("endpoint"), delivery_id)
+    return render_page(request, "cabinet/settings/delivery.html", {
+        "delivery": found, "attempts": found.log.order_by("pk"),
+        "payload": json.dumps(found.payload, ensure_ascii=False, indent=2, sort_keys=True),
+    })
+
+
 @require_http_methods(["POST"])
 @cabinet_view("manage_webhooks")
 def redeliver(request, delivery_id: int):
@@ -136,6 +150,8 @@ def redeliver(request, delivery_id: int):
 urlpatterns = [
     path("settings/webhooks/", endpoints, name="settings-webhooks"),
     path("settings/webhooks/<int:endpoint_id>/", endpoint, name="settings-webhook"),
+    path("settings/webhooks/deliveries/<int:delivery_id>/", delivery,
+         name="settings-webhook-delivery"),
     path("settings/webhooks/deliveries/<int:delivery_id>/redeliver/", redeliver,
          name="settings-webhook-redeliver"),
 ]
