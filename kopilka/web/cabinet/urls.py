@@ -14,6 +14,10 @@ from kopilka.web.cabinet.views import (
     rewards,
     sales,
     settings,
+    settings_audit,
+    settings_keys,
+    settings_messages,
+    settings_webhooks,
     start,
 )
 
@@ -27,6 +31,10 @@ urlpatterns = [
     *sales.urlpatterns,  # sales/
     *program.urlpatterns,  # program/
     *settings.urlpatterns,  # settings/
+    *settings_keys.urlpatterns,  # settings/keys/, settings/tokens/
+    *settings_webhooks.urlpatterns,  # settings/webhooks/
+    *settings_messages.urlpatterns,  # settings/messages/, settings/sms/
+    *settings_audit.urlpatterns,  # settings/audit/
     *analytics.urlpatterns,  # analytics/
     *reviews.urlpatterns,  # reviews/
     *campaigns.urlpatterns,  # campaigns/
