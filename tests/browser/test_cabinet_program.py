@@ -12,7 +12,14 @@ from kopilka.core.actor import Actor
 from kopilka.programs import services as programs
 from kopilka.programs.config import ProgramConfig
 from kopilka.programs.models import Program
+from tests.browser.conftest import SCREENSHOTS
 from tests.cabinet.test_program import SHOP
+
+
+def view_shot(screen, name: str) -> None:
+    """What the screen shows now (not the whole page): the sticky preview where it sits."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    screen.page.screenshot(path=SCREENSHOTS / f"{name}-{screen.viewport}.png", caret="initial")
 
 
 def sign_in(screen, tenant) -> None:
@@ -42,10 +49,13 @@ def test_change_silver_and_see_the_preview_then_save(screen, alice, viewport):
     page.get_by_label("Member's tier").select_option(label="Silver")
     expect(preview.locator("[data-preview-earns]")).to_have_text("105 bonuses")  # 7 %
     screen.shot("cabinet-program")
+    page.get_by_text("Change the example").click()  # folded again
     silver = page.locator("fieldset.tier", has=page.locator("legend", has_text="Silver"))
     percent = silver.get_by_label("Bonus, %")
     percent.fill("8")
     expect(preview.locator("[data-preview-earns]")).to_have_text("120 bonuses")  # 8 %, unsaved
+    silver.locator("legend").evaluate("legend => legend.scrollIntoView({block: 'start'})")
+    view_shot(screen, "cabinet-program-silver")
     with scopes_disabled():
         assert Program.objects.get(merchant=alice.merchant).version == 2  # nothing saved yet
     screen.shot("cabinet-program-preview")

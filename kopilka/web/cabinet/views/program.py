@@ -26,6 +26,7 @@ from kopilka.programs.config import ProgramConfig
 from kopilka.programs.engine import BasketLine
 from kopilka.programs.models import ProgramVersion
 from kopilka.tenancy import access
+from kopilka.tenancy import counter as counters
 from kopilka.tenancy.models import Staff
 from kopilka.web.cabinet.session import cabinet_view
 from kopilka.web.cabinet.starters import STARTERS, describe
@@ -167,7 +168,7 @@ def _who(version: ProgramVersion, names: dict) -> str:
 
 
 def _staff_names(merchant) -> dict:
-    return {staff.user.email: (staff.user.get_full_name() or staff.user.email)
+    return {staff.user.email: counters.display_name(staff)
             for staff in Staff.objects.select_related("user").filter(merchant=merchant)}
 
 
