@@ -8,6 +8,7 @@ an old version again as a new one.
 
 from decimal import Decimal
 
+from babel.dates import get_day_names
 from babel.numbers import format_currency, format_decimal, get_currency_precision
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -136,6 +137,7 @@ CHOICES = {
     "half_up": gettext_lazy("to the nearest"),
     "up": gettext_lazy("up"),
     "none": gettext_lazy("never"),
+    "kind:none": gettext_lazy("no discount"),
     "after_accrual": gettext_lazy("after the accrual"),
     "after_last_purchase": gettext_lazy("after the last purchase"),
     "fixed_dates": gettext_lazy("on fixed dates"),
@@ -200,7 +202,10 @@ class _Words:
         if key in _POINTS:
             return points_number(value, self.precision, self.locale)
         if key in _CHOICE:
-            return str(CHOICES.get(value, value))
+            return str(CHOICES.get(f"{key}:{value}", CHOICES.get(value, value)))
+        if key == "weekdays":
+            names = get_day_names("abbreviated", locale=self.locale)
+            return ", ".join(names[day - 1] for day in value)
         if key == "brackets":
             return "; ".join(f"{self.money(step['from'])}: {self.percent(step['percent'])}"
                              for step in value)
@@ -228,7 +233,8 @@ def changes(old: dict | None, new: dict, currency: str, locale: str) -> list[str
     old_words, new_words = _Words(old, currency, locale), _Words(new, currency, locale)
     lines: list[str] = []
     told: set[tuple] = set()  # added or removed tiers, rules and chains: one line each
-    for path in sorted(before.keys() | after.keys(), key=lambda p: [str(x) for x in p]):
+    # In the configuration's own order (type first, tiers and rules last), removed ones after.
+    for path in [*after, *(path for path in before if path not in after)]:
         was, now = before.get(path), after.get(path)
         if was == now:
             continue

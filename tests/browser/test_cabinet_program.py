@@ -69,3 +69,16 @@ def test_change_silver_and_see_the_preview_then_save(screen, alice, viewport):
     expect(page.locator("[data-version='3'] [data-changes] li")).to_have_text(
         ["Silver tier accrual: 7\u00a0% → 8\u00a0%"])
     screen.shot("cabinet-program-versions")
+    # Back to version 2 from its page: a new version 4 equal to it.
+    page.get_by_role("link", name="Version 2", exact=True).click()
+    expect(page.locator("[data-changes] li")).to_have_text(
+        ["Silver tier accrual: 8\u00a0% → 7\u00a0%"])
+    screen.shot("cabinet-program-version")
+    page.get_by_role("button", name="Bring version 2 back").click()
+    expect(page.locator(".toast")).to_contain_text("Version 2 is back as version 4.")
+    expect(page.locator("[data-version='4'] [data-changes] li")).to_have_text(
+        ["Silver tier accrual: 8\u00a0% → 7\u00a0%"])
+    with scopes_disabled():
+        program = Program.objects.get(merchant=alice.merchant)
+    assert program.version == 4
+    assert [tier["accrual"]["percent"] for tier in program.config["tiers"]] == ["5", "7"]

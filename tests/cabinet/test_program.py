@@ -3,6 +3,7 @@ service (a version each time), errors next to their fields in the user's languag
 preview computed by the engine on unsaved answers with exact figures, who may look and who may
 save, the history of changes in words and the roll back."""
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -211,7 +212,9 @@ def test_a_manager_may_look_but_not_save(shop):
     assert page.status_code == 200
     text = page.content.decode()
     assert "Save the program" not in text and "only the owner or an administrator" in text
-    assert 'name="type" value="bonus" disabled' in text or "disabled" in text
+    assert re.search(r'<input[^>]*name="tier-0-accrual_percent"[^>]*disabled', text)
+    assert re.search(r'<select[^>]*name="preview-tier"[^>]*>', text)  # the example stays open
+    assert not re.search(r'<select[^>]*name="preview-tier"[^>]*disabled', text)
     data = answers(owner_of(shop))
     assert client.post("/cabinet/program/", data).status_code == 403
     assert f"75{NBSP}bonuses" in client.post("/cabinet/program/preview/", {
@@ -271,3 +274,71 @@ def test_another_merchants_version_is_404(shop, bob):
 def test_the_templates_stay_one_click_away(shop):
     page = owner_of(shop).get("/cabinet/program/templates/").content.decode()
     assert 'href="/cabinet/program/cafe/"' in page
+
+
+@pytest.mark.parametrize("changes", [
+    {"tier-0-accrual_percent": "1e400"}, {"tier-0-name": "\x00"}, {"point_value": "NaN"},
+    {"tier-TOTAL_FORMS": "100000"}, {"rule-0-weekdays": ["9"]}, {"preview-amount": "-5"},
+    {"tier-0-accrual_steps": "0: 5; x"}, {"tier-0-accrual_kind": "progressive",
+                                          "tier-0-accrual_steps": "0: 5; 0: 6"},
+    {"chains": '[{"code": "x"}]'}, {"expiry_mode": "fixed_dates", "expiry_dates": "02-30"},
+    {"rule-0-rest": "not json"}, {"points_precision": "0", "welcome_bonus": "0.5"},
+])
+def test_odd_input_is_a_form_error_never_a_500(shop, changes):
+    client = owner_of(shop)
+    data = {**answers(client), **changes}
+    saved_response = client.post("/cabinet/program/", data)
+    assert saved_response.status_code in (302, 422)
+    assert client.post("/cabinet/program/preview/", data).status_code == 200
+
+
+def test_what_the_page_does_not_show_is_kept_on_save(shop):
+    with scopes_disabled():
+        config = Program.objects.get(merchant=shop.merchant).config
+    config["rules"][0]["conditions"].update(skus=["latte-l"], payment_methods=["card"],
+                                            member_tags_any=["vip"])
+    config["chains"] = [{"code": "winback", "name": "Win back", "segment": {"kind": "all"},
+                         "steps": [{"after_days": 30, "gift": {"points": 10000,
+                                                                "validity_days": 14}}]}]
+    programs.save_program(shop.merchant, config, actor=Actor.cli())
+    client = owner_of(shop)
+    data = answers(client)
+    assert data["rule-0-rest"] and '"winback"' in data["chains"]
+    assert client.post("/cabinet/program/", {**data, "rule-0-add_percent": "1"}
+                       ).status_code == 302
+    rule = saved().rules[0]
+    assert (rule.conditions.skus, rule.conditions.payment_methods,
+            rule.conditions.member_tags_any, rule.effects.add_percent) == \
+        (("latte-l",), ("card",), ("vip",), Decimal(1))
+    assert saved().chains[0].steps[0].gift.points == 10000
+
+
+def test_changes_in_words_in_russian():
+    from copy import deepcopy
+
+    from django.utils import translation
+
+    old = ProgramConfig.model_validate(SHOP).model_dump(mode="json", by_alias=True)
+    new = deepcopy(old)
+    new["rules"][0]["conditions"]["weekdays"] = [6, 7]
+    new["tiers"][1]["threshold"] = 600000
+    new["max_redeem_percent"] = "30"
+    new["expiry"] = {"mode": "after_accrual", "days": 90}
+    new["birthday"] = {"extra_percent": "2.5", "days_before": 0, "days_after": 3}
+    new["type"] = "hybrid"
+    new["tiers"][0]["discount"] = {"kind": "percent", "percent": "3"}
+    with translation.override("ru"):
+        lines = versions.changes(old, new, "RUB", "ru")
+    assert lines == [  # in the configuration's order
+        "Тип программы: бонусная → бонусы и скидка",
+        "Доля чека, которую можно оплатить баллами: 50\u00a0% → 30\u00a0%",
+        "Баллы сгорают: никогда → после начисления",
+        "Дней до сгорания баллов: — → 90",
+        "Доп. начисление в день рождения: — → 2,5\u00a0%",
+        "Дней до дня рождения: — → 0",
+        "Дней после дня рождения: — → 3",
+        "Уровень Bronze, схема скидки: без скидки → процент",
+        "Уровень Bronze, скидка: — → 3\u00a0%",
+        "Уровень Silver, порог: 5\u00a0000,00\u00a0₽ → 6\u00a0000,00\u00a0₽",
+        "Правило Morning, дни недели: пн, вт, ср, чт, пт → сб, вс",
+    ]
