@@ -82,3 +82,23 @@ def test_change_silver_and_see_the_preview_then_save(screen, alice, viewport):
         program = Program.objects.get(merchant=alice.merchant)
     assert program.version == 4
     assert [tier["accrual"]["percent"] for tier in program.config["tiers"]] == ["5", "7"]
+
+
+@pytest.mark.parametrize("viewport", ["pixel-7"])
+def test_the_preview_in_russian(screen_in, alice, viewport):
+    with scopes_disabled():
+        programs.save_program(alice.merchant, SHOP, actor=Actor.cli())
+    screen = screen_in("ru")
+    page = screen.page
+    screen.go("/cabinet/signin/?next=/cabinet/program/")
+    page.locator("#id_email").fill(alice.owner.user.email)
+    page.locator("#id_password").fill(alice.owner_password)
+    page.get_by_role("button", name="Войти").click()
+    expect(page.locator("h1")).to_have_text("Ваша программа")
+    preview = page.locator("#program-preview")
+    expect(preview.locator("[data-preview]")).to_have_text(
+        "Покупка на 1\u00a0500,00\u00a0₽ в пятницу в 10:00, клиент уровня Bronze:")
+    expect(preview.locator("[data-preview-earns]")).to_have_text("75\u00a0бонусов")
+    page.get_by_label("Бонус, %").first.fill("4,5")  # Bronze, typed with a comma
+    expect(preview.locator("[data-preview-earns]")).to_have_text("67,5\u00a0бонуса")
+    view_shot(screen, "cabinet-program-ru")
