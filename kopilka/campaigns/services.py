@@ -37,7 +37,11 @@ from kopilka.core.errors import Conflict, DomainError, InvalidInput, NotFound
 from kopilka.core.phones import mask_phone
 from kopilka.ledger.models import Lot
 from kopilka.members.models import Member
+from kopilka.messaging import render
+from kopilka.messaging import services as messaging
+from kopilka.messaging.models import Event
 from kopilka.processing import grants
+from kopilka.tenancy import access
 from kopilka.tenancy.models import Merchant, Staff
 
 MAX_BATCH = 1_000_000
@@ -480,3 +484,93 @@ def campaign(merchant: Merchant, campaign_id: int) -> Campaign:
     if found is None:
         raise NotFound(_("No such campaign."))
     return found
+
+
+# --- codes that name no merchant: the QR link under the cap, an SMS ---------------------------
+
+
+class NotAMember(Conflict):
+    """The code is right but the person has no card at its merchant yet: join first."""
+
+    def __init__(self, merchant: Merchant):
+        super().__init__(_("This code is from %(shop)s, where you have no card yet: join, then "
+                           "activate the code.") % {"shop": merchant.name}, field="code")
+        self.merchant = merchant
+
+
+def locate(code: str, *, phone: str, ip: str | None = None) -> tuple[Merchant, Member]:
+    """The merchant of a code that came without one, and the member there of the person with
+    `phone`. A wrong code counts as a guess of the phone and the address; a right one of a
+    shop where the person has no card raises NotAMember (and costs nothing)."""
+    normal = secret.normalise(code)
+    if not normal:
+        raise InvalidInput(_("Enter the code."), field="code")
+    check_lockout(phone, ip)
+    merchant = merchant_of_code(normal)
+    if merchant is None:
+        raise _wrong(None, normal, phone, ip)
+    with scopes_disabled():
+        member = Member.objects.select_related("person", "merchant").filter(
+            merchant=merchant, person__phone=phone).first() if phone else None
+    if member is None:
+        raise NotAMember(merchant)
+    return merchant, member
+
+
+SMS_KEYWORDS = ("CODE", "КОД")
+
+
+def code_in_sms(text: str) -> str | None:
+    """The code in an SMS: "CODE 7XQ29F4K" (or КОД, any case); None for any other text."""
+    words = text.strip().split()
+    if len(words) >= 2 and words[0].upper() in SMS_KEYWORDS:
+        return "".join(words[1:])
+    return None
+
+
+@dataclass(frozen=True)
+class SmsAnswer:
+    reply: str
+    activated: Activated | None
+    merchant: Merchant | None
+
+
+def activate_by_sms(phone: str, text: str, *, actor: Actor) -> SmsAnswer | None:
+    """An inbound SMS with a code: activate it for the member with the sender's phone and
+    write the reply (queued as an SMS from the code's merchant when it is known). None when
+    the text holds no code."""
+    code = code_in_sms(text)
+    if code is None:
+        return None
+    merchant = None
+    activated = None
+    try:
+        merchant, member = locate(code, phone=phone)
+    except NotAMember as refused:
+        merchant = refused.merchant
+        with translation.override(merchant.language):
+            reply = _("This code is from %(shop)s. Join at the counter or in the wallet, "
+                      "then send the code again.") % {"shop": merchant.name}
+    except DomainError as refused:
+        reply = str(refused.detail)
+    else:
+        principal = access.Principal.for_member(member, ip=actor.ip)
+        with access.enter(principal), translation.override(merchant.language):
+            try:
+                activated = activate(merchant, member, code, Activation.Channel.SMS,
+                                     actor=principal.actor)
+            except DomainError as refused:
+                reply = str(refused.detail)
+            else:
+                fmt = render.formats(merchant, merchant.language)
+                reply = render.render(_("+{points} for the code. Your balance: {balance}."),
+                                      merchant, fmt, {"points": activated.points,
+                                                      "balance": activated.available})
+                if activated.campaign.text:
+                    reply = f"{reply} {activated.campaign.text}"
+    reply = reply.replace("{", "(").replace("}", ")")  # no placeholders in a reply
+    if merchant is not None:
+        with access.enter(access.Principal.system(merchant)), transaction.atomic():
+            messaging.queue(merchant, event=Event.ONE_TIME_CODE, recipient=phone,
+                            context={}, body=reply)
+    return SmsAnswer(reply=reply, activated=activated, merchant=merchant)
