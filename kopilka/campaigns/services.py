@@ -366,10 +366,10 @@ def _maybe_alert(campaign: Campaign, now: datetime) -> None:
     if not addresses:
         return
     with translation.override(merchant.language):
-        subject = _("%(merchant)s: someone is guessing the codes of \u201c%(campaign)s\u201d") % {
+        subject = _("%(merchant)s: someone is guessing the codes of “%(campaign)s”") % {
             "merchant": merchant.name, "campaign": campaign.name}
         body = _(
-            "Campaign \u201c%(campaign)s\u201d got %(count)s wrong codes within the last hour. "
+            "Campaign “%(campaign)s” got %(count)s wrong codes within the last hour. "
             "Someone may be trying to guess codes.\n\nWhile it lasts, a phone or an address "
             "with a few wrong codes is locked out of this campaign. Nothing else needs doing; "
             "if it goes on, make the codes of the next batch longer.") % {
