@@ -159,3 +159,43 @@ def test_check_character_catches_one_wrong_character():
         for ch in Alphabet.CLEAR:
             if ch != code[i]:
                 assert not secret.check_ok(code[:i] + ch + code[i + 1:], Alphabet.CLEAR)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_devices_racing_for_one_code_grant_it_once(alice):
+    """Two requests with the same code at the same moment: one activation, one grant."""
+    import threading
+
+    from django.db import connections
+    from django.utils import translation
+
+    with scope(merchant=alice.merchant):
+        campaign = campaigns.create_campaign(alice.merchant, name="Race",
+                                             starts_on=dt.date(2020, 1, 1), points=70,
+                                             actor=ACTOR)
+        batch = campaigns.create_batch(campaign, count=10, length=8, actor=ACTOR)
+        code = campaigns.take_sheet(batch, actor=ACTOR)[0]
+        before = balance(alice.member)
+    outcomes: list[str] = []
+    start = threading.Barrier(2)
+
+    def attempt():
+        try:
+            start.wait()
+            with scope(merchant=alice.merchant), translation.override("en"):
+                campaigns.activate(alice.merchant, alice.member, code, "wallet", actor=ACTOR)
+            outcomes.append("ok")
+        except Conflict as refused:
+            outcomes.append(str(refused.detail))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=attempt) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["You have already activated this code.", "ok"]
+    with scope(merchant=alice.merchant):
+        assert balance(alice.member) == before + 70
+        assert Activation.objects.count() == 1
