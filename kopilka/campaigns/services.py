@@ -31,7 +31,7 @@ from django_scopes import scopes_disabled
 
 from kopilka.campaigns import secret
 from kopilka.campaigns.models import Activation, Alphabet, Campaign, CodeBatch, Guess, SecretCode
-from kopilka.core import audit, clock
+from kopilka.core import audit, clock, events
 from kopilka.core.actor import Actor
 from kopilka.core.errors import Conflict, DomainError, InvalidInput, NotFound
 from kopilka.core.phones import mask_phone
@@ -466,6 +466,9 @@ def activate(merchant: Merchant, member: Member, code: str, channel: str, *, act
                                            "member": member.pk, "points": points,
                                            "channel": channel, "phone": mask_phone(phone)
                                            if phone else ""})
+        events.publish(events.CodeActivated(
+            merchant=merchant, activation=activation, member=member, points=points,
+            available=granted.available, pending=granted.pending))
     return Activated(activation, campaign, points, granted.available, granted.pending)
 
 

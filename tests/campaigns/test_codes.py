@@ -12,6 +12,7 @@ from django_scopes import scope, scopes_disabled
 from kopilka.campaigns import secret
 from kopilka.campaigns import services as campaigns
 from kopilka.campaigns.models import Activation, Alphabet, CodeBatch, Guess, SecretCode
+from kopilka.core import events
 from kopilka.core.actor import Actor
 from kopilka.core.errors import Conflict, InvalidInput
 from kopilka.ledger.models import Entry
@@ -61,6 +62,16 @@ def test_a_batch_of_100_codes_is_stored_as_hashes_only_after_the_download(alice,
 
 
 def test_one_activation_grants_its_points_and_a_second_use_is_refused(alice, bob, batch):
+    heard = []
+    hear = heard.append  # one bound method: unsubscribe compares by identity
+    events.subscribe(events.CodeActivated)(hear)
+    try:
+        check_once(alice, bob, batch, heard)
+    finally:
+        events.unsubscribe(events.CodeActivated, hear)
+
+
+def check_once(alice, bob, batch, heard):
     with scope(merchant=alice.merchant):
         code = zlib.decompress(bytes(CodeBatch.objects.get(pk=batch.pk).sheet)).decode() \
             .split("\n")[7]
@@ -70,6 +81,7 @@ def test_one_activation_grants_its_points_and_a_second_use_is_refused(alice, bob
         assert done.points == 50
         assert balance(alice.member) == before + 50
         assert done.available == before + 50
+        assert [(e.points, e.available) for e in heard] == [(50, before + 50)]
         entry = Entry.objects.get(cause_type="campaign_code")
         assert (entry.cause_id, entry.available_delta) == (str(done.activation.pk), 50)
         with pytest.raises(Conflict, match="already activated this code"):
