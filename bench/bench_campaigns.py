@@ -58,8 +58,8 @@ def main() -> None:
         create_database(url)
     setup_django(url)
     from django.core.management import call_command
-    from django.test.utils import CaptureQueriesContext
     from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
     from django_scopes import scope
 
     from kopilka.campaigns import secret
