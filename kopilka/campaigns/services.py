@@ -279,14 +279,15 @@ def _locked(detail_minutes: int) -> str:
 
 
 def check_lockout(phone: str, ip: str | None, *, campaign: Campaign | None = None) -> None:
-    """Refuse (LockedOut) a phone or an address that guessed too often."""
+    """Refuse (LockedOut) a phone or an address that guessed too often; with `campaign`, only
+    the tighter rule of a campaign in a guessing storm (the general one was checked first)."""
     conf, now = limits(), clock.now()
     window = conf["WINDOW"]
     with scopes_disabled():
-        waits = [_wait(Guess.objects.filter(phone=phone), conf["PHONE"], window, now)
-                 if phone else 0,
-                 _wait(Guess.objects.filter(ip=ip), conf["ADDRESS"], window, now)
-                 if ip else 0]
+        waits = [0] if campaign is not None else [
+            _wait(Guess.objects.filter(phone=phone), conf["PHONE"], window, now)
+            if phone else 0,
+            _wait(Guess.objects.filter(ip=ip), conf["ADDRESS"], window, now) if ip else 0]
         if campaign is not None and _storming(campaign, now):
             tight = conf["STORM_PHONE"]
             if phone:
