@@ -3,10 +3,12 @@ downloads it once; a member activates a code in the wallet on a phone."""
 
 import datetime as dt
 import io
+import subprocess
 import zipfile
 from pathlib import Path
 
 import pytest
+import segno
 from django_scopes import scope, scopes_disabled
 from playwright.sync_api import expect
 
@@ -15,6 +17,7 @@ from kopilka.campaigns.models import CodeBatch
 from kopilka.core.actor import Actor
 from kopilka.processing import queries
 from kopilka.web.wallet import signin
+from tests.browser.conftest import CHROMIUM, FLAGS, new_screen
 from tests.wallet.tools import person, wallet_cookie
 
 
@@ -100,3 +103,51 @@ def test_the_owner_makes_a_batch_and_downloads_it_once(screen, alice, viewport):
     expect(row.locator("[data-downloaded]")).to_contain_text("downloaded")
     with scopes_disabled():
         assert CodeBatch.objects.get().sheet is None
+
+
+@pytest.fixture
+def camera(browser, web_server, tmp_path):
+    """A Chromium whose camera plays a video of a QR code (as in test_cashier_members.py)."""
+    playwright, _chromium = browser
+    launched = []
+
+    def open_with(text: str, viewport: str):
+        png, video = tmp_path / "qr.png", tmp_path / "qr.y4m"
+        segno.make_qr(text, error="m").save(png, scale=8, border=4)
+        subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-loop", "1", "-i", str(png),
+                        "-vf", "scale=360:360,pad=640:480:140:60:white,format=yuv420p",
+                        "-r", "15", "-t", "3", str(video)], check=True)
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+            *FLAGS, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+            f"--use-file-for-fake-video-capture={video}"])
+        launched.append(chromium)
+        made = new_screen(playwright, chromium, web_server.url, viewport, "en")
+        made.context.grant_permissions(["camera"], origin=web_server.url)
+        return made
+
+    yield open_with
+    for chromium in launched:
+        chromium.close()
+
+
+@pytest.mark.parametrize("viewport", ["pixel-7"])
+def test_a_member_scans_the_qr_under_the_cap(screen_in, camera, alice, codes, viewport):
+    screen_in("en")  # the CSP and the URLconf of the browser tests
+    # The QR printed under the cap holds the link (docs/campaigns.md); the field takes its end.
+    screen = camera(f"http://localhost:8000/my/c/{codes[9]}/", viewport)
+    try:
+        with scopes_disabled():
+            cookie = wallet_cookie(person("+79160000001"))
+        screen.context.add_cookies([{"name": signin.COOKIE, "value": cookie,
+                                     "url": screen.url}])
+        page = screen.page
+        screen.go(f"/my/shops/{alice.member.pk}/code/")
+        page.get_by_role("button", name="Scan with camera").click()
+        done = page.locator("[data-activated]")
+        expect(done.locator("h1")).to_have_text("+30\xa0bonuses", timeout=15_000)
+        expect(page.locator("[data-camera]")).to_have_count(0)  # a new page: the camera is off
+        assert screen.outside == []
+        assert screen.unexpected_console() == []
+        assert screen.violations() == []
+    finally:
+        screen.context.close()
