@@ -33,6 +33,7 @@ from kopilka.web.forms import Form
 from kopilka.web.htmx import render_page
 
 PRINT_SHEET_MAX = 5000  # codes; a QR sheet per 40 codes (A4, 5 x 8)
+XLSX_MAX = 200_000  # codes; a bigger workbook is built in memory too slowly for a request
 SHEET_COLUMNS, SHEET_ROWS = 5, 8
 
 
@@ -238,7 +239,8 @@ def link_of(code: str) -> str:
 
 
 def printer_zip(batch: CodeBatch, codes: list[str]) -> bytes:
-    """codes.csv (code, link), codes.xlsx (the same) and, for small batches, QR sheets."""
+    """codes.csv (code, link), codes.xlsx (the same, up to XLSX_MAX codes) and, for small
+    batches, QR sheets."""
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         text = io.StringIO()
@@ -246,15 +248,16 @@ def printer_zip(batch: CodeBatch, codes: list[str]) -> bytes:
         writer.writerow(["code", "link"])
         writer.writerows((code, link_of(code)) for code in codes)
         archive.writestr("codes.csv", text.getvalue())
-        book_bytes = io.BytesIO()
-        book = xlsxwriter.Workbook(book_bytes, {"constant_memory": True, "in_memory": True})
-        sheet = book.add_worksheet("codes")
-        sheet.write_row(0, 0, ["code", "link"])
-        for row, code in enumerate(codes, start=1):
-            sheet.write_string(row, 0, code)
-            sheet.write_string(row, 1, link_of(code))
-        book.close()
-        archive.writestr("codes.xlsx", book_bytes.getvalue())
+        if len(codes) <= XLSX_MAX:
+            book_bytes = io.BytesIO()
+            book = xlsxwriter.Workbook(book_bytes, {"in_memory": True})
+            sheet = book.add_worksheet("codes")
+            sheet.write_row(0, 0, ["code", "link"])
+            for row, code in enumerate(codes, start=1):
+                sheet.write_string(row, 0, code)
+                sheet.write_string(row, 1, link_of(code))
+            book.close()
+            archive.writestr("codes.xlsx", book_bytes.getvalue())
         if len(codes) <= PRINT_SHEET_MAX:
             per_page = SHEET_COLUMNS * SHEET_ROWS
             for page, start in enumerate(range(0, len(codes), per_page), start=1):
