@@ -132,6 +132,18 @@ class PointsExpiring(Event):
     at: datetime
 
 
+@dataclass(frozen=True, kw_only=True)
+class CodeActivated(Event):
+    """A member activated a campaign's secret code (campaigns.activate): `points` granted."""
+
+    name = "campaign.code_activated"
+    activation: Any  # campaigns.Activation
+    member: Any  # members.Member
+    points: int
+    available: int
+    pending: int
+
+
 Handler = Callable[[Any], None]
 _subscribers: dict[type[Event], list[tuple[Handler, bool]]] = defaultdict(list)
 
