@@ -16,7 +16,7 @@ def every_url(store_id: int) -> list[str]:
     return [reverse("cabinet:home"), reverse("cabinet:program"),
             reverse("cabinet:program-template", args=["cafe"]),
             reverse("cabinet:store-new"), reverse("cabinet:cashier", args=[store_id]),
-            reverse("cabinet:counter", args=[store_id])]
+            reverse("cabinet:counter", args=[store_id]), reverse("cabinet:referrals")]
 
 
 def store_of(tenant) -> Store:
@@ -78,7 +78,7 @@ def test_the_sweep_covers_every_cabinet_url():
 
     account = {"signup", "signin", "signout", "choose"}  # before a merchant: nothing of theirs
     names = {pattern.name for pattern in urls.urlpatterns} - account
-    assert len(every_url(1)) == len(names) == 6
+    assert len(every_url(1)) == len(names) == 7
 
 
 def test_another_merchants_store_is_404_on_every_url(alice, bob):
@@ -97,12 +97,13 @@ def test_another_merchants_store_is_404_on_every_url(alice, bob):
 
 @pytest.mark.parametrize(("role", "allowed"), [
     (Staff.Role.CASHIER, set()),
-    (Staff.Role.MANAGER, {"home", "counter"}),
-    (Staff.Role.ADMIN, {"home", "program", "template", "store", "cashier", "counter"}),
+    (Staff.Role.MANAGER, {"home", "counter", "referrals"}),
+    (Staff.Role.ADMIN, {"home", "program", "template", "store", "cashier", "counter",
+                        "referrals"}),
 ])
 def test_a_lower_role_gets_the_403_page(alice, role, allowed):
     _staff, client = staff_client(alice, role)
-    names = ["home", "program", "template", "store", "cashier", "counter"]
+    names = ["home", "program", "template", "store", "cashier", "counter", "referrals"]
     for name, url in zip(names, every_url(store_of(alice).pk), strict=True):
         response = client.get(url)
         assert response.status_code == (200 if name in allowed else 403), (name, url)
