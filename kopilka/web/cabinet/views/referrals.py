@@ -10,6 +10,7 @@ from decimal import Decimal
 from django.db.models import Count
 from django.urls import path
 from django.utils.formats import number_format
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_http_methods
@@ -23,7 +24,7 @@ from kopilka.tenancy import access
 from kopilka.web.cabinet.session import cabinet_view
 from kopilka.web.cabinet.tabs import Tab, register
 from kopilka.web.htmx import render_page
-from kopilka.web.templatetags.kopilka import points
+from kopilka.web.templatetags.kopilka import points, points_word
 
 TOP = 10
 
@@ -63,6 +64,14 @@ def settings_lines(config: ReferralProgram, program: ProgramConfig) -> list[str]
     return lines
 
 
+def _figure(amount: int, program: ProgramConfig | None) -> str:
+    """Points as a big figure: the number, and the word smaller (`figure__unit`)."""
+    if program is None:
+        return "0"
+    return format_html('{}\u00a0<span class="figure__unit">{}</span>',
+                       points(amount, program, word=False), points_word(amount, program))
+
+
 @require_http_methods(["GET", "HEAD"])
 @cabinet_view("read_analytics")
 def overview(request):
@@ -80,9 +89,8 @@ def overview(request):
         "merchant": merchant, "program": program, "config": config,
         "lines": settings_lines(config, program) if config is not None else [],
         "figures": figures,
-        "paid": points(figures.rewards_points - figures.rewards_reversed, program)
-        if program is not None else "0",
-        "gifts": points(figures.newcomer_gifts, program) if program is not None else "0",
+        "paid": _figure(figures.rewards_points - figures.rewards_reversed, program),
+        "gifts": _figure(figures.newcomer_gifts, program),
         "top": [{"member": names[row["referrer_id"]], "friends": row["friends"]}
                 for row in top],
         "may_edit": cabinet.principal.may("edit_program"),
