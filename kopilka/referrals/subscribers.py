@@ -3,7 +3,10 @@ the domain events (kopilka/core/events.py), registered by ReferralsConfig.ready.
 
 Each runs inside the operation's transaction and never on a replay: a reward is written
 exactly when the sale is (the unique constraint per purchase and level backs it), and the
-points move through processing (processing/referral.py, ledger cause "referral").
+points move through processing (processing/referral.py, ledger cause "referral"). The sale's
+and the refund's subscribers run first (`first=True`): they lock the referrers' accounts
+right after the buyer's, before analytics' day cell that every sale of the day shares, so the
+locks are always taken in one order (an account, its referrers up the chain, then the cell).
 """
 
 from datetime import timedelta
@@ -72,7 +75,7 @@ def _rewards_this(config: ReferralProgram, link: Referral, event) -> bool:
     return event.purchase.occurred_at <= link.registered_at + timedelta(days=config.days)
 
 
-@events.subscribe(events.PurchaseCommitted)
+@events.subscribe(events.PurchaseCommitted, first=True)
 def purchased(event: events.PurchaseCommitted) -> None:
     merchant, buyer, purchase = event.merchant, event.member, event.purchase
     program = programs.load(merchant)
@@ -104,7 +107,7 @@ def _proportional(total_points: int, refunded: int, paid: int) -> int:
     return total_points * refunded // paid
 
 
-@events.subscribe(events.PurchaseRefunded)
+@events.subscribe(events.PurchaseRefunded, first=True)
 def refunded(event: events.PurchaseRefunded) -> None:
     """A refund takes back the purchase's referral rewards in proportion (no buying for a
     referrer's reward and returning the goods)."""

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.utils import translation
 from pydantic import ValidationError
 
 from kopilka.core import clock
@@ -163,9 +164,9 @@ def test_invite_only_refuses_a_registration_without_an_invitation(shop):
     with pytest.raises(Forbidden) as nobody:
         shop.join("+79990000002")
     assert nobody.value.field == "referrer_code"
-    with pytest.raises(Forbidden) as too_soon:  # anna has earned nothing yet
-        shop.join("+79990000002", referrer_code=referrals.code_for(anna))
-    assert "cannot invite yet" in str(too_soon.value.detail)
+    with pytest.raises(Forbidden) as too_soon, translation.override("en"):
+        shop.join("+79990000002", referrer_code=referrals.code_for(anna))  # earned nothing yet
+    assert too_soon.value.detail == "The member who invited you cannot invite yet."
     assert not Member.objects.filter(person__phone="+79990000002").exists()
     shop.buy(anna, 20_000)  # 1 000 points earned: the right to invite
     friend = shop.join("+79990000002", referrer_code=referrals.code_for(anna))
