@@ -7,6 +7,7 @@ points move through processing (processing/referral.py, ledger cause "referral")
 and the refund's subscribers run first (`first=True`): they lock the referrers' accounts
 right after the buyer's, before analytics' day cell that every sale of the day shares, so the
 locks are always taken in one order (an account, its referrers up the chain, then the cell).
+The enrolment's runs first as well: an invite-only refusal comes before anyone else's work.
 """
 
 from datetime import timedelta
@@ -29,7 +30,7 @@ def _bp(percent: Decimal) -> int:
     return int(percent * 100)
 
 
-@events.subscribe(events.MemberEnrolled)
+@events.subscribe(events.MemberEnrolled, first=True)
 def enrolled(event: events.MemberEnrolled) -> None:
     """Record who recommended the newcomer and give the newcomer's gift; an invite-only
     program refuses a registration without a referrer who may invite (the enrolment rolls
