@@ -26,6 +26,7 @@ from kopilka.processing.models import Purchase
 from kopilka.programs import services as programs
 from kopilka.programs.config import ReferralProgram
 from kopilka.referrals.models import Code, Invitation, Referral, Reward
+from kopilka.tenancy import access
 from kopilka.tenancy.models import Merchant
 
 ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I/L
@@ -35,6 +36,9 @@ INVITATIONS_PER_DAY = 10
 
 
 def referral_program(merchant: Merchant) -> ReferralProgram | None:
+    """The merchant's referral settings; None without them (or without a program at all)."""
+    if access.context(merchant)["program"] is None:
+        return None
     return programs.load(merchant).config.referral
 
 

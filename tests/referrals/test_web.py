@@ -200,3 +200,28 @@ def test_the_cabinet_page_shows_the_settings_and_figures(referring):
     assert "Alice Coffee 1 friend" in shown
     _staff, cashier = staff_client(referring, Staff.Role.CASHIER)
     assert cashier.get("/cabinet/referrals/").status_code == 403
+
+
+def test_an_invite_only_join_page_asks_for_the_invitation_before_any_code(alice, outbox):
+    programs.save_program(alice.merchant, {**PROGRAM, "referral": {
+        **PROGRAM["referral"], "invite_only": True}}, actor=Actor.cli())
+    client = Client(headers={"Accept-Language": "en"})
+    page = client.get("/my/join/alice-coffee/")
+    assert "This program is by invitation only: open the link a member sent you" in text(page)
+    refused = client.post("/my/join/alice-coffee/", {"phone": NEWCOMER,
+                                                     "personal_data": "on"})
+    assert refused.status_code == 422
+    assert "give the code, phone or card number of the member who invited you" in text(refused)
+    assert outbox == []  # no code was sent
+    invited = client.post(f"/my/join/alice-coffee/?ref={code_of(alice.member)}",
+                          {"phone": NEWCOMER, "personal_data": "on"})
+    assert invited.status_code == 200 and "We sent a code to" in text(invited)
+
+
+def test_the_join_page_of_a_shop_without_a_program(bob):
+    from kopilka.programs.models import Program
+
+    with scopes_disabled():
+        Program.objects.filter(merchant=bob.merchant).delete()
+    page = Client(headers={"Accept-Language": "en"}).get("/my/join/bob-bakery/?ref=ABC")
+    assert page.status_code == 200

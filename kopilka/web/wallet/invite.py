@@ -123,16 +123,27 @@ def invite(request, member_id: int):
         return redirect("wallet:invite", member.pk)
 
 
+def require_invitation(merchant, ref: str) -> None:
+    """The join page's check before it sends a code: an invite-only program needs `ref` to
+    name a member who may invite (asked of every phone alike: the answer tells nobody who is
+    a member already)."""
+    with scope(merchant=merchant):
+        config = referrals.referral_program(merchant)
+        if config is not None and config.invite_only:
+            referrer = referrals.resolve(merchant, ref) if ref else None
+            referrals.refuse_uninvited(merchant, referrer, config)
+
+
 def invited_by(merchant, ref: str) -> dict:
     """For the join page: whether `ref` names a member, and the newcomer's gift."""
     ref = (ref or "").strip()[:40]
-    if not ref:
-        return {}
     with scope(merchant=merchant):
-        referrer = referrals.resolve(merchant, ref)
-        if referrer is None:
-            return {"ref": ref}
         config = referrals.referral_program(merchant)
+        referrer = referrals.resolve(merchant, ref) if ref else None
+        if referrer is None:
+            invite_only = config is not None and config.invite_only
+            return {"ref": ref, "invite_only": invite_only} if ref else {
+                "invite_only": invite_only}
         gift = ""
         if config is not None and config.newcomer_gift is not None:
             gift = points(config.newcomer_gift.points, programs.load(merchant).config)

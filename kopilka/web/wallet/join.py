@@ -117,6 +117,7 @@ def join(request, slug: str):
         with scope(merchant=merchant):
             known = Member.objects.filter(merchant=merchant, person__phone=phone).exists()
             if not code_sent:
+                invite.require_invitation(merchant, _ref(request))
                 codes.request_code(merchant, purpose=Purpose.WALLET if known
                                    else Purpose.REGISTRATION, phone=phone, ip=ip,
                                    actor=Actor(kind="member", label="wallet-join", ip=ip))
