@@ -103,4 +103,10 @@ DEFAULTS: dict[str, dict[str, tuple[str, str]]] = {
         "uk": ("Ваша картка", "{merchant}: ваша картка і бали {link}"),
         "en": ("Your card", "{merchant}: your card and points {link}"),
     },
+    # A member's invitation to a friend (referrals, CMP-3): the join link with their code.
+    "invitation": {
+        "ru": ("Приглашение", "{name} приглашает вас в {merchant}: {link}"),
+        "uk": ("Запрошення", "{name} запрошує вас до {merchant}: {link}"),
+        "en": ("An invitation", "{name} invites you to {merchant}: {link}"),
+    },
 }

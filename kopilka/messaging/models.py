@@ -45,6 +45,7 @@ class Event(models.TextChoices):
     REVIEW_REQUEST = "review_request", _("review request")
     ONE_TIME_CODE = "one_time_code", _("one-time code")
     CARD_LINK = "card_link", _("link to the member's card")
+    INVITATION = "invitation", _("invitation from a friend")
 
 
 class Settings(models.Model):

@@ -117,6 +117,7 @@ def _causes() -> dict[str, str]:
         "self_registration": _("Gift for joining by yourself"),
         "winback": _("We missed you: a gift"),
         "campaign_code": _("Campaign code"),
+        "referral": _("Bonus for a recommendation"),
         "time": _("By date"),
     }
 

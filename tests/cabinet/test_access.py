@@ -20,7 +20,7 @@ def every_url(store_id: int, version_id: int = 1) -> list[str]:
             reverse("cabinet:counter", args=[store_id]),
             reverse("cabinet:program-templates"), reverse("cabinet:program-preview"),
             reverse("cabinet:program-versions"),
-            reverse("cabinet:program-version", args=[version_id])]
+            reverse("cabinet:program-version", args=[version_id]), reverse("cabinet:referrals")]
 
 
 def store_of(tenant) -> Store:
@@ -91,7 +91,7 @@ def test_the_sweep_covers_every_cabinet_url():
     names = {name for name in names if not name.startswith("settings")}  # test_settings_access
     from tests.campaigns.test_cabinet import SWEPT  # swept there, on a campaign's ids
     names -= SWEPT
-    assert len(every_url(1)) == len(names) == 10
+    assert len(every_url(1)) == len(names) == 11
 
 
 def test_another_merchants_store_is_404_on_every_url(alice, bob):
@@ -111,14 +111,15 @@ def test_another_merchants_store_is_404_on_every_url(alice, bob):
 @pytest.mark.parametrize(("role", "allowed"), [
     # the program is read_setup to look at (everyone), edit_program to change
     (Staff.Role.CASHIER, {"program", "preview", "versions", "version"}),
-    (Staff.Role.MANAGER, {"home", "counter", "program", "preview", "versions", "version"}),
+    (Staff.Role.MANAGER, {"home", "counter", "program", "preview", "versions", "version",
+                          "referrals"}),
     (Staff.Role.ADMIN, {"home", "program", "template", "store", "cashier", "counter",
-                        "templates", "preview", "versions", "version"}),
+                        "templates", "preview", "versions", "version", "referrals"}),
 ])
 def test_a_lower_role_gets_the_403_page(alice, role, allowed):
     _staff, client = staff_client(alice, role)
     names = ["home", "program", "template", "store", "cashier", "counter", "templates",
-             "preview", "versions", "version"]
+             "preview", "versions", "version", "referrals"]
     for name, url in zip(names, every_url(store_of(alice).pk, version_of(alice).pk),
                          strict=True):
         response = client.get(url)

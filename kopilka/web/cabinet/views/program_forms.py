@@ -154,7 +154,7 @@ class ProgramForm(Form):
     redeem_requires_code = forms.BooleanField(
         label=gettext_lazy("Spending points needs a code sent to the member"), required=False)
     max_total_accrual_percent = _percent(
-        gettext_lazy("Bonuses never exceed, % of a line"),
+        gettext_lazy("Bonuses never exceed (percent of a line)"),
         help_text=gettext_lazy("A cap after all rules; empty: no cap."))
     transfers_enabled = forms.BooleanField(
         label=gettext_lazy("Members may send points to each other"), required=False)

@@ -250,6 +250,10 @@ class RegistrationForm(Form):
         label=gettext_lazy("Plastic card number"), max_length=40, required=False,
         help_text=gettext_lazy("Scan or type it. Leave empty: the phone number is the card."),
         widget=forms.TextInput(attrs={"autocomplete": "off", "data-scan-field": True}))
+    referrer = forms.CharField(
+        label=gettext_lazy("Recommended by"), max_length=40, required=False,
+        help_text=gettext_lazy("The friend's referral code, phone or card number, if any."),
+        widget=forms.TextInput(attrs={"autocomplete": "off"}))
     code = forms.CharField(
         label=gettext_lazy("Code from the SMS"), max_length=16, required=False,
         widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}))
@@ -317,6 +321,8 @@ def _enrol(request, data: dict) -> Member:
     if data["messages"]:
         consents.append(members.ConsentGiven("messages", CONSENT_TEXT_VERSION))
     profile = {key: data[key] for key in ("first_name", "birth_date") if data[key]}
+    if data.get("referrer"):
+        profile["referrer_code"] = data["referrer"]
     with transaction.atomic():  # a card number already in use registers nobody
         member = enrol.enrol(
             merchant, phone=data["phone"], actor=counter.principal.actor,
@@ -361,7 +367,7 @@ def register(request):
     try:
         created = _enrol(request, form.cleaned_data)
     except DomainError as error:
-        _add_error(form, error, {"number": "card_number"})
+        _add_error(form, error, {"number": "card_number", "referrer_code": "referrer"})
         return _page(request, {"register_form": form}, status=422)
     return _show_member(request, created, registered=True)
 
