@@ -132,6 +132,23 @@ class PointsExpiring(Event):
     at: datetime
 
 
+
+@dataclass(frozen=True, kw_only=True)
+class ReviewCreated(Event):
+    """A member rated a purchase (feedback)."""
+
+    name = "review.created"
+    review: Any  # feedback.Review
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReviewAnswered(Event):
+    """Staff answered a review in its dialog (feedback)."""
+
+    name = "review.answered"
+    review: Any  # feedback.Review
+    message: Any  # feedback.ReviewMessage
+
 Handler = Callable[[Any], None]
 _subscribers: dict[type[Event], list[tuple[Handler, bool]]] = defaultdict(list)
 
