@@ -10,7 +10,15 @@ from kopilka.feedback.models import Review, ReviewRequest
 from kopilka.members import services as members
 from kopilka.messaging.models import Message
 from tests.feedback.helpers import (
-    ACTOR, at, buy, member, rate, requests_sent, reviews_on, tick, token_of,
+    ACTOR,
+    at,
+    buy,
+    member,
+    rate,
+    requests_sent,
+    reviews_on,
+    tick,
+    token_of,
 )
 
 pytestmark = pytest.mark.django_db
