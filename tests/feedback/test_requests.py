@@ -110,7 +110,7 @@ def test_a_link_used_twice_is_refused(shop):
         assert (review.score, review.comment) == (5, "Great coffee")
         again = feedback.find_link(token)
         assert feedback.link_state(again) == "used"
-        with pytest.raises(Conflict, match="used already"):
+        with pytest.raises(Conflict, match="уже использована"):
             feedback.submit(again, score=1)
     assert Review.objects.count() == 1
 
@@ -137,7 +137,7 @@ def test_editable_for_a_day(shop):
     review.refresh_from_db()
     assert (review.score, review.comment) == (4, "Warm now")
     with time_machine.travel(at(2030, 3, 2, 14, 5), tick=False), \
-            pytest.raises(Conflict, match="one day"):
+            pytest.raises(Conflict, match="в течение суток"):
         feedback.edit(review, score=1, comment="", actor=ACTOR)
 
 
@@ -149,5 +149,5 @@ def test_a_score_is_a_whole_number_from_1_to_5(shop, score):
     tick(at(2030, 3, 1, 14))
     link = feedback.find_link(token_of(requests_sent(anna)[0]))
     with time_machine.travel(at(2030, 3, 1, 15), tick=False), \
-            pytest.raises(Exception, match="score from 1 to 5"):
+            pytest.raises(Exception, match="оценку от 1 до 5"):
         feedback.submit(link, score=score)
