@@ -157,7 +157,8 @@ def test_webhooks_review_created_and_answered(shop):
         "status": "in_progress"}
 
 
-def test_a_low_score_emails_the_owner_when_the_merchant_wants_it(shop, django_capture_on_commit_callbacks):
+def test_a_low_score_emails_the_owner_when_the_merchant_wants_it(
+        shop, django_capture_on_commit_callbacks):
     reviews_on(shop.merchant, alert_on=True, alert_score=2)
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):

@@ -3,10 +3,12 @@ review's page (change for a day, the dialog); another person's review is 404."""
 
 import pytest
 import time_machine
+from django.http import HttpResponse
 from django.test import Client
 from django_scopes import scopes_disabled
 
 from kopilka.feedback.models import Review
+from kopilka.web.wallet import signin
 from tests.feedback.helpers import at, buy, member, requests_sent, reviews_on, tick, token_of
 
 pytestmark = pytest.mark.django_db
@@ -78,11 +80,7 @@ def test_another_persons_review_is_404(sent_link, bob):
     client = Client()
     with time_machine.travel(at(2030, 3, 1, 15), tick=False):
         review_url = client.post(url, {"score": "5"})["Location"]
-    stranger = Client()
-    # Bob's member signs in by a review of their own? No: sign in the plain way, as a person.
-    from django.http import HttpResponse
-
-    from kopilka.web.wallet import signin
+    stranger = Client()  # bob's member, signed in to the wallet
     response = HttpResponse()
     signin.remember(response, bob.member.person)
     stranger.cookies[signin.COOKIE] = response.cookies[signin.COOKIE].value
