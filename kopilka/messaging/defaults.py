@@ -94,8 +94,8 @@ DEFAULTS: dict[str, dict[str, tuple[str, str]]] = {
     },
     # The shop answered the member's review: a single-use link to the dialog (feedback).
     "review_answer": {
-        "ru": ("Ответ на ваш отзыв", "{merchant} ответил на ваш отзыв: {link}"),
-        "uk": ("Відповідь на ваш відгук", "{merchant} відповів на ваш відгук: {link}"),
+        "ru": ("Ответ на ваш отзыв", "{merchant}: ответ на ваш отзыв {link}"),
+        "uk": ("Відповідь на ваш відгук", "{merchant}: відповідь на ваш відгук {link}"),
         "en": ("An answer to your review", "{merchant} answered your review: {link}"),
     },
     "one_time_code": {

@@ -109,7 +109,7 @@ def test_the_dialog_answer_reply_close(shop, outbox):
         feedback.answer(review, staff=owner, text="Простите! Ждём вас снова.", actor=ACTOR)
     assert review.status == "in_progress"
     sms = Message.objects.get(event=Event.REVIEW_ANSWER)
-    assert sms.body.startswith("Alice Coffee ответил на ваш отзыв: http://localhost:8000/my/r/")
+    assert sms.body.startswith("Alice Coffee: ответ на ваш отзыв http://localhost:8000/my/r/")
     link = feedback.find_link(LINK.search(sms.body).group(1))
     with time_machine.travel(at(2030, 3, 1, 16), tick=False):
         assert feedback.use_answer_link(link) == review
