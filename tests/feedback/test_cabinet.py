@@ -50,7 +50,8 @@ def test_the_list_filters_and_masks_phones_for_a_manager(shop, reviewed):
                           ).content.decode().count("data-review=") == 1
         bad = client.get("/cabinet/reviews/", {"score": "9", "since": "junk"})
         assert bad.status_code == 422
-        # Managers may not change the settings (admins may).
+        # Managers may not change the settings (admins may), nor see the link to them.
+        assert "/cabinet/reviews/settings/" not in text
         assert client.get("/cabinet/reviews/settings/").status_code == 403
 
 

@@ -135,6 +135,7 @@ def review_list(request):
     return render_page(request, "cabinet/reviews/list.html", {
         "form": form, "items": items, "page": page, "more": more, "query": query.urlencode(),
         "currency": merchant.currency, "section": "list",
+        "may_settings": cabinet.principal.may("manage_messaging"),
     }, status=status)
 
 
@@ -206,6 +207,7 @@ def review_detail(request, review_id: int):
         "statuses": Review.Status.choices, "editable": now < review.editable_until,
         "refusal": refusal,
         "section": "list",
+        "may_settings": cabinet.principal.may("manage_messaging"),
     }, status=status)
 
 
@@ -239,6 +241,7 @@ def review_quality(request):
         "cashiers": quality.per(merchant, start, end, "cashier_id", labels=cashiers),
         "stores": quality.per(merchant, start, end, "store_id", labels=stores),
         "section": "quality",
+        "may_settings": request.cabinet.principal.may("manage_messaging"),
     }, status=status)
 
 
@@ -281,7 +284,7 @@ def review_settings(request):
                 messages.success(request, _("Saved."))
                 return redirect("cabinet:review-settings")
     return render_page(request, "cabinet/reviews/settings.html",
-                       {"form": form, "section": "settings"}, status=status)
+                       {"form": form, "section": "settings", "may_settings": True}, status=status)
 
 
 urlpatterns = [
