@@ -5,31 +5,18 @@ role the 403 page."""
 import pytest
 from django.test import Client, override_settings
 from django.urls import reverse
-from django_scopes import scope, scopes_disabled
+from django_scopes import scopes_disabled
 
 from kopilka.tenancy.models import Staff, Store
 from tests.cabinet.tools import owner_of, signed_in, staff_client
 from tests.tenancy.tools import PASSWORD, make_staff
 
 
-def every_url(store_id: int, review_id: int) -> list[str]:
+def every_url(store_id: int) -> list[str]:
     return [reverse("cabinet:home"), reverse("cabinet:program"),
             reverse("cabinet:program-template", args=["cafe"]),
             reverse("cabinet:store-new"), reverse("cabinet:cashier", args=[store_id]),
-            reverse("cabinet:counter", args=[store_id]),
-            reverse("cabinet:reviews"), reverse("cabinet:review", args=[review_id]),
-            reverse("cabinet:review-quality"), reverse("cabinet:review-settings")]
-
-
-def review_of(tenant) -> int:
-    """A review of one of the tenant's purchases (tests/feedback/helpers.py)."""
-    from tests.feedback.helpers import member, rate, reviews_on
-    from tests.shop import Shop
-
-    with scope(merchant=tenant.merchant):
-        shop = Shop(tenant)
-        reviews_on(tenant.merchant)
-        return rate(shop, member(shop), 4).pk
+            reverse("cabinet:counter", args=[store_id])]
 
 
 def store_of(tenant) -> Store:
@@ -91,15 +78,14 @@ def test_the_sweep_covers_every_cabinet_url():
 
     account = {"signup", "signin", "signout", "choose"}  # before a merchant: nothing of theirs
     names = {pattern.name for pattern in urls.urlpatterns} - account
-    assert len(every_url(1, 1)) == len(names) == 10
+    assert len(every_url(1)) == len(names) == 6
 
 
 def test_another_merchants_store_is_404_on_every_url(alice, bob):
     client = owner_of(bob)
     theirs = store_of(alice).pk
-    review = review_of(alice)
-    for url in every_url(theirs, review):
-        if str(theirs) in url or url.endswith(f"/{review}/"):
+    for url in every_url(theirs):
+        if str(theirs) in url:
             assert client.get(url).status_code == 404, url
             assert client.post(url, {"name": "x", "action": "pin", "pin-name": "x",
                                      "pin-pin": "2580"}).status_code == 404, url
@@ -111,16 +97,13 @@ def test_another_merchants_store_is_404_on_every_url(alice, bob):
 
 @pytest.mark.parametrize(("role", "allowed"), [
     (Staff.Role.CASHIER, set()),
-    (Staff.Role.MANAGER, {"home", "counter", "reviews", "review", "review-quality"}),
-    (Staff.Role.ADMIN, {"home", "program", "template", "store", "cashier", "counter",
-                        "reviews", "review", "review-quality", "review-settings"}),
+    (Staff.Role.MANAGER, {"home", "counter"}),
+    (Staff.Role.ADMIN, {"home", "program", "template", "store", "cashier", "counter"}),
 ])
 def test_a_lower_role_gets_the_403_page(alice, role, allowed):
     _staff, client = staff_client(alice, role)
-    names = ["home", "program", "template", "store", "cashier", "counter",
-             "reviews", "review", "review-quality", "review-settings"]
-    review = review_of(alice)
-    for name, url in zip(names, every_url(store_of(alice).pk, review), strict=True):
+    names = ["home", "program", "template", "store", "cashier", "counter"]
+    for name, url in zip(names, every_url(store_of(alice).pk), strict=True):
         response = client.get(url)
         assert response.status_code == (200 if name in allowed else 403), (name, url)
         if response.status_code == 403:
@@ -147,10 +130,9 @@ def test_the_root_page_offers_the_sign_up_and_the_cabinet(db):
 def test_no_500_on_odd_input(alice):
     client = owner_of(alice)
     store = store_of(alice).pk
-    review = review_of(alice)
     odd = {"name": "\x00" * 3, "step": "save", "action": "pin", "pin-name": "a" * 500,
            "pin-pin": "٢٥٨٠", "percent": "1e400", "welcome": "-1", "double_from": "25:99"}
-    for url in every_url(store, review):
+    for url in every_url(store):
         assert client.post(url, odd).status_code in (200, 302, 405, 422), url
     assert Client().post("/cabinet/signup/", {"name": "x" * 300, "currency": "\x00"}
                          ).status_code == 422
