@@ -7,6 +7,7 @@ from kopilka.web.cabinet.views import (
     campaigns,
     home,
     members,
+    members_page,
     program,
     referrals,
     reviews,
@@ -22,6 +23,7 @@ urlpatterns = [
     *account.urlpatterns,  # sign-up, sign-in and out, choosing the business
     *start.urlpatterns,  # program templates, the first store, cashier and counter
     *members.urlpatterns,  # members/
+    *members_page.urlpatterns,  # members/<id>/
     *sales.urlpatterns,  # sales/
     *program.urlpatterns,  # program/
     *settings.urlpatterns,  # settings/
