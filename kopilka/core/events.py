@@ -144,6 +144,23 @@ class CodeActivated(Event):
     pending: int
 
 
+
+@dataclass(frozen=True, kw_only=True)
+class ReviewCreated(Event):
+    """A member rated a purchase (feedback)."""
+
+    name = "review.created"
+    review: Any  # feedback.Review
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReviewAnswered(Event):
+    """Staff answered a review in its dialog (feedback)."""
+
+    name = "review.answered"
+    review: Any  # feedback.Review
+    message: Any  # feedback.ReviewMessage
+
 Handler = Callable[[Any], None]
 _subscribers: dict[type[Event], list[tuple[Handler, bool]]] = defaultdict(list)
 

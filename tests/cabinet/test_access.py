@@ -85,9 +85,10 @@ def test_a_staff_member_of_two_businesses_chooses(alice, bob):
 def test_the_sweep_covers_every_cabinet_url():
     from kopilka.web.cabinet import urls
     from tests.cabinet.test_members_sweep import swept
+    from tests.feedback.test_cabinet_sweep import swept as reviews_swept
 
     account = {"signup", "signin", "signout", "choose"}  # before a merchant: nothing of theirs
-    names = {pattern.name for pattern in urls.urlpatterns} - account - swept()
+    names = {pattern.name for pattern in urls.urlpatterns} - account - swept() - reviews_swept()
     names = {name for name in names if not name.startswith("settings")}  # test_settings_access
     from tests.campaigns.test_cabinet import SWEPT  # swept there, on a campaign's ids
     names -= SWEPT
