@@ -14,7 +14,7 @@ from tests.shop import Shop
 def test_every_cause_kopilka_writes_is_registered_by_its_app():
     assert sorted(causes.registered()) == [
         "adjustment", "birthday", "first_purchase", "purchase", "refund", "relative_birthday",
-        "self_registration", "time", "transfer", "welcome", "winback",
+        "reward_order", "self_registration", "time", "transfer", "welcome", "winback",
     ]
     assert causes.registered()["purchase"].startswith("processing.Purchase id")
 
