@@ -55,20 +55,20 @@ def hold_points(merchant: Merchant, member: Member, *, points: int, cause_type: 
         return _result(hold, book, now)
 
 
-def _open(merchant: Merchant, hold_id: int) -> tuple[ledger.Book, Hold]:
+def _open(merchant: Merchant, hold_id: int) -> ledger.Book:
     account_id = (Hold.objects.filter(merchant=merchant, pk=hold_id)
                   .values_list("account_id", flat=True).first())
     if account_id is None:
         raise NotFound(_("No such hold."), field="hold")
-    book = ledger.Book.open(account_id=account_id)
-    return book, book.open_hold(hold_id)
+    return ledger.Book.open(account_id=account_id)
 
 
 def capture_hold(merchant: Merchant, hold_id: int, *, cause_type: str, cause_id: str,
                  actor: Actor) -> HoldResult:
     """Spend the held points now (HoldClosed if already spent, released or lapsed)."""
     with transaction.atomic():
-        book, hold = _open(merchant, hold_id)
+        book = _open(merchant, hold_id)
+        hold = book.open_hold(hold_id)
         now = clock.now()
         book.capture(hold, entry_kind=Entry.Kind.REDEEM,
                      cause=ledger.Cause(cause_type, cause_id, actor.label), at=now)
@@ -80,9 +80,11 @@ def release_hold(merchant: Merchant, hold_id: int) -> HoldResult | None:
     """Give the held points back. None if the hold was already closed (spent, released, or
     lapsed and released by the ledger): releasing is idempotent."""
     with transaction.atomic():
+        book = _open(merchant, hold_id)
         try:
-            book, hold = _open(merchant, hold_id)
+            hold = book.open_hold(hold_id)
         except HoldClosed:
+            book.save()  # opening may have released it (lapsed): keep that
             return None
         now = clock.now()
         book.release(hold, at=now)
