@@ -116,6 +116,7 @@ def _causes() -> dict[str, str]:
         "relative_birthday": _("Gift for a relative's birthday"),
         "self_registration": _("Gift for joining by yourself"),
         "winback": _("We missed you: a gift"),
+        "reward_order": _("Reward from the catalogue"),
         "time": _("By date"),
     }
 

@@ -16,7 +16,6 @@ from zoneinfo import ZoneInfo
 from django.db import transaction
 from django.db.models import Count, Q
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
 from kopilka.core import audit, clock, events
 from kopilka.core.actor import Actor
@@ -317,8 +316,7 @@ def refusal(order: Order, store: Store | None, at: datetime | None = None) -> st
         return _("This order has expired: the points went back to the member.")
     stores = list(order.item.stores.all())
     if store is not None and stores and store.pk not in {s.pk for s in stores}:
-        return ngettext("%(item)s is handed over only at %(stores)s.",
-                        "%(item)s is handed over only at %(stores)s.", len(stores)) % {
+        return _("%(item)s is handed over only at: %(stores)s.") % {
             "item": order.item.name, "stores": ", ".join(s.name for s in stores)}
     return None
 

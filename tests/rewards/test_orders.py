@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.utils import translation
 
 from kopilka.core import clock
 from kopilka.core.actor import Actor
@@ -17,6 +18,12 @@ from kopilka.tenancy.models import Store
 
 ACTOR = Actor.cli()
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    with translation.override("en"):
+        yield
 
 
 def _item(shop, name="Coffee", price=100, **kwargs):
@@ -119,7 +126,7 @@ def test_refusals_not_enough_points_out_of_stock_other_store(shop):
     order = rewards.place_order(shop.merchant, member, last.pk, actor=ACTOR)
     with pytest.raises(Conflict, match="Donut is out of stock"):  # the one is promised
         rewards.place_order(shop.merchant, member, last.pk, actor=ACTOR)
-    with pytest.raises(rewards.Refused, match="only at Station kiosk"):
+    with pytest.raises(rewards.Refused, match="only at: Station kiosk"):
         rewards.hand_over(shop.merchant, order, store=shop.tenant.terminal.store, staff=None,
                           actor=ACTOR)
     rewards.hand_over(shop.merchant, order, store=other, staff=None, actor=ACTOR)
