@@ -153,3 +153,42 @@ def test_the_cashier_scans_the_order_qr_with_the_camera(screen_in, camera, cafe,
         assert screen.violations() == []
     finally:
         screen.context.close()
+
+
+@pytest.mark.parametrize("viewport", ["pixel-7", "desktop"])
+def test_the_owner_adds_a_reward_with_a_picture_and_sees_the_orders(screen, cafe, alice,
+                                                                    tmp_path):
+    with scope(merchant=alice.merchant):
+        order = rewards.place_order(alice.merchant, cafe, Item.objects.get(name="Donut").pk,
+                                    actor=ACTOR)
+    page = screen.page
+    screen.go("/cabinet/")
+    page.get_by_label("E-mail").fill(alice.owner.user.email)
+    page.get_by_label("Password").fill(alice.owner_password)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("link", name="Rewards", exact=True).click()
+    expect(page.locator("[data-rewards] .row__title")).to_have_text(
+        ["Coffee", "Donut", "Cheesecake"])
+    page.get_by_role("link", name="Add a reward").first.click()
+    page.get_by_label("Name").fill("Croissant")
+    page.get_by_label("Price in points").fill("2")
+    page.get_by_label("In stock").fill("12")
+    upload = tmp_path / "croissant.png"
+    image = Image.new("RGB", (1600, 1200), (250, 240, 225))
+    ImageDraw.Draw(image).ellipse((400, 300, 1200, 900), fill=(214, 160, 70))
+    image.save(upload)
+    page.get_by_label("Picture").set_input_files(str(upload))
+    screen.shot("rewards-cabinet-form")
+    page.get_by_role("button", name="Add the reward").click()
+    expect(page.locator("#toasts .toast__text")).to_have_text("Croissant is in the catalogue.")
+    expect(page.locator("[data-rewards] .row__title")).to_have_text(
+        ["Coffee", "Donut", "Croissant", "Cheesecake"])
+    expect(page.locator("[data-rewards] .row__meta").nth(1)).to_have_text(
+        "10 in stock · 1 ordered")
+    croissant = page.locator("[data-rewards] .row").nth(2).locator("img")
+    expect(croissant).to_have_js_property("naturalWidth", 160)  # resized, served as WebP
+    screen.shot("rewards-cabinet-list")
+    page.get_by_role("link", name="Orders", exact=True).click()
+    expect(page.locator("[data-orders] tbody tr")).to_have_count(1)
+    expect(page.locator("[data-orders] tbody td").first).to_have_text(order.code)
+    screen.shot("rewards-cabinet-orders")
