@@ -5,7 +5,7 @@ one event (rewards/events.py). Points move only through processing's holds.
 An order's life: HELD (points held, QR shown) → HANDED_OVER (points spent, stock counted
 down), or CANCELLED by the member, or EXPIRED once `expires_at` passes. Expiry needs no job:
 the ledger stops counting a lapsed hold at once, and an order read after its time is closed
-then (`expire_lapsed`); the tick may call `expire_due` to tidy up the rest.
+then (`expire_lapsed`: the wallet, the counter and the cabinet's lists call it).
 """
 
 import secrets
@@ -276,8 +276,6 @@ def _expire_one(merchant: Merchant, order: Order, at: datetime | None = None) ->
             return True
     return False
 
-
-expire_due = expire_lapsed
 
 
 def orders_of(merchant: Merchant, member: Member):

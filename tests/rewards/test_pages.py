@@ -10,9 +10,10 @@ from django.urls import reverse
 from django_scopes import scope, scopes_disabled
 from PIL import Image
 
+from kopilka.core import clock
 from kopilka.ledger.models import Account
 from kopilka.rewards.models import Item, Order
-from kopilka.tenancy.models import Staff
+from kopilka.tenancy.models import Staff, Store
 from tests.cabinet.tools import owner_of, staff_client
 from tests.cashier.tools import at_counter
 from tests.rewards.tools import ACTOR, add_items, bobs_reward_order
@@ -153,3 +154,70 @@ def test_wallet_cancel_and_another_persons_order(alice, bob):
         account = Account.objects.get(member=alice.member)
     assert (order.status, account.available, account.held) == ("cancelled", 200, 0)
     assert ACTOR.kind == "cli"
+
+
+def test_the_owner_changes_a_reward_and_the_counter_of_another_store_refuses_it(alice):
+    with scope(merchant=alice.merchant):
+        Shop(alice).buy(alice.member, 4_000)
+        (coffee,) = add_items(alice.merchant, (("Coffee", 100),))
+        other = Store.objects.create(merchant=alice.merchant, name="Station kiosk",
+                                     created_at=clock.now())
+    client = owner_of(alice)
+    form = client.get(reverse("cabinet:reward-edit", args=[coffee.pk])).content.decode()
+    assert 'value="1"' in form  # the price as the owner typed it: 1.00 shown as 1
+    response = client.post(reverse("cabinet:reward-edit", args=[coffee.pk]), {
+        "name": "Big coffee", "price": "1,5", "stores": [other.pk], "valid_hours": "2",
+        "active": "on"})
+    assert response.status_code == 302
+    with scopes_disabled():
+        coffee.refresh_from_db()
+        assert (coffee.name, coffee.price, coffee.valid_hours, coffee.stock) == (
+            "Big coffee", 150, 2, None)
+        assert list(coffee.stores.values_list("name", flat=True)) == ["Station kiosk"]
+    wallet = signed_in(alice.member.person)
+    wallet.post(reverse("wallet:reward-place", args=[alice.member.pk, coffee.pk]))
+    with scopes_disabled():
+        order = Order.objects.get()
+    at = at_counter(alice)  # a counter of the store "Main"
+    page = at.client.get(reverse("cashier:reward-order", args=[order.pk])).content.decode()
+    assert "Big coffee is handed over only at: Station kiosk." in page
+    assert "data-hand-over" not in page
+    refused = at.client.post(reverse("cashier:reward-hand-over", args=[order.pk]))
+    assert refused.status_code == 409
+    with scopes_disabled():
+        order.refresh_from_db()
+        assert order.status == "held"
+
+
+def test_every_cabinet_reward_route_is_swept(alice, bob):
+    """Each route of the cabinet's rewards (read from its URLconf): another merchant's item is
+    a 404, a manager and a cashier get the 403 page, odd input is never a 500."""
+    from kopilka.web.cabinet.views import rewards as views
+
+    with scope(merchant=bob.merchant):
+        bobs_item, _order = bobs_reward_order(bob)
+    with scope(merchant=alice.merchant):
+        (mine,) = add_items(alice.merchant, (("Coffee", 100),))
+    owner = owner_of(alice)
+    odd = {"name": "\x00" * 3, "price": "1e400", "stock": "-1", "valid_hours": "0",
+           "stores": ["x"], "starts_on": "2026-13-45", "picture": "not a file"}
+    lower = [staff_client(alice, role)[1] for role in (Staff.Role.MANAGER, Staff.Role.CASHIER)]
+    for pattern in views.urlpatterns:
+        route = str(pattern.pattern)
+        kwargs = {"item_id": bobs_item.pk} if "item_id" in route else {}
+        if "size" in route:
+            kwargs["size"] = 160
+        url = reverse(f"cabinet:{pattern.name}", kwargs=kwargs)
+        expected = 404 if kwargs else 200
+        assert owner.get(url).status_code == expected, url
+        assert owner.post(url, odd).status_code in (404, 405) if kwargs else True
+        for client in lower:
+            assert client.get(url).status_code == 403, url
+        if kwargs:
+            kwargs["item_id"] = mine.pk
+            url = reverse(f"cabinet:{pattern.name}", kwargs=kwargs)
+        assert owner.post(url, odd).status_code in (302, 404, 405, 422), url
+    with scopes_disabled():
+        assert Item.objects.filter(merchant=alice.merchant).count() == 1
+        bobs_item.refresh_from_db()
+        assert bobs_item.name == "Bob's secret coffee"

@@ -121,6 +121,7 @@ def _item_or_404(request, item_id: int) -> Item:
 @cabinet_view("manage_rewards")
 def catalogue(request):
     merchant = request.cabinet.merchant
+    rewards.expire_lapsed(merchant)
     found = list(rewards.items(merchant))
     taken = rewards.reserved(found)
     return render_page(request, "cabinet/rewards/list.html", {
@@ -184,6 +185,7 @@ def item_edit(request, item_id: int):
 @cabinet_view("manage_rewards")
 def order_list(request):
     merchant = request.cabinet.merchant
+    rewards.expire_lapsed(merchant)  # lapsed orders show as expired (no job needed)
     status = request.GET.get("status", "")
     if status not in Order.Status.values:
         status = ""
