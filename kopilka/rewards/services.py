@@ -339,8 +339,8 @@ def hand_over(merchant: Merchant, order: Order, *, store: Store | None, staff: S
             spent = holds.capture_hold(merchant, order.hold_id, cause_type=CAUSE,
                                        cause_id=str(order.pk), actor=actor)
         except (holds.HoldClosed, holds.InsufficientPoints):
-            raise Conflict(_("The member's points for this order are gone (they expired)."),
-                           field="code") from None
+            raise Conflict(_("The member's points for this order are gone (expired, or "
+                             "taken back by a refund)."), field="code") from None
         if item.stock is not None:
             item.stock -= 1
             item.save(update_fields=["stock"])

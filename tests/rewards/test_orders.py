@@ -153,3 +153,20 @@ def test_another_merchants_order_is_not_found(shop, bob):
         rewards.order_of(bob.merchant, code=order.code)
     with pytest.raises(NotFound):
         rewards.place_order(bob.merchant, member, order.item_id, actor=ACTOR)
+
+
+def test_a_refund_that_takes_back_held_points_makes_the_hand_over_fail_cleanly(shop):
+    shop.program()
+    member = shop.join()
+    purchase = shop.buy(member, 2_000).purchase  # 5 % of 20.00: 100 points
+    order = rewards.place_order(shop.merchant, member, _item(shop).pk, actor=ACTOR)
+    assert _card(shop, member) == (0, 100, 100)
+    shop.refund(purchase)  # the refund reverses its accrual, held or not
+    assert _card(shop, member) == (0, 0, 100)
+    with pytest.raises(Conflict, match="taken back by a refund"):
+        rewards.hand_over(shop.merchant, order, store=None, staff=None, actor=ACTOR)
+    order.refresh_from_db()
+    assert order.status == Order.Status.HELD
+    rewards.cancel_order(shop.merchant, order, actor=ACTOR)
+    assert _card(shop, member) == (0, 0, 0)
+    assert verify() == (2, [])

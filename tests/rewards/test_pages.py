@@ -142,7 +142,13 @@ def test_wallet_cancel_and_another_persons_order(alice, bob):
     with scopes_disabled():
         order = Order.objects.get()
     with scope(merchant=bob.merchant):
-        _item, bobs_order = bobs_reward_order(bob)
+        bobs_item, bobs_order = bobs_reward_order(bob)
+    assert wallet.post(reverse("wallet:reward-place",
+                               args=[alice.member.pk, bobs_item.pk])).status_code == 404
+    assert wallet.get(reverse("wallet:reward-picture",
+                              args=[alice.member.pk, bobs_item.pk, 160])).status_code == 404
+    assert wallet.post(reverse("wallet:reward-cancel",
+                               args=[alice.member.pk, bobs_order.pk])).status_code == 404
     assert wallet.get(reverse("wallet:reward-order",
                               args=[alice.member.pk, bobs_order.pk])).status_code == 404
     assert wallet.get(reverse("wallet:reward-order",
