@@ -30,3 +30,12 @@ class RewardOrderClosed(Event):
 
     name = "reward.order_closed"
     order: Any
+
+
+@dataclass(frozen=True, kw_only=True)
+class RewardItemSaved(Event):
+    """The owner added (created) or changed a reward of the catalogue."""
+
+    name = "reward.item_saved"
+    item: Any  # rewards.Item
+    created: bool

@@ -23,7 +23,12 @@ from kopilka.core.errors import Conflict, InvalidInput, NotFound
 from kopilka.members.models import Member
 from kopilka.processing import holds
 from kopilka.rewards import pictures
-from kopilka.rewards.events import RewardHandedOver, RewardOrderClosed, RewardOrdered
+from kopilka.rewards.events import (
+    RewardHandedOver,
+    RewardItemSaved,
+    RewardOrderClosed,
+    RewardOrdered,
+)
 from kopilka.rewards.models import Item, Order
 from kopilka.tenancy.models import Merchant, Staff, Store
 
@@ -112,6 +117,7 @@ def create_item(merchant: Merchant, data: ItemInput, *, actor: Actor, picture=No
         item.stores.set(data.stores)
         audit.record("rewards.item.created", actor=actor, merchant=merchant, obj=item,
                      data={"name": item.name, "price": item.price, "stock": item.stock})
+        events.publish(RewardItemSaved(merchant=merchant, item=item, created=True))
     return item
 
 
@@ -129,6 +135,7 @@ def update_item(merchant: Merchant, item: Item, data: ItemInput, *, actor: Actor
         audit.record("rewards.item.changed", actor=actor, merchant=merchant, obj=item,
                      data={"name": item.name, "price": item.price, "stock": item.stock,
                            "active": item.active})
+        events.publish(RewardItemSaved(merchant=merchant, item=item, created=False))
     return item
 
 

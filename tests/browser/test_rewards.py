@@ -66,6 +66,8 @@ def order_coffee(screen, member, shots: bool) -> Order:
     page = screen.page
     wallet_signed_in(screen, member)
     screen.go(f"/my/cards/{member.pk}/")
+    if shots:
+        screen.shot("rewards-wallet-card")
     page.get_by_role("link", name="Rewards for points").click()
     expect(page.locator("[data-available]")).to_have_text("You have 2 bonuses at Alice Coffee.")
     expect(page.locator("[data-affordable] .reward-card__name")).to_have_text(["Coffee",
