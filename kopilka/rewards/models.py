@@ -72,6 +72,9 @@ class Order(models.Model):
                               related_name="+")  # where it was handed over
     handed_by = models.ForeignKey("tenancy.Staff", on_delete=models.PROTECT, null=True,
                                   blank=True, related_name="+")
+    # The wallet's form sends a key per page and item: a double tap or a resent form is the
+    # same order, not a second hold.
+    key = models.CharField(max_length=64, blank=True)
 
     objects = ScopedManager(merchant="merchant")
 
@@ -80,6 +83,8 @@ class Order(models.Model):
         verbose_name_plural = _("reward orders")
         constraints = [
             models.CheckConstraint(condition=Q(points__gt=0), name="reward_order_points_gt_0"),
+            models.UniqueConstraint(fields=["member", "key"], condition=~Q(key=""),
+                                    name="reward_order_key_unique"),
         ]
         indexes = [
             models.Index(fields=["merchant", "-created_at"], name="reward_order_merchant"),

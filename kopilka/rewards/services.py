@@ -202,20 +202,29 @@ def _lock(order: Order) -> Order:
     return Order.objects.select_for_update().select_related("item", "member").get(pk=order.pk)
 
 
-def place_order(merchant: Merchant, member: Member, item_id: int, *, actor: Actor) -> Order:
-    """Hold the item's price on the member's account and open an order with its code."""
+def place_order(merchant: Merchant, member: Member, item_id: int, *, actor: Actor,
+                key: str = "") -> Order:
+    """Hold the item's price on the member's account and open an order with its code. The
+    same `key` again (a double tap) returns the order it made, holding nothing more."""
     if member.merchant_id != merchant.pk:
         raise NotFound(_("No such member."), field="member")
+    key = key[:64]
     with transaction.atomic():
         item = (Item.objects.select_for_update().filter(merchant=merchant, pk=item_id).first())
-        if item is None or not on_offer(merchant).filter(pk=item_id).exists():
+        if item is None:
+            raise NotFound(_("This reward is not on offer."), field="item")
+        if key:  # under the item's lock: a concurrent twin waits, then finds this order
+            made = Order.objects.filter(merchant=merchant, member=member, key=key).first()
+            if made is not None:
+                return made
+        if not on_offer(merchant).filter(pk=item_id).exists():
             raise NotFound(_("This reward is not on offer."), field="item")
         if item.stock is not None and item.stock - reserved([item]).get(item.pk, 0) <= 0:
             raise Conflict(_("%(item)s is out of stock.") % {"item": item.name}, field="item")
         now = clock.now()
         order = Order.objects.create(
             merchant=merchant, item=item, member=member, points=item.price, code=new_code(),
-            created_at=now, expires_at=now + timedelta(hours=item.valid_hours))
+            created_at=now, expires_at=now + timedelta(hours=item.valid_hours), key=key)
         try:
             held = holds.hold_points(merchant, member, points=item.price, cause_type=CAUSE,
                                      cause_id=str(order.pk), expires_at=order.expires_at,

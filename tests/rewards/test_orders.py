@@ -170,3 +170,16 @@ def test_a_refund_that_takes_back_held_points_makes_the_hand_over_fail_cleanly(s
     rewards.cancel_order(shop.merchant, order, actor=ACTOR)
     assert _card(shop, member) == (0, 0, 0)
     assert verify() == (2, [])
+
+
+def test_the_same_key_twice_is_one_order_and_one_hold(shop):
+    shop.program(welcome_bonus=500)
+    member = shop.join()
+    coffee = _item(shop)
+    first = rewards.place_order(shop.merchant, member, coffee.pk, actor=ACTOR, key="k-1")
+    again = rewards.place_order(shop.merchant, member, coffee.pk, actor=ACTOR, key="k-1")
+    assert again.pk == first.pk
+    assert _card(shop, member) == (400, 500, 100)
+    other = rewards.place_order(shop.merchant, member, coffee.pk, actor=ACTOR, key="k-2")
+    assert other.pk != first.pk
+    assert _card(shop, member) == (300, 500, 200)

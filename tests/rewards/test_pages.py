@@ -2,6 +2,7 @@
 (a picture resized and served as WebP), the wallet's catalogue and order, the counter's
 hand-over; bad input, another merchant's ids, a lower role."""
 
+import re
 from io import BytesIO
 
 import pytest
@@ -103,7 +104,12 @@ def test_wallet_order_then_counter_hand_over(alice):
     later = page.split("data-later")[1].split("</ul>")[0]
     assert "Coffee" in affordable and "Donut" in affordable and "Cheesecake" not in affordable
     assert "Cheesecake" in later and "1\xa0bonus more to go" in later
-    response = wallet.post(reverse("wallet:reward-place", args=[alice.member.pk, coffee.pk]))
+    key = re.search(r'name="key" value="([^"]+)"', affordable)[1]
+    response = wallet.post(reverse("wallet:reward-place", args=[alice.member.pk, coffee.pk]),
+                           {"key": key})
+    twice = wallet.post(reverse("wallet:reward-place", args=[alice.member.pk, coffee.pk]),
+                        {"key": key})  # a double tap
+    assert twice["Location"] == response["Location"]
     with scopes_disabled():
         order = Order.objects.get()
         account = Account.objects.get(member=alice.member)

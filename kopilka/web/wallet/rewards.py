@@ -2,6 +2,8 @@
 more points (and how many), ordering one (its price held), the order's QR for the cashier,
 and cancelling it (the points back)."""
 
+import secrets
+
 from django.contrib import messages
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect
@@ -34,6 +36,7 @@ def catalogue(request, member_id: int):
                            .filter(status=Order.Status.HELD)[:RECENT_ORDERS])
     return render_page(request, "wallet/rewards.html", {
         "member": member, "summary": summary, "affordable": affordable, "later": later,
+        "order_key": secrets.token_urlsafe(16),
         "open_orders": open_orders, "tabs": _tabs(request, "card", member),
     })
 
@@ -44,7 +47,8 @@ def order(request, member_id: int, item_id: int):
     member = own_member(request, member_id)
     with as_member(request, member) as actor:
         try:
-            placed = rewards.place_order(member.merchant, member, item_id, actor=actor)
+            placed = rewards.place_order(member.merchant, member, item_id, actor=actor,
+                                         key=request.POST.get("key", ""))
         except NotFound:
             raise Http404 from None
         except DomainError as error:
