@@ -151,6 +151,18 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True  # a worker started before its 
 # Outgoing SMS and email (docs/messaging.md): a backend per channel with its options,
 # from KOPILKA_SMS_BACKEND/_OPTIONS and KOPILKA_EMAIL_CHANNEL_BACKEND/_OPTIONS.
 MESSAGING = messaging_settings(os.environ)
+# Web push to the wallet instead of SMS (docs/wallet.md, "Notifications"): on unless
+# KOPILKA_PUSH=off; only to the push services of these hosts (KOPILKA_PUSH_HOSTS, comma-
+# separated; a leading dot takes a whole domain), over https; the VAPID key pair lives in the
+# data directory unless KOPILKA_PUSH_VAPID_KEY_FILE names another file.
+PUSH_ENABLED = os.environ.get("KOPILKA_PUSH", "on").strip().lower() not in ("off", "0", "no")
+PUSH_HOSTS = [host.strip().lower() for host in os.environ.get(
+    "KOPILKA_PUSH_HOSTS",
+    "fcm.googleapis.com,updates.push.services.mozilla.com,.push.apple.com,"
+    ".notify.windows.com").split(",") if host.strip()]
+PUSH_ALLOW_HTTP = False  # tests post to a loopback push service
+PUSH_VAPID_KEY_FILE = os.environ.get("KOPILKA_PUSH_VAPID_KEY_FILE") or None
+PUSH_VAPID_SUBJECT = os.environ.get("KOPILKA_PUSH_VAPID_SUBJECT", "mailto:push@kopilka.invalid")
 # SMS billing (docs/messaging.md, "SMS billing"): merchants prepay SMS in the platform's
 # currency; each part costs SMS_PRICE minor units after SMS_FREE_PARTS free ones. From
 # KOPILKA_SMS_CURRENCY (RUB), KOPILKA_SMS_PRICE (250) and KOPILKA_SMS_FREE_PARTS (100).

@@ -17,6 +17,8 @@ import pytest
 from django.http import HttpRequest
 from django.test import Client, override_settings
 from django_scopes import scope, scopes_disabled
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from kopilka.core.actor import Actor
 from kopilka.members.models import Member
@@ -28,6 +30,12 @@ from tests.clients import bearer, client_as
 from tests.shop import Shop
 from tests.tenancy.tools import PASSWORD as STAFF_PASSWORD
 from tests.tenancy.tools import make_staff
+
+# Property tests check results, not speed: Hypothesis's per-example deadline (200 ms) and its
+# too-slow check are timed assertions, which a loaded CI machine failed at random.
+hypothesis_settings.register_profile("kopilka", deadline=None,
+                                     suppress_health_check=[HealthCheck.too_slow])
+hypothesis_settings.load_profile("kopilka")
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -137,12 +145,16 @@ def shop(alice):
 
 @pytest.fixture
 def outbox():
-    """Messages of both channels go to the in-memory backend; yields its list of sent ones."""
+    """SMS and email go to the in-memory backend; yields its list of sent ones. Push keeps its
+    real backend: only a person who subscribed gets one (tests/messaging/test_push.py)."""
+    from django.conf import settings
+
     from kopilka.messaging.backends import locmem
 
     backend = {"BACKEND": "kopilka.messaging.backends.locmem.LocmemBackend"}
     locmem.outbox.clear()
-    with override_settings(MESSAGING={"sms": backend, "email": backend}):
+    with override_settings(MESSAGING={"sms": backend, "email": backend,
+                                      "push": settings.MESSAGING["push"]}):
         yield locmem.outbox
     locmem.outbox.clear()
 

@@ -18,6 +18,7 @@ from kopilka.core.phones import mask_phone
 from kopilka.messaging import billing
 from kopilka.messaging import services as messaging
 from kopilka.messaging.models import (
+    TEMPLATE_CHANNELS,
     Channel,
     Event,
     Message,
@@ -35,7 +36,7 @@ WRITE = {400: Problem, 401: Problem, 403: Problem, 422: Problem}
 # field, as any other malformed path value (a non-numeric id) is, and the OpenAPI lists them.
 EventName = Literal[tuple(Event.values)]
 Language = Literal[tuple(code for code, _name in settings.LANGUAGES)]
-ChannelName = Literal[tuple(Channel.values)]
+ChannelName = Literal[tuple(TEMPLATE_CHANNELS)]
 HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 MAX_BODY = max(messaging.MAX_BODY.values())
 
@@ -155,7 +156,7 @@ def list_templates(request):
     return [_template_out(event, language, channel, in_force[event, language, channel])
             for event in Event.values
             for language, _name in settings.LANGUAGES
-            for channel in Channel.values]
+            for channel in TEMPLATE_CHANNELS]
 
 
 @router.put("/messages/templates/{event}/{language}/{channel}",

@@ -15,6 +15,7 @@ ALIASES = {
     "http": "kopilka.messaging.backends.http.HttpBackend",
     "smpp": "kopilka.messaging.backends.smpp.SmppBackend",
     "email": "kopilka.messaging.backends.email.EmailBackend",
+    "webpush": "kopilka.messaging.backends.webpush.WebPushBackend",
 }
 
 
@@ -33,11 +34,13 @@ def _channel(env: Mapping[str, str], prefix: str, default: str) -> dict:
 def messaging_settings(env: Mapping[str, str]) -> dict:
     """KOPILKA_SMS_BACKEND / KOPILKA_SMS_OPTIONS for SMS (default: console), and
     KOPILKA_EMAIL_CHANNEL_BACKEND / KOPILKA_EMAIL_CHANNEL_OPTIONS for email (default: Django's
-    mail framework, itself set by the KOPILKA_EMAIL_* transport variables). A backend is an
+    mail framework, itself set by the KOPILKA_EMAIL_* transport variables), and
+    KOPILKA_PUSH_BACKEND / KOPILKA_PUSH_OPTIONS for web push (default: webpush). A backend is an
     alias above or a dotted path; options are a JSON object of its keyword arguments."""
     return {
         "sms": _channel(env, "KOPILKA_SMS", "console"),
         "email": _channel(env, "KOPILKA_EMAIL_CHANNEL", "email"),
+        "push": _channel(env, "KOPILKA_PUSH", "webpush"),
     }
 
 

@@ -18,6 +18,13 @@ from django_scopes import ScopedManager
 class Channel(models.TextChoices):
     SMS = "sms", _("SMS")
     EMAIL = "email", _("email")
+    # A web push to the member's wallet: it carries the SMS text, sent instead of an SMS while
+    # the person has a live subscription (push.py), so it has no templates of its own.
+    PUSH = "push", _("push")
+
+
+# The channels with templates of their own.
+TEMPLATE_CHANNELS = (Channel.SMS, Channel.EMAIL)
 
 
 class Event(models.TextChoices):
@@ -82,7 +89,8 @@ class Template(models.Model):
     merchant = models.ForeignKey("tenancy.Merchant", on_delete=models.PROTECT, related_name="+")
     event = models.CharField(_("event"), max_length=32, choices=Event)
     language = models.CharField(_("language"), max_length=5, choices=settings.LANGUAGES)
-    channel = models.CharField(_("channel"), max_length=8, choices=Channel)
+    channel = models.CharField(_("channel"), max_length=8,
+                               choices=[(c.value, c.label) for c in TEMPLATE_CHANNELS])
     subject = models.CharField(_("subject"), max_length=200, blank=True)  # email only
     body = models.TextField(_("text"), blank=True)
     enabled = models.BooleanField(_("enabled"), default=True)
@@ -276,3 +284,28 @@ class SmsEntry(models.Model):
 
     def __str__(self):
         return f"{self.kind} {self.amount}"
+
+
+class PushSubscription(models.Model):
+    """One browser's web push subscription (the wallet on a phone), for a person: messages to
+    any of their memberships go there instead of an SMS while it is live. Not a tenant row: a
+    person's wallet holds all their merchants, and no merchant reads it."""
+
+    person = models.ForeignKey("members.Person", on_delete=models.CASCADE, related_name="+")
+    endpoint = models.URLField(_("endpoint"), max_length=1000, unique=True)
+    p256dh = models.CharField(max_length=100)  # the browser's public key (base64url)
+    auth = models.CharField(max_length=40)  # the browser's auth secret (base64url)
+    user_agent = models.CharField(_("browser"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("created"))
+    last_sent_at = models.DateTimeField(_("last sent"), null=True, blank=True)
+    # The push service said the subscription is gone (404/410), or the person switched it off.
+    gone_at = models.DateTimeField(_("gone"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("push subscription")
+        verbose_name_plural = _("push subscriptions")
+        indexes = [models.Index(fields=["person", "-created_at"], condition=Q(gone_at=None),
+                                name="push_live")]
+
+    def __str__(self):
+        return f"push {self.pk} of person {self.person_id}"

@@ -18,9 +18,9 @@ from kopilka.core.errors import InvalidInput
 from kopilka.core.phones import normalize_phone
 from kopilka.members import services as members
 from kopilka.members.models import Consent
-from kopilka.messaging import quiet, render, sms, tasks
+from kopilka.messaging import links, push, quiet, render, sms, tasks
 from kopilka.messaging.defaults import DEFAULTS
-from kopilka.messaging.models import Channel, Event, Message, Settings, Template
+from kopilka.messaging.models import TEMPLATE_CHANNELS, Channel, Event, Message, Settings, Template
 from kopilka.tenancy import access
 from kopilka.tenancy.models import Merchant
 
@@ -68,7 +68,7 @@ def _check_choice(value: str, codes: list[str], field: str) -> None:
 def _check_key(event: str, language: str, channel: str) -> None:
     _check_choice(event, Event.values, "event")
     _check_choice(language, [code for code, _name in settings.LANGUAGES], "language")
-    _check_choice(channel, Channel.values, "channel")
+    _check_choice(channel, TEMPLATE_CHANNELS, "channel")
 
 
 def effective(merchant: Merchant, event: str, language: str, channel: str) -> Effective:
@@ -103,7 +103,7 @@ def all_effective(merchant: Merchant) -> dict[tuple[str, str, str], Effective]:
     return {
         (event, language, channel): _effective(event, language,
                                                rows.get((event, language, channel)))
-        for event in DEFAULTS for language in DEFAULTS[event] for channel in Channel.values
+        for event in DEFAULTS for language in DEFAULTS[event] for channel in TEMPLATE_CHANNELS
     }
 
 
@@ -251,6 +251,16 @@ def _recipient(merchant: Merchant, channel: str, member, recipient: str | None) 
     return member.email or None
 
 
+def _push_instead(channel: str, event: str, member, recipient: str | None):
+    """The member's live push subscription when this SMS can go as a push: to a member (not
+    to a number typed in), and not a one-time code, which proves the phone itself."""
+    if channel != Channel.SMS or member is None or recipient is not None:
+        return None
+    if event == Event.ONE_TIME_CODE or not settings.PUSH_ENABLED:
+        return None
+    return push.live(member.person_id)
+
+
 def queue(merchant: Merchant, *, event: str, member=None, recipient: str | None = None,
           context: dict, channel: str = Channel.SMS, language: str | None = None,
           body: str | None = None) -> Message | None:
@@ -274,13 +284,19 @@ def queue(merchant: Merchant, *, event: str, member=None, recipient: str | None 
     address = _recipient(merchant, channel, member, recipient)
     if address is None:
         return None
-    rendered = _rendered(merchant, language, channel, template.subject, body or template.body,
-                         context)
+    text = body or template.body
+    context = links.for_text(text, member, context)  # a wallet link where the text has {link}
+    rendered = _rendered(merchant, language, channel, template.subject, text, context)
+    subject, parts = rendered.subject, rendered.parts
+    subscription = _push_instead(channel, event, member, recipient)
+    if subscription is not None:  # free, on the member's phone: the SMS text as a push
+        channel, address = Channel.PUSH, push.recipient(subscription)
+        subject, parts = merchant.name, 0
     now = clock.now()
     due = _due(merchant, event, now)
     message = Message.objects.create(
         merchant=merchant, member=member, event=event, channel=channel, recipient=address,
-        language=language, subject=rendered.subject, body=rendered.body, parts=rendered.parts,
+        language=language, subject=subject, body=rendered.body, parts=parts,
         next_attempt_at=due, created_at=now,
     )
     tasks.enqueue_on_commit(message.pk, None if due == now else due)

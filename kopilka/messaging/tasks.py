@@ -14,6 +14,7 @@ never picks up; a top-up queues it again). One that fails for good gets its char
 the transaction that records the failure.
 """
 
+import json
 import logging
 from datetime import datetime, timedelta
 
@@ -21,9 +22,9 @@ from django.db import transaction
 from django.tasks import task
 
 from kopilka.core import clock, metrics, outbox
-from kopilka.messaging import billing
+from kopilka.messaging import billing, push, sms
 from kopilka.messaging.backends import get_backend
-from kopilka.messaging.backends.base import Outgoing, Refused
+from kopilka.messaging.backends.base import Gone, Outgoing, Refused
 from kopilka.messaging.models import Channel, Event, Message, MessagePart
 from kopilka.messaging.receipts import PROVIDER_ID_LENGTH
 
@@ -70,13 +71,25 @@ def attempt(message_id: int, now: datetime | None = None) -> str:
 
 
 def _send(message: Message, lease: datetime) -> str:
-    outgoing = Outgoing(id=message.pk, channel=message.channel, recipient=message.recipient,
+    address = message.recipient
+    subscription = None
+    if message.channel == Channel.PUSH:
+        subscription = push.of_recipient(message.recipient)
+        if subscription is None:  # switched off or gone since it was queued
+            return _by_sms_instead(message, lease)
+        address = json.dumps(push.subscription_info(subscription))
+    outgoing = Outgoing(id=message.pk, channel=message.channel, recipient=address,
                         body=message.body, subject=message.subject)
     sent, error, refused, provider = None, "", False, ""
     try:
         backend = get_backend(message.channel)
         provider = backend.name
         sent = backend.send(outgoing)
+        if subscription is not None:
+            push.sent(subscription.pk)
+    except Gone:
+        push.gone(subscription.pk)
+        return _by_sms_instead(message, lease)
     except Refused as exc:
         error, refused = str(exc) or type(exc).__name__, True
     except Exception as exc:  # any failure of a gateway or its connection: try again later
@@ -114,6 +127,24 @@ def _send(message: Message, lease: datetime) -> str:
     with transaction.atomic():
         if ours.update(next_attempt_at=next_at, provider=provider, error=error):
             outbox.enqueue_on_commit(deliver, message.pk, next_at)
+    return Message.Status.QUEUED
+
+
+def _by_sms_instead(message: Message, lease: datetime) -> str:
+    """A push whose subscription is gone goes as the SMS it replaced: the row becomes that SMS
+    (the member's number, its parts) and is queued again, to be paid for and sent as any SMS."""
+    phone = message.member.person.phone if message.member_id else None
+    ours = Message.objects.filter(merchant_id=message.merchant_id, pk=message.pk,
+                                  next_attempt_at=lease)
+    if not phone:  # erased since: nobody to send it to
+        _finish(message, ours, status=Message.Status.FAILED, provider="webpush",
+                error="push subscription gone and no phone number", next_attempt_at=clock.now())
+        return Message.Status.FAILED
+    now = clock.now()
+    with transaction.atomic():
+        if ours.update(channel=Channel.SMS, recipient=str(phone), subject="",
+                       parts=len(sms.segment(message.body).parts), next_attempt_at=now):
+            outbox.enqueue_on_commit(deliver, message.pk, None)
     return Message.Status.QUEUED
 
 

@@ -17,10 +17,12 @@
 import os
 import re
 import shutil
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import segno
 from django.conf import settings as django_settings
 from django.test import override_settings
 from django.utils.csp import CSP
@@ -212,3 +214,32 @@ def _close(made: Screen) -> tuple[list[str], list[str], list[str]]:
         violations = []
     made.context.close()
     return made.outside, made.unexpected_console(), violations
+
+
+@pytest.fixture
+def camera(browser, web_server, viewport, tmp_path):
+    """A Chromium of its own whose camera plays a video of a QR code: call it with the code's
+    text, or with `image=` a picture of one (a screenshot of the wallet's card)."""
+    playwright, _chromium = browser
+    launched = []
+
+    def open_with(text: str | None = None, *, image: Path | None = None) -> Screen:
+        png, video = tmp_path / f"qr-{len(launched)}.png", tmp_path / f"qr-{len(launched)}.y4m"
+        if image is None:
+            segno.make_qr(text, error="m").save(png, scale=8, border=4)
+        else:
+            png = image
+        subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-loop", "1", "-i", str(png),
+                        "-vf", "scale=360:360,pad=640:480:140:60:white,format=yuv420p",
+                        "-r", "15", "-t", "3", str(video)], check=True)
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+            *FLAGS, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+            f"--use-file-for-fake-video-capture={video}"])
+        launched.append(chromium)
+        made = new_screen(playwright, chromium, web_server.url, viewport, "en")
+        made.context.grant_permissions(["camera"], origin=web_server.url)
+        return made
+
+    yield open_with
+    for chromium in launched:
+        chromium.close()

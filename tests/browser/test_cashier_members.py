@@ -3,15 +3,12 @@ by the camera (Chromium's fake video device playing a QR code made with segno), 
 a member with the code read from the SMS outbox."""
 
 import re
-import subprocess
 
 import pytest
-import segno
 from django_scopes import scope, scopes_disabled
 from playwright.sync_api import expect
 
 from kopilka.messaging import tasks
-from tests.browser.conftest import CHROMIUM, FLAGS, new_screen
 from tests.cashier.tools import at_counter
 from tests.shop import Shop
 
@@ -163,31 +160,6 @@ def test_a_lost_card_replaced_by_scanning_the_new_one(screen, alice, member):
 
 
 # --- the camera ----------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def camera(browser, web_server, viewport, tmp_path):
-    """A Chromium of its own whose camera plays a video of a QR code: call it with the text."""
-    playwright, _chromium = browser
-    launched = []
-
-    def open_with(text: str):
-        png, video = tmp_path / "qr.png", tmp_path / "qr.y4m"
-        segno.make_qr(text, error="m").save(png, scale=8, border=4)
-        subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-loop", "1", "-i", str(png),
-                        "-vf", "scale=360:360,pad=640:480:140:60:white,format=yuv420p",
-                        "-r", "15", "-t", "3", str(video)], check=True)
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            *FLAGS, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
-            f"--use-file-for-fake-video-capture={video}"])
-        launched.append(chromium)
-        made = new_screen(playwright, chromium, web_server.url, viewport, "en")
-        made.context.grant_permissions(["camera"], origin=web_server.url)
-        return made
-
-    yield open_with
-    for chromium in launched:
-        chromium.close()
 
 
 def test_scan_the_member_qr_with_the_camera(screen_in, camera, alice, member):

@@ -87,6 +87,9 @@ def test_sign_in_by_code_and_see_both_shops(screen, two_shops, outbox):
         re.compile(r"^0\sbonuses\s·\sRUB\s?0\.00$"))
     expect(shops.nth(1).locator("[data-fact=pending]")).to_have_text(
         re.compile(r"^15\sbonuses from \w{3} \d{1,2}, \d{4}$"))
+    push = page.locator("[data-push]")  # Chromium can take push: the card offers it
+    expect(push.get_by_role("button")).to_have_text("Turn on notifications")
+    expect(push).to_contain_text("free, instead of SMS")
     screen.shot("wallet-merchants")
 
     shops.nth(0).get_by_role("link", name="Alice Coffee").click()

@@ -2,6 +2,7 @@
 exact figures; nothing on a replay or a refused purchase; marketing only with consent and
 never in the quiet hours; transactional ones as the merchant's setting says."""
 
+import re
 from datetime import UTC, datetime, time
 
 import pytest
@@ -65,9 +66,11 @@ def buy(client, receipt, amount, spend=0):
 
 def test_joining_sends_the_registration_message(coffee):
     member = coffee.join(phone=PHONE, first_name="Анна")
-    assert messages(member) == [
-        ("registration", "Анна, вы в программе Alice Coffee! Баланс: 1 000 баллов."),
-    ]
+    [(event, body)] = messages(member)
+    # The default text has {link}: a single-use link to the member's wallet (MSG-2).
+    assert event == "registration"
+    assert re.fullmatch(r"Анна, вы в программе Alice Coffee! Баланс: 1 000 баллов\. "
+                        r"http://localhost:8000/m/[0-9A-Za-z]{10}", body)
     message = Message.objects.get(member=member)
     assert (message.recipient, message.channel, message.status) == (PHONE, "sms", "queued")
 
@@ -177,8 +180,8 @@ def test_marketing_queued_in_quiet_hours_goes_out_when_they_end(coffee, outbox):
                               (nine, 1)):
         with time_machine.travel(moment, tick=False):
             assert tasks.deliver_due() == attempted
-    assert [message.body for message in outbox] == [
-        "Анна, вы в программе Alice Coffee! Баланс: 1 000 баллов.",
+    assert [message.body.split(" http")[0] for message in outbox] == [
+        "Анна, вы в программе Alice Coffee! Баланс: 1 000 баллов.",  # and its wallet link
         "Анна, спасибо за первую покупку! Начислено 50 баллов. Баланс: 1 050 баллов.",
         "Анна, Alice Coffee дарит вам 300 баллов до 31 декабря 2026 г.",
     ]

@@ -8,8 +8,9 @@ class Outgoing:
     """One message as a backend sees it: no database objects, nothing to look up."""
 
     id: int  # the outbox row: a stable reference for providers that deduplicate on it
-    channel: str  # "sms" or "email"
-    recipient: str  # E.164 ("+79160000001") or an email address
+    channel: str  # "sms", "email" or "push"
+    # E.164 ("+79160000001"), an email address, or a push subscription as JSON
+    recipient: str
     body: str
     subject: str = ""  # email only
 
@@ -41,6 +42,11 @@ class DeliveryError(Exception):
 class Refused(DeliveryError):
     """The provider said no for good (invalid number, blocked sender, bad credentials): the
     message is marked refused and never retried."""
+
+
+class Gone(Refused):
+    """The recipient no longer exists at the provider (a push subscription the browser
+    dropped): the outbox sends the message by another way instead."""
 
 
 class BaseBackend:

@@ -8,7 +8,12 @@ class WalletConfig(AppConfig):
     verbose_name = _("Member wallet")
 
     def ready(self):
+        from kopilka.messaging import links
         from kopilka.web import places
+        from kopilka.web.wallet import signin
+
+        # {link} in a member's message: a sign-in link to their wallet (docs/wallet.md).
+        links.register(signin.wallet_link)
 
         places.register(places.Place(
             key="wallet", url_name="wallet:home", order=20,

@@ -6,7 +6,6 @@ prankster must not run up the bill). The route lives with the cashier's (`cashie
 
 from datetime import timedelta
 
-from django.conf import settings
 from django.contrib import messages
 from django.db import transaction
 from django.shortcuts import redirect
@@ -49,9 +48,8 @@ def send_card_link(member: Member, *, actor: Actor) -> Message:
                 "The card link was sent several times already: try again in %(minutes)s minute.",
                 "The card link was sent several times already: try again in %(minutes)s minutes.",
                 minutes) % {"minutes": minutes}, retry_after=wait)
-        token = signin.issue_link(member.person)
         message = messaging.queue(member.merchant, event=Event.CARD_LINK, member=member,
-                                  context={"link": f"{settings.PUBLIC_URL}/m/{token}"})
+                                  context={"link": signin.wallet_link(member)})
         if message is None:
             raise Conflict(_("This shop has switched off the card link message."),
                            field="member")

@@ -43,6 +43,8 @@ def manifest(request):
 @require_safe
 def service_worker(request):
     with open(finders.find("wallet/sw.js"), encoding="utf-8") as source:
-        response = HttpResponse(source.read(), content_type="text/javascript; charset=utf-8")
+        # The notification icon's address as the static files storage names it (hashed).
+        body = source.read().replace("__ICON__", static("wallet/icons/icon-192.png"))
+        response = HttpResponse(body, content_type="text/javascript; charset=utf-8")
     response["Cache-Control"] = "no-cache"
     return response

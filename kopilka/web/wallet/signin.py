@@ -24,6 +24,7 @@ from kopilka.codes import services as codes
 from kopilka.core import audit, clock
 from kopilka.core.actor import Actor
 from kopilka.members.models import Person
+from kopilka.messaging import push
 from kopilka.web.wallet.models import SessionGeneration, SignInLink
 
 COOKIE = "kopilka_wallet"
@@ -71,7 +72,8 @@ def forget(response: HttpResponse) -> None:
 
 
 def sign_out_everywhere(person: Person) -> None:
-    """Void every wallet cookie the person has, on every device."""
+    """Void every wallet cookie the person has, on every device, and stop pushing to them."""
+    push.forget(person)
     SessionGeneration.objects.get_or_create(person=person)
     SessionGeneration.objects.filter(person=person).update(generation=F("generation") + 1)
     audit.record("wallet.signed_out_everywhere", actor=actor_for(person), merchant=None,
@@ -121,6 +123,11 @@ def issue_link(person: Person, *, ttl: timedelta = LINK_TTL) -> str:
     SignInLink.objects.create(person=person, token_hash=_hash(token), created_at=now,
                               expires_at=now + ttl)
     return token
+
+
+def wallet_link(member) -> str:
+    """An absolute single-use sign-in link to the member's wallet, for a message's {link}."""
+    return f"{settings.PUBLIC_URL}/m/{issue_link(member.person)}"
 
 
 def use_link(token: str) -> Person | None:

@@ -16,3 +16,13 @@ def qr(text: str, label: str = "") -> str:
         scale=1, border=4, omitsize=True, svgclass="wallet-qr__svg", lineclass="")
     return format_html('<div class="wallet-qr" role="img" aria-label="{}">{}</div>', label,
                        mark_safe(svg))  # segno's own markup: no user text inside
+
+
+@register.simple_tag
+def push_key() -> str:
+    """The VAPID public key the wallet subscribes with; empty when push is off."""
+    from django.conf import settings
+
+    from kopilka.messaging import push
+
+    return push.public_key() if settings.PUSH_ENABLED else ""

@@ -74,3 +74,18 @@ self.addEventListener("fetch", (event) => {
 self.addEventListener("message", (event) => {
   if (event.data === "forget") event.waitUntil(caches.delete(CACHE));
 });
+
+/* Web push (push.js subscribes): show the shop's message; a tap opens the wallet. */
+self.addEventListener("push", (event) => {
+  let data = {};
+  try { data = event.data ? event.data.json() : {}; } catch (error) { data = {}; }
+  event.waitUntil(self.registration.showNotification(data.title || "Kopilka", {
+    body: data.body || "", icon: "__ICON__",
+    data: { url: data.url || "/my/" } }));
+});
+
+self.addEventListener("notificationclick", (event) => {
+  event.notification.close();
+  const url = (event.notification.data && event.notification.data.url) || "/my/";
+  event.waitUntil(self.clients.openWindow(url));
+});
