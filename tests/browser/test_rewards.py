@@ -18,7 +18,7 @@ from kopilka.programs import services as programs
 from kopilka.rewards import services as rewards
 from kopilka.rewards.models import Item, Order
 from kopilka.web.wallet import signin
-from tests.browser.test_cashier_members import camera, sign_in_counter  # noqa: F401 (fixture)
+from tests.browser.test_cashier_members import sign_in_counter
 from tests.shop import Shop
 from tests.wallet.tools import wallet_cookie
 
@@ -140,7 +140,7 @@ def test_order_a_coffee_in_the_wallet_and_the_scanner_hands_it_over(screen_in, c
 
 
 @pytest.mark.parametrize("viewport", ["pixel-7"])
-def test_the_cashier_scans_the_order_qr_with_the_camera(screen_in, camera, cafe,  # noqa: F811
+def test_the_cashier_scans_the_order_qr_with_the_camera(screen_in, camera, cafe,
                                                         alice):
     order = order_coffee(screen_in("en"), cafe, shots=False)
     screen = camera(order.code)
