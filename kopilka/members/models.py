@@ -96,7 +96,11 @@ class Member(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["merchant", "person"], name="member_person_unique")
         ]
-        indexes = [models.Index(fields=["merchant", "registered_at"], name="member_registered")]
+        indexes = [
+            models.Index(fields=["merchant", "registered_at"], name="member_registered"),
+            # The cabinet's member list: one merchant's members newest first, paged by id.
+            models.Index(fields=["merchant", "-id"], name="member_merchant_newest"),
+        ]
 
     def __str__(self):
         return self.full_name or str(self.person)
@@ -191,3 +195,28 @@ class Consent(models.Model):
 
     def __str__(self):
         return f"{self.kind} {self.text_version}"
+
+class Segment(models.Model):
+    """A named member filter saved from the cabinet's member list (#16): the targeted offers
+    send to it. `filters` holds the list's own fields (members/segments.py), relative ones
+    ("last purchase 30+ days ago", "aged 25-35") as such, so the segment moves with time."""
+
+    merchant = models.ForeignKey("tenancy.Merchant", on_delete=models.PROTECT, related_name="+")
+    name = models.CharField(_("name"), max_length=100)
+    filters = models.JSONField(_("filters"), default=dict)
+    created_by = models.ForeignKey(
+        "tenancy.Staff", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"))
+
+    objects = ScopedManager(merchant="merchant")
+
+    class Meta:
+        verbose_name = _("segment")
+        verbose_name_plural = _("segments")
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "name"], name="segment_name_unique")
+        ]
+
+    def __str__(self):
+        return self.name

@@ -4,13 +4,14 @@ Callers run inside `scope(merchant=...)`; every function takes the merchant expl
 so a row of another merchant can never be touched by passing its id.
 """
 
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
-from django.db.models import BooleanField, Q, Subquery
+from django.db.models import BooleanField, F, Q, Subquery
 from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext as _
 
@@ -365,6 +366,15 @@ class MemberFilter:
     spend_max: int | None = None
     purchases_min: int | None = None
     purchases_max: int | None = None
+    # The cabinet's member list (#16, members/segments.py) narrows by these too.
+    find: str | None = None  # a phone number, card number, @alias or words of the name
+    gender: str | None = None
+    born_from: date | None = None  # birth date bounds: from inclusive, to exclusive
+    born_to: date | None = None
+    average_min: int | None = None  # average check: lifetime spend / purchases
+    average_max: int | None = None
+    balance_min: int | None = None  # spendable points as of the account's last change
+    balance_max: int | None = None
 
 
 def _with_tag(rows, tag: str):
@@ -378,9 +388,34 @@ def _with_tag(rows, tag: str):
     return rows.alias(has_tag=has_tag).filter(has_tag=True)
 
 
+def _found(rows, merchant: Merchant, text: str):
+    """Members a search box's text names: a phone number or card number (exact), an @alias,
+    else the words of the name."""
+    text = " ".join(text.split())
+    if text.startswith("@"):
+        alias = text[1:].strip().casefold()
+        return rows.filter(person__alias_key=alias) if alias else rows.none()
+    digits = sum(char.isdigit() for char in text)
+    if digits >= 4 and digits >= len(text.replace(" ", "")) - 4:
+        # Two look-ups by unique indexes, then the members by id: an OR of the two in one
+        # query would read the whole base. A phone card's number is the phone: it is found
+        # (or not, when the member hides it) as a phone.
+        ids = set(Card.objects.filter(merchant=merchant, number=text.replace(" ", ""))
+                  .exclude(kind=Card.Kind.PHONE).values_list("member_id", flat=True))
+        with suppress(InvalidInput):  # not a phone number: a card number only
+            ids |= set(Member.objects.filter(
+                merchant=merchant, person__phone=normalize_phone(text, merchant.country),
+                phone_hidden=False).values_list("pk", flat=True))
+        return rows.filter(pk__in=sorted(ids))
+    for word in text.split():
+        rows = rows.filter(Q(first_name__icontains=word) | Q(last_name__icontains=word))
+    return rows
+
+
 def search_members(merchant: Merchant, wanted: MemberFilter):
     """The merchant's members matching every given criterion, person and account joined (one
-    query for a page of any size, whatever the filter)."""
+    query for a page of any size, whatever the filter; a number in `find` costs two indexed
+    look-ups more)."""
     rows = Member.objects.filter(merchant=merchant).select_related("person", "account")
     if wanted.phone is not None:
         e164 = normalize_phone(wanted.phone, merchant.country)
@@ -400,7 +435,21 @@ def search_members(merchant: Merchant, wanted: MemberFilter):
         "account__lifetime_spend__lte": wanted.spend_max,
         "account__purchase_count__gte": wanted.purchases_min,
         "account__purchase_count__lte": wanted.purchases_max,
+        "gender": wanted.gender,
+        "birth_date__gte": wanted.born_from,
+        "birth_date__lt": wanted.born_to,
+        "account__available__gte": wanted.balance_min,
+        "account__available__lte": wanted.balance_max,
     }
+    if wanted.find:
+        rows = _found(rows, merchant, wanted.find)
+    if wanted.average_min is not None or wanted.average_max is not None:
+        rows = rows.filter(account__purchase_count__gt=0)
+        count = F("account__purchase_count")
+        if wanted.average_min is not None:
+            rows = rows.filter(account__lifetime_spend__gte=count * wanted.average_min)
+        if wanted.average_max is not None:
+            rows = rows.filter(account__lifetime_spend__lte=count * wanted.average_max)
     return rows.filter(**{lookup: value for lookup, value in bounds.items() if value is not None})
 
 
@@ -420,6 +469,24 @@ def set_tags(member: Member, tags: list[str], *, actor: Actor) -> Member:
         member.save(update_fields=["tags"])
         audit.record("members.member.tagged", actor=actor, merchant=member.merchant, obj=member,
                      data={"before": before, "after": clean})
+    return member
+
+
+@transaction.atomic
+def set_blocked(member: Member, blocked: bool, *, actor: Actor) -> Member:
+    """Block a member (no purchases, no points until unblocked; refunds and deductions still
+    settle what happened) or unblock them. Only an active member is blocked and only a blocked
+    one unblocked; asking for the state the member is in changes nothing."""
+    member = Member.objects.select_for_update().get(pk=member.pk, merchant=member.merchant)
+    wanted = Member.Status.BLOCKED if blocked else Member.Status.ACTIVE
+    if member.status == wanted:
+        return member
+    if member.status not in (Member.Status.ACTIVE, Member.Status.BLOCKED):
+        raise Conflict(_("This member has left the program or was erased."), field="member")
+    member.status = wanted
+    member.save(update_fields=["status"])
+    audit.record("members.member.blocked" if blocked else "members.member.unblocked",
+                 actor=actor, merchant=member.merchant, obj=member)
     return member
 
 

@@ -121,6 +121,11 @@ def _causes() -> dict[str, str]:
     }
 
 
+def cause_words() -> dict[str, str]:
+    """Why points moved, in words, by cause type (the cabinet's purchase page says it too)."""
+    return _causes()
+
+
 @dataclass(frozen=True)
 class Line:
     entry: Entry

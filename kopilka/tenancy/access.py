@@ -68,6 +68,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # records and lists of people
     "read_records": STAFF,  # purchases, refunds, the message log
     "tag_members": MANAGERS,  # tags put members into program rules
+    "read_members": MANAGERS,  # the cabinet's member base and sales books (lists of people)
     "read_audit": MANAGERS,
     "read_billing": MANAGERS,  # the SMS balance, statement and costs
     "read_analytics": MANAGERS,  # the 17 figures: revenue, checks, members, SMS spend

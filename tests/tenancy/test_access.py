@@ -26,6 +26,7 @@ def test_the_permission_table_gives_each_role_what_it_had():
         "sell": "acmot", "refund": "acmot",
         "adjust": "amot", "transfer": "amot",
         "read_records": "acmo", "tag_members": "amo", "read_audit": "amo", "read_billing": "amo",
+        "read_members": "amo",
         "read_analytics": "amo", "read_reviews": "amo", "answer_reviews": "amo",
         "sign_in_counters": "amo", "export_records": "amo",
         "see_phones": "ao", "export_members": "ao", "edit_program": "ao", "assign_tier": "ao",

@@ -88,6 +88,7 @@ def cabinet_view(permission: str) -> Callable:
             finally:
                 timezone.deactivate()
 
+        wrapper.permission = permission  # read by the route sweeps in tests/
         return wrapper
 
     return decorate

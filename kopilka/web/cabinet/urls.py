@@ -7,12 +7,17 @@ from kopilka.web.cabinet.views import (
     campaigns,
     home,
     members,
+    members_page,
     program,
     referrals,
     reviews,
     rewards,
     sales,
     settings,
+    settings_audit,
+    settings_keys,
+    settings_messages,
+    settings_webhooks,
     start,
 )
 
@@ -22,9 +27,14 @@ urlpatterns = [
     *account.urlpatterns,  # sign-up, sign-in and out, choosing the business
     *start.urlpatterns,  # program templates, the first store, cashier and counter
     *members.urlpatterns,  # members/
+    *members_page.urlpatterns,  # members/<id>/
     *sales.urlpatterns,  # sales/
     *program.urlpatterns,  # program/
     *settings.urlpatterns,  # settings/
+    *settings_keys.urlpatterns,  # settings/keys/, settings/tokens/
+    *settings_webhooks.urlpatterns,  # settings/webhooks/
+    *settings_messages.urlpatterns,  # settings/messages/, settings/sms/
+    *settings_audit.urlpatterns,  # settings/audit/
     *analytics.urlpatterns,  # analytics/
     *reviews.urlpatterns,  # reviews/
     *campaigns.urlpatterns,  # campaigns/
