@@ -118,6 +118,7 @@ def _causes() -> dict[str, str]:
         "winback": _("We missed you: a gift"),
         "campaign_code": _("Campaign code"),
         "referral": _("Bonus for a recommendation"),
+        "reward_order": _("Reward from the catalogue"),
         "time": _("By date"),
     }
 

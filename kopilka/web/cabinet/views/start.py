@@ -73,6 +73,8 @@ def program_template(request, key: str):
         else:
             if step == "save":
                 programs.save_program(merchant, config, actor=request.cabinet.principal.actor)
+                starter.after_save(merchant, form.cleaned_data,
+                                   actor=request.cabinet.principal.actor)
                 # No toast: the steps above the next page mark the program done, and a toast
                 # would cover the header's buttons on a phone.
                 return redirect(_next_step(merchant))

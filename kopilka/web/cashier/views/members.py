@@ -31,8 +31,10 @@ from kopilka.members.models import Card, Member
 from kopilka.processing import enrol, queries
 from kopilka.processing import hints as hint_words
 from kopilka.programs import services as programs
+from kopilka.rewards import services as reward_orders
 from kopilka.tenancy.logins import client_ip
 from kopilka.web.cashier.counter import counter_view
+from kopilka.web.cashier.views import rewards as rewards_views
 from kopilka.web.forms import Form
 from kopilka.web.htmx import render_page, wants_fragment
 
@@ -207,6 +209,8 @@ def find(request):
     if not query:
         return _page(request, {})
     merchant = request.counter.merchant
+    if reward_orders.looks_like_code(query):  # a reward order's QR (#18): open the order
+        return rewards_views.go_to_order(request, query)
     found, phone = search(merchant, query)
     context = {}
     if found is None and not phone and aliases.ALIAS.fullmatch(query.removeprefix("@")):
