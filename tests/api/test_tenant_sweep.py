@@ -25,6 +25,7 @@ from django.apps import apps
 from django.db.models import ForeignKey
 from django.test import Client
 
+from kopilka.analytics import exports
 from kopilka.api.urls import api
 from kopilka.core.actor import Actor
 from kopilka.members.models import Card, Member
@@ -93,6 +94,8 @@ def world(alice, bob, charlie):
         "endpoint": endpoint, "delivery": Delivery.objects.get(pk=delivery.pk),
         "token": ApiToken.objects.filter(merchant=merchant).first(),
         "invitation": invitation,
+        "export": exports.start(merchant, kind="members", format="csv", phones=True,
+                                language="en", actor=ACTOR),
     }
 
 
@@ -107,6 +110,7 @@ def ids(world) -> dict[str, object]:
         "purchase_id": world["purchase"].pk, "receipt_id": RECEIPT,
         "refund_id": world["refund"].pk, "endpoint_id": world["endpoint"].pk,
         "delivery_id": world["delivery"].pk, "invitation_id": world["invitation"].pk,
+        "export_id": world["export"].pk,
     }
 
 
@@ -153,6 +157,7 @@ def bodies(world) -> dict[tuple[str, str], dict]:
         ("post", "/pos/codes"): {"purpose": "spending", "member": member},
         ("get", "/pos/members/lookup"): {"card": world["card"]},
         ("get", "/manage/analytics/figures"): {"store": alice.terminal.store_id},
+        ("post", "/manage/analytics/exports"): {"kind": "members", "format": "csv"},
     }
 
 
@@ -206,7 +211,7 @@ def assert_shows_nothing_of_alice(response, where):
 
 def test_the_sweep_sees_the_whole_api():
     routes = api_routes()
-    assert len(routes) == 73
+    assert len(routes) == 76
     merchant_routes = {route for route, permission in routes.items() if permission}
     assert {route for route in routes if route not in merchant_routes} == {
         ("post", "/api/v1/inbound/sms"), ("post", "/api/v1/inbound/sms/status"),
@@ -249,5 +254,5 @@ def test_charlie_the_cashier_is_refused_what_his_role_lacks(world, unscoped):
         else:
             wrong.append((method, path, response.status_code, response.content[:200]))
     assert wrong == []
-    assert len(refused) == 34  # every management operation beyond serving members and reading
+    assert len(refused) == 37  # every management operation beyond serving members and reading
     assert alice_rows(alice.merchant) == before

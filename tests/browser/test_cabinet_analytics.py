@@ -2,6 +2,7 @@
 hand-made shop load one by one, a period switch reloads them, a chart is drawn (its canvas has
 pixels), no inline script and nothing fetched from outside."""
 
+import openpyxl
 import pytest
 from django_scopes import scope
 from playwright.sync_api import expect
@@ -53,3 +54,29 @@ def test_figures_a_period_switch_and_a_chart(screen, alice, charlie, viewport):
     page.get_by_label("7 days").check()
     expect(page).to_have_url(__import__("re").compile(r"period=7"))
     expect(revenue).to_have_text("RUB0.00")
+
+
+@pytest.mark.parametrize("viewport", ["pixel-7", "desktop"])
+def test_an_export_downloaded_and_read_back(screen, alice, charlie, viewport, settings,
+                                            tmp_path):
+    settings.DATA_DIR = tmp_path
+    with scope(merchant=alice.merchant):
+        hand_made_shop(Shop(alice), charlie.staff)
+    page = screen.page
+    sign_in(screen, alice, "/cabinet/analytics/")
+    page.get_by_role("link", name="Exports").click()
+    page.get_by_label("Members").check()
+    page.get_by_label("Excel (XLSX)").check()
+    page.get_by_role("button", name="Export").click()
+    link = page.locator("[data-download]").first
+    expect(link).to_be_visible()
+    screen.shot("cabinet-analytics-exports")
+    with page.expect_download() as waiting:
+        link.click()
+    saved = tmp_path / "members.xlsx"
+    waiting.value.save_as(saved)
+    rows = [list(row) for row in
+            openpyxl.load_workbook(saved, read_only=True).active.iter_rows(values_only=True)]
+    assert rows[0][:3] == ["Phone", "Name", "Gender"]
+    anna = next(row for row in rows if row[0] == "+79990000001")
+    assert (anna[1], anna[9], anna[12]) == ("Anna", 3, 337.5)

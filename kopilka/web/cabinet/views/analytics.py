@@ -31,6 +31,7 @@ from kopilka.tenancy import counter as counters
 from kopilka.tenancy.models import Staff, Store
 from kopilka.web.cabinet.session import cabinet_view
 from kopilka.web.cabinet.tabs import Tab, register
+from kopilka.web.cabinet.views import analytics_exports
 from kopilka.web.forms import Form
 from kopilka.web.htmx import render_page
 from kopilka.web.templatetags.kopilka import locale, money, points
@@ -68,7 +69,7 @@ CHARTS = {
 }
 
 # The analytics' other pages, linked from the figures' page: (url name, label, permission).
-LINKS: list[tuple] = []
+LINKS = [("cabinet:analytics-exports", _("Exports"), "export_records")]
 
 
 class PeriodForm(Form):
@@ -319,5 +320,6 @@ urlpatterns = [
     path("analytics/", page, name="analytics"),
     path("analytics/figures/<int:number>/", figure, name="analytics-figure"),
     path("analytics/charts/<slug:key>/", chart, name="analytics-chart"),
+    *analytics_exports.urlpatterns,
 ]
 register(Tab("analytics", _("Analytics"), "cabinet:analytics", "read_analytics", order=60))
