@@ -158,7 +158,7 @@ def test_the_tab_is_in_the_header(alice):
 
 # The figures and charts are swept here; the exports in test_exports.py (403, 404).
 SWEPT = {"analytics", "analytics-figure", "analytics-chart", "analytics-exports",
-         "analytics-exports-list", "analytics-export-file"}
+         "analytics-exports-list", "analytics-export-file", "analytics-money"}
 
 
 def test_the_sweeps_cover_every_analytics_url():

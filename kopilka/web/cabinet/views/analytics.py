@@ -31,7 +31,7 @@ from kopilka.tenancy import counter as counters
 from kopilka.tenancy.models import Staff, Store
 from kopilka.web.cabinet.session import cabinet_view
 from kopilka.web.cabinet.tabs import Tab, register
-from kopilka.web.cabinet.views import analytics_exports
+from kopilka.web.cabinet.views import analytics_exports, analytics_money
 from kopilka.web.forms import Form
 from kopilka.web.htmx import render_page
 from kopilka.web.templatetags.kopilka import locale, money, points
@@ -69,7 +69,8 @@ CHARTS = {
 }
 
 # The analytics' other pages, linked from the figures' page: (url name, label, permission).
-LINKS = [("cabinet:analytics-exports", _("Exports"), "export_records")]
+LINKS = [("cabinet:analytics-money", _("Points liability"), "read_analytics"),
+         ("cabinet:analytics-exports", _("Exports"), "export_records")]
 
 
 class PeriodForm(Form):
@@ -321,5 +322,6 @@ urlpatterns = [
     path("analytics/figures/<int:number>/", figure, name="analytics-figure"),
     path("analytics/charts/<slug:key>/", chart, name="analytics-chart"),
     *analytics_exports.urlpatterns,
+    *analytics_money.urlpatterns,
 ]
 register(Tab("analytics", _("Analytics"), "cabinet:analytics", "read_analytics", order=60))
