@@ -158,7 +158,8 @@ def test_the_tab_is_in_the_header(alice):
 
 # The figures and charts are swept here; the exports in test_exports.py (403, 404).
 SWEPT = {"analytics", "analytics-figure", "analytics-chart", "analytics-exports",
-         "analytics-exports-list", "analytics-export-file", "analytics-money"}
+         "analytics-exports-list", "analytics-export-file", "analytics-money",
+         "analytics-simulator"}
 
 
 def test_the_sweeps_cover_every_analytics_url():

@@ -31,7 +31,7 @@ from kopilka.tenancy import counter as counters
 from kopilka.tenancy.models import Staff, Store
 from kopilka.web.cabinet.session import cabinet_view
 from kopilka.web.cabinet.tabs import Tab, register
-from kopilka.web.cabinet.views import analytics_exports, analytics_money
+from kopilka.web.cabinet.views import analytics_exports, analytics_money, analytics_simulator
 from kopilka.web.forms import Form
 from kopilka.web.htmx import render_page
 from kopilka.web.templatetags.kopilka import locale, money, points
@@ -70,6 +70,7 @@ CHARTS = {
 
 # The analytics' other pages, linked from the figures' page: (url name, label, permission).
 LINKS = [("cabinet:analytics-money", _("Points liability"), "read_analytics"),
+         ("cabinet:analytics-simulator", _("Program simulator"), "read_analytics"),
          ("cabinet:analytics-exports", _("Exports"), "export_records")]
 
 
@@ -323,5 +324,6 @@ urlpatterns = [
     path("analytics/charts/<slug:key>/", chart, name="analytics-chart"),
     *analytics_exports.urlpatterns,
     *analytics_money.urlpatterns,
+    *analytics_simulator.urlpatterns,
 ]
 register(Tab("analytics", _("Analytics"), "cabinet:analytics", "read_analytics", order=60))
