@@ -80,3 +80,19 @@ def test_an_export_downloaded_and_read_back(screen, alice, charlie, viewport, se
     assert rows[0][:3] == ["Phone", "Name", "Gender"]
     anna = next(row for row in rows if row[0] == "+79990000001")
     assert (anna[1], anna[9], anna[12]) == ("Anna", 3, 337.5)
+
+
+@pytest.mark.parametrize("viewport", ["pixel-7", "desktop"])
+def test_the_money_view_and_the_simulator(screen, alice, charlie, viewport):
+    with scope(merchant=alice.merchant):
+        hand_made_shop(Shop(alice), charlie.staff)
+    page = screen.page
+    sign_in(screen, alice, "/cabinet/analytics/money/?day=2030-03-08")
+    expect(page.locator("[data-liability] [data-money]")).to_have_text("RUB55.88")
+    screen.shot("cabinet-analytics-money")
+    screen.go("/cabinet/analytics/simulator/")
+    page.get_by_label("Replay the last days").fill("30")
+    page.get_by_role("button", name="Compare").click()
+    # The session lives in 2026: the shop's eight checks (2029-30) are all "recent".
+    expect(page.locator("[data-row='purchases'] td").first).to_have_text("8")
+    screen.shot("cabinet-analytics-simulator")
