@@ -37,10 +37,12 @@ FILES = {
     # ...and the ZXing-C++ WebAssembly it runs, which static/web/barcode.js points it at
     # (by default it would fetch the file from a CDN).
     "zxing-wasm": ("zxing-wasm", [("dist/reader/zxing_reader.wasm", "zxing_reader.wasm")]),
+    # Chart.js 4's UMD build (global `Chart`) for the cabinet's analytics; it needs no eval.
+    "chart.js": ("chartjs", [("dist/chart.umd.min.js", "chart.umd.min.js")]),
 }
 LICENCE_NAMES = ("LICENSE", "LICENSE.md", "LICENSE.txt", "license", "license-mit")
 # Packages compiled into a vendored file: their licences travel with it.
-BUNDLED = {"@alpinejs/csp": ["@vue/reactivity", "@vue/shared"]}
+BUNDLED = {"@alpinejs/csp": ["@vue/reactivity", "@vue/shared"], "chart.js": ["@kurkle/color"]}
 # The MIT licence's standard text, for a package that names MIT but ships no licence file
 # (@alpinejs/csp): its notice must still travel with the copy.
 MIT = """MIT License

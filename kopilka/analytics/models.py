@@ -4,6 +4,7 @@ settings."""
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from django_scopes import ScopedManager
 
 NONE = 0  # store_id / cashier_id of a purchase without one (NULL would defeat the upsert key)
@@ -63,3 +64,52 @@ class Settings(models.Model):
 
     def __str__(self):
         return f"analytics settings of merchant {self.merchant_id}"
+
+
+class Export(models.Model):
+    """One export of members or transactions (ANL-3): written in the background, downloaded
+    through its secret token until it expires, then its file is deleted (exports.py)."""
+
+    class Kind(models.TextChoices):
+        MEMBERS = "members", _("members")
+        TRANSACTIONS = "transactions", _("transactions")
+
+    class Format(models.TextChoices):
+        XLSX = "xlsx", "Excel (XLSX)"
+        CSV = "csv", "CSV"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", pgettext_lazy("export", "queued")
+        RUNNING = "running", pgettext_lazy("export", "being written")
+        DONE = "done", pgettext_lazy("export", "ready")
+        FAILED = "failed", pgettext_lazy("export", "failed")
+        EXPIRED = "expired", pgettext_lazy("export", "expired")
+
+    merchant = models.ForeignKey("tenancy.Merchant", on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=16, choices=Kind)
+    format = models.CharField(max_length=8, choices=Format)
+    status = models.CharField(max_length=16, choices=Status, default=Status.QUEUED)
+    phones = models.BooleanField(default=False)  # whether the file has the phone column
+    language = models.CharField(max_length=8)  # of the column headers
+    since = models.DateField(null=True, blank=True)  # transactions: local days, both included
+    until = models.DateField(null=True, blank=True)
+    rows_total = models.BigIntegerField(default=0)  # counted when the writing starts
+    rows_done = models.BigIntegerField(default=0)
+    size = models.BigIntegerField(default=0)  # bytes of the finished file
+    token = models.CharField(max_length=64, unique=True)  # the download link's secret
+    requested_by = models.CharField(max_length=200)  # the actor's label
+    created_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField()  # the link stops working and the file is deleted
+    error = models.CharField(max_length=500, blank=True)
+
+    objects = ScopedManager(merchant="merchant")
+
+    class Meta:
+        verbose_name = _("export")
+        verbose_name_plural = _("exports")
+        indexes = [models.Index(fields=["merchant", "-created_at"], name="export_recent"),
+                   models.Index(fields=["expires_at"], name="export_expiry")]
+
+    def __str__(self):
+        return f"export {self.pk}: {self.kind} {self.format} {self.status}"

@@ -2,13 +2,16 @@
 Definitions in docs/analytics.md."""
 
 import re
-from datetime import date
-from typing import Annotated
+from datetime import date, datetime
+from typing import Annotated, Literal
 
-from ninja import Field, Query, Schema
+from django.http import FileResponse
+from django.utils import translation
+from ninja import Field, Query, Schema, Status
 from pydantic import BeforeValidator
 from pydantic_core import PydanticCustomError
 
+from kopilka.analytics import exports
 from kopilka.analytics import figures as analytics
 from kopilka.api.auth import ManagementToken, StaffSession, merchant_router, requires
 from kopilka.api.schemas import CleanIn, Id, Problem
@@ -103,3 +106,84 @@ def get_figures(request, query: Query[FiguresQuery]):
                      "change_percent": figure.change_percent}
                     for figure in found.figures],
     }
+
+
+# ---- exports (ANL-3) ----
+
+class ExportIn(CleanIn):
+    kind: Literal["members", "transactions"]
+    format: Literal["xlsx", "csv"] = "xlsx"
+    since: Day | None = Field(None, description="Transactions: the first local day, inclusive")
+    until: Day | None = Field(None, description="Transactions: the last local day, inclusive")
+    background: bool | None = Field(
+        None, description="Write it in the background even when small (default: only an "
+        f"export of more than {exports.SMALL_ROWS} rows)")
+
+
+class ExportOut(Schema):
+    id: int
+    kind: str
+    format: str
+    status: str = Field(description="queued, running, done, failed or expired")
+    phones: bool = Field(description="Whether the file has the phone column (only for "
+                         "owners and admins: the `export_members` permission)")
+    since: date | None
+    until: date | None
+    rows_total: int
+    rows_done: int = Field(description="Progress while it is being written")
+    size: int = Field(description="Bytes of the finished file")
+    created_at: datetime
+    expires_at: datetime = Field(description="The file is deleted then")
+    file: str | None = Field(description="Where to GET the file once `status` is done")
+
+
+def _export_out(export) -> dict:
+    return {"id": export.pk, "kind": export.kind, "format": export.format,
+            "status": export.status, "phones": export.phones, "since": export.since,
+            "until": export.until, "rows_total": export.rows_total,
+            "rows_done": export.rows_done, "size": export.size,
+            "created_at": export.created_at, "expires_at": export.expires_at,
+            "file": (f"/api/v1/manage/analytics/exports/{export.pk}/file"
+                     if export.status == "done" else None)}
+
+
+@router.post("/analytics/exports", response={201: ExportOut, 202: ExportOut, **ERRORS})
+@requires("export_records")
+def start_export(request, payload: ExportIn):
+    """Export members (phone, name, gender, birth date, e-mail, comment, registration, tier,
+    balance, purchases, average check, last purchase, total spend) or transactions (date,
+    phone, card, amount, discount, points spent and accrued, refunded, card type) to XLSX or
+    CSV, column headers in the request's language. 201 when written at once; 202 when queued
+    (poll the export). The phone column only with `export_members`. Audited."""
+    principal = request.auth
+    export = exports.start(principal.merchant, kind=payload.kind, format=payload.format,
+                           phones=principal.may("export_members"),
+                           language=translation.get_language() or "ru",
+                           actor=principal.actor, since=payload.since, until=payload.until,
+                           background=payload.background)
+    return Status(201 if export.status == "done" else 202, _export_out(export))
+
+
+@router.get("/analytics/exports/{export_id}", response={200: ExportOut, **ERRORS})
+@requires("export_records")
+def get_export(request, export_id: Id):
+    """An export's status and progress; another merchant's is 404."""
+    return _export_out(exports.find(request.auth.merchant, export_id))
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+FILE_CONTENT = {"200": {"description": "The file", "content": {
+    "text/csv": {"schema": {"type": "string", "format": "binary"}},
+    XLSX: {"schema": {"type": "string", "format": "binary"}}}}}
+
+
+@router.get("/analytics/exports/{export_id}/file", response={200: None, **ERRORS},
+            openapi_extra={"responses": FILE_CONTENT})
+@requires("export_records")
+def get_export_file(request, export_id: Id):
+    """The finished file (a day long); the download is audited. Not ready or expired: 404."""
+    export, found = exports.download_by_id(request.auth.merchant, export_id,
+                                           actor=request.auth.actor)
+    content_type = "text/csv; charset=utf-8" if export.format == "csv" else XLSX
+    return FileResponse(found.open("rb"), as_attachment=True,
+                        filename=exports.file_name(export), content_type=content_type)

@@ -38,6 +38,9 @@ def members_with_phone(phone):
 # --- the OpenAPI document tells the truth -------------------------------------------------------
 
 
+FILES = {"text/csv", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
 def test_openapi_declares_errors_as_problem_json(client):
     spec = client.get("/api/v1/openapi.json").json()
     for path, operations in spec["paths"].items():
@@ -46,6 +49,8 @@ def test_openapi_declares_errors_as_problem_json(client):
                 content = set(response.get("content", {}))
                 if int(status) >= 400:
                     assert content == {PROBLEM}, (method, path, status)
+                elif path.endswith("/file"):  # a download: the file's own type
+                    assert content == FILES, (method, path, status)
                 else:
                     assert content == {"application/json"}, (method, path, status)
 

@@ -26,6 +26,7 @@ from django.apps import apps
 from django.db.models import ForeignKey
 from django.test import Client
 
+from kopilka.analytics import exports
 from kopilka.api.urls import api
 from kopilka.campaigns import services as campaigns
 from kopilka.core.actor import Actor
@@ -98,6 +99,8 @@ def world(alice, bob, charlie):
         "endpoint": endpoint, "delivery": Delivery.objects.get(pk=delivery.pk),
         "token": ApiToken.objects.filter(merchant=merchant).first(),
         "invitation": invitation, "campaign": campaign, "batch": batch,
+        "export": exports.start(merchant, kind="members", format="csv", phones=True,
+                                language="en", actor=ACTOR),
     }
 
 
@@ -113,6 +116,7 @@ def ids(world) -> dict[str, object]:
         "refund_id": world["refund"].pk, "endpoint_id": world["endpoint"].pk,
         "delivery_id": world["delivery"].pk, "invitation_id": world["invitation"].pk,
         "campaign_id": world["campaign"].pk, "batch_id": world["batch"].pk,
+        "export_id": world["export"].pk,
     }
 
 
@@ -162,6 +166,7 @@ def bodies(world) -> dict[tuple[str, str], dict]:
         ("post", "/manage/campaigns"): {"name": "Sweep", "points": 5,
                                         "starts_on": "2020-01-01"},
         ("post", "/manage/campaigns/{campaign_id}/batches"): {"count": 3},
+        ("post", "/manage/analytics/exports"): {"kind": "members", "format": "csv"},
     }
 
 
@@ -215,7 +220,7 @@ def assert_shows_nothing_of_alice(response, where):
 
 def test_the_sweep_sees_the_whole_api():
     routes = api_routes()
-    assert len(routes) == 78  # 73 + 5 campaign routes (api/campaigns.py)
+    assert len(routes) == 81  # 73 + 5 campaign routes (api/campaigns.py) + 3 exports
     merchant_routes = {route for route, permission in routes.items() if permission}
     assert {route for route in routes if route not in merchant_routes} == {
         ("post", "/api/v1/inbound/sms"), ("post", "/api/v1/inbound/sms/status"),
@@ -258,5 +263,5 @@ def test_charlie_the_cashier_is_refused_what_his_role_lacks(world, unscoped):
         else:
             wrong.append((method, path, response.status_code, response.content[:200]))
     assert wrong == []
-    assert len(refused) == 39  # every management operation beyond serving members and reading
+    assert len(refused) == 42  # every management operation beyond serving members and reading
     assert alice_rows(alice.merchant) == before
