@@ -172,7 +172,9 @@ def get_export(request, export_id: Id):
 
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-FILE_CONTENT = {"200": {"description": "The file", "content": {
+# An int key, as ninja keys its own responses: a "200" beside 200 made a JSON object with
+# the key twice, which Swagger UI refused ("duplicated mapping key").
+FILE_CONTENT = {200: {"description": "The file", "content": {
     "text/csv": {"schema": {"type": "string", "format": "binary"}},
     XLSX: {"schema": {"type": "string", "format": "binary"}}}}}
 

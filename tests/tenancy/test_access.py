@@ -106,7 +106,8 @@ def test_the_key_look_up_joins_every_registered_part(alice, django_assert_num_qu
         assert context["webhook_subscription"] is None  # alice has no endpoints
         assert context["messaging_settings"] is None  # nor settings of her own
     assert set(access.merchant_joins()) == {
-        "merchant__program", "merchant__webhook_subscription", "merchant__messaging_settings"}
+        "merchant__program", "merchant__webhook_subscription", "merchant__messaging_settings",
+        "merchant__review_settings"}
 
 
 def test_a_part_is_registered_once():
