@@ -42,6 +42,10 @@ class Merchant(models.Model):
     )
     status = models.CharField(_("status"), max_length=16, choices=Status, default=Status.ACTIVE)
     created_at = models.DateTimeField(_("created"))
+    # Branding on the member's pages (tenancy/branding.py): a colour (#rrggbb, or blank for
+    # Kopilka's own) and a logo, re-encoded by core/images.py and named by its token.
+    brand_colour = models.CharField(_("brand colour"), max_length=7, blank=True)
+    logo = models.CharField(_("logo"), max_length=32, blank=True)
 
     class Meta:
         verbose_name = _("merchant")

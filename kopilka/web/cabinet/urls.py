@@ -15,6 +15,7 @@ from kopilka.web.cabinet.views import (
     sales,
     settings,
     settings_audit,
+    settings_brand,
     settings_keys,
     settings_messages,
     settings_webhooks,
@@ -35,6 +36,7 @@ urlpatterns = [
     *settings_webhooks.urlpatterns,  # settings/webhooks/
     *settings_messages.urlpatterns,  # settings/messages/, settings/sms/
     *settings_audit.urlpatterns,  # settings/audit/
+    *settings_brand.urlpatterns,  # settings/brand/
     *analytics.urlpatterns,  # analytics/
     *reviews.urlpatterns,  # reviews/
     *campaigns.urlpatterns,  # campaigns/

@@ -1,6 +1,6 @@
 """/my/: the member wallet (included from kopilka/urls.py); each part keeps its own routes."""
 
-from kopilka.web.wallet import activate, invite, push, review, rewards, views
+from kopilka.web.wallet import activate, brand, invite, push, review, rewards, views
 
 app_name = "wallet"
 urlpatterns = [
@@ -10,4 +10,5 @@ urlpatterns = [
     *rewards.urlpatterns,  # the reward catalogue and orders
     *invite.urlpatterns,  # referral codes and invitations
     *push.urlpatterns,  # web push subscriptions
+    *brand.urlpatterns,  # the merchant's colour and logo
 ]

@@ -65,6 +65,9 @@ def bound(request, action: str):
 SECTIONS = [
     ("stores", gettext_lazy("Stores"), gettext_lazy("Add, rename, close and reopen stores."),
      "cabinet:settings-stores", "manage_stores"),
+    ("brand", gettext_lazy("Your brand"),
+     gettext_lazy("The logo and colour on your members' cards."),
+     "cabinet:settings-brand", "edit_program"),
     ("devices", gettext_lazy("Counter devices"),
      gettext_lazy("Browsers signed in as counters; sign one out when it is lost."),
      "cabinet:settings-devices", "sign_in_counters"),
