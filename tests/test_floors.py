@@ -51,6 +51,8 @@ SIDEWAYS = {
     # version; the root URLconf mounts the API; Celery's app runs the tick.
     ("cli", "demo"),
     ("urls", "api"),
+    # Billing registers its daily charge with the tick (automation/tick.py `register`).
+    ("billing", "automation"),
 }
 
 # Upward arrows kept on purpose, (from module, imported module): the reason, for the record.
