@@ -141,8 +141,9 @@ def test_a_daily_debit_across_a_month_with_a_top_up_and_a_run_out(alice, client)
         assert owner.post(sms_policy, {"transactional_when_empty": "hold"}).status_code == 302
     assert len(mail.outbox) == 3
     assert tick(at(2026, 12, 20, 0, 5)) == 2
+    # In the merchant's language (alice's is Russian).
     assert mail.outbox[-1].subject == (
-        "Alice Coffee: the cabinet is read-only until the bill is paid")
+        "Alice Coffee: кабинет доступен только для просмотра до оплаты счёта")
     with time_machine.travel(at(2026, 12, 20, 12, 0), tick=False):
         with scope(merchant=merchant):
             assert services.read_only(merchant)
