@@ -267,3 +267,15 @@ def test_odd_periods_never_give_500(alice):
             assert client.get(reverse(f"cabinet:{name}"), query).status_code == 422, (
                 name, query)
         assert client.post(reverse(f"cabinet:{name}")).status_code == 405
+
+
+def test_a_pdf_covers_at_most_a_year_and_the_xlsx_any_period(alice):
+    client = owner_of(alice)
+    year = {"start": "2026-01-01", "end": "2026-12-31"}
+    longer = {"start": "2025-01-01", "end": "2026-12-31"}
+    assert client.get(reverse("cabinet:billing-pdf"), year).status_code == 200
+    refused = client.get(reverse("cabinet:billing-act"), longer)
+    assert refused.status_code == 422
+    assert refused.content.decode() == (
+        "A PDF covers at most a year; download the XLSX for longer.")
+    assert client.get(reverse("cabinet:billing-xlsx"), longer).status_code == 200

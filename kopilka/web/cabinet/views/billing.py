@@ -17,6 +17,7 @@ from kopilka.web.forms import Form
 from kopilka.web.htmx import render_page
 
 PERMISSION = "read_billing"
+PDF_DAYS = 366  # the longest period a PDF is made for in the request
 
 
 class PeriodForm(Form):
@@ -77,6 +78,10 @@ def _download(request, kind: str):
     if form.errors:
         return HttpResponse(_("Choose a valid period."), status=422,
                             content_type="text/plain; charset=utf-8")
+    if kind != "xlsx" and (end - start).days >= PDF_DAYS:
+        # Rendered in the request: a year of daily debits is about a second (bench/).
+        return HttpResponse(_("A PDF covers at most a year; download the XLSX for longer."),
+                            status=422, content_type="text/plain; charset=utf-8")
     found = statements.statement(request.cabinet.merchant, start, end)
     name = f"{request.cabinet.merchant.slug}-{start.isoformat()}-{end.isoformat()}"
     if kind == "xlsx":
