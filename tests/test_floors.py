@@ -53,6 +53,10 @@ SIDEWAYS = {
     ("urls", "api"),
     # Billing registers its daily charge with the tick (automation/tick.py `register`).
     ("billing", "automation"),
+    # Review requests due are sent by the tick: feedback registers its sweep with it.
+    ("feedback", "automation"),
+    # Analytics figures 12-15 count reviews with feedback's query (quality.figures).
+    ("analytics", "feedback"),
 }
 
 # Upward arrows kept on purpose, (from module, imported module): the reason, for the record.

@@ -6,6 +6,7 @@ from kopilka import __version__
 from kopilka.api import (
     analytics,
     billing,
+    campaigns,
     codes,
     counter,
     idempotency,
@@ -85,6 +86,7 @@ api.add_router("/manage", records.router)
 api.add_router("/manage", webhooks.router)
 api.add_router("/manage", messaging.router)
 api.add_router("/manage", analytics.router)
+api.add_router("/manage", campaigns.router)
 api.add_router("", inbound.router)
 api.add_router("", invitations.router)
 api.add_router("/operator/billing", billing.router)
