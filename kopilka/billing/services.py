@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_date
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
@@ -267,7 +268,7 @@ def notify_owners(merchant_id: int, day: date) -> int:
             "(no changes) until the debt is paid. The point-of-sale and the customers' cards "
             "keep working all the time."
         ) % {"merchant": merchant.name, "balance": money(balance),
-             "date": ends.isoformat() if ends else ""}
+             "date": format_date(ends, format="long", locale=merchant.language) if ends else ""}
     EmailMessage(subject=subject, body=body, from_email=settings.DEFAULT_FROM_EMAIL,
                  to=addresses).send()
     return len(addresses)

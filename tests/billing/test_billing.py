@@ -130,7 +130,8 @@ def test_a_daily_debit_across_a_month_with_a_top_up_and_a_run_out(alice, client)
     assert balance(merchant) == -2_000
     [warning] = mail.outbox
     assert warning.to == ["alice@example.com"]
-    assert "2026-12-20" in warning.body
+    assert warning.body.startswith("Баланс Alice Coffee в Копилке: -20,00")
+    assert "До 20 декабря 2026\u202fг. всё работает как обычно" in warning.body
     sms_policy = reverse("cabinet:settings-sms-policy")
     with time_machine.travel(at(2026, 12, 19, 12, 0), tick=False):
         assert tick(at(2026, 12, 18, 0, 5)) == 2
