@@ -8,6 +8,7 @@
     kopilka create-terminal --merchant SLUG --store NAME
     kopilka verify-ledger [--merchant SLUG]
     kopilka sms-topup SLUG AMOUNT [--note TEXT]
+    kopilka billing top-up SLUG AMOUNT [--note TEXT] [--payment-id ID]
     kopilka manage ...              any Django management command
 
 Errors are one line on stderr and a non-zero exit: 1 for a refused operation, 2 for bad usage
@@ -498,6 +499,47 @@ def cmd_sms_topup(argv):
     print(f"Balance:  {entry.balance_after} ({billing.plain_money(entry.balance_after)}); "
           f"free parts left: {entry.free_parts_after}")
     print(f"Released: {done.released} held messages")
+    return 0
+
+
+@command("billing", "the operator's billing: `billing top-up SLUG AMOUNT` records a payment")
+def cmd_billing(argv):
+    parser = argparse.ArgumentParser(
+        prog="kopilka billing",
+        description="The operator's subscription billing (docs/billing.md).",
+    )
+    actions = parser.add_subparsers(dest="action", required=True)
+    top_up = actions.add_parser(
+        "top-up", help="record money a merchant paid: the balance grows by AMOUNT, a debt is "
+        "paid first and a read-only cabinet opens again once nothing is owed. Audited.")
+    top_up.add_argument("merchant", metavar="SLUG", help="merchant slug")
+    top_up.add_argument("amount", metavar="AMOUNT",
+                        help="minor units of the billing currency, e.g. 918000 for 9180.00")
+    top_up.add_argument("--note", default="", help="a reference: invoice, bank transfer")
+    top_up.add_argument("--payment-id", default="",
+                        help="records this payment once: the same id again is refused")
+    args = parser.parse_args(argv)
+    amount = args.amount.strip()
+    if not (amount.isascii() and amount.lstrip("-").isdigit()):
+        parser.error(f"AMOUNT {args.amount!r} is not a whole number of minor units "
+                     "(e.g. 918000 for 9180.00)")
+    setup_django()
+    from django_scopes import scope
+
+    from kopilka.billing import services as billing
+    from kopilka.core.actor import Actor
+    from kopilka.tenancy import services
+
+    def record():
+        merchant = services.get_merchant(args.merchant)
+        with scope(merchant=merchant):
+            return merchant, billing.top_up(merchant, int(amount), note=args.note,
+                                            key=args.payment_id, actor=Actor.cli())
+
+    merchant, entry = run_service(record)
+    print(f"Merchant: {merchant.slug}")
+    print(f"Topped up: {entry.amount} ({billing.plain_money(entry.amount)})")
+    print(f"Balance:  {entry.balance_after} ({billing.plain_money(entry.balance_after)})")
     return 0
 
 

@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "kopilka.rewards",
     "kopilka.referrals",
     "kopilka.feedback",
+    "kopilka.billing",
     "kopilka.api",
     "kopilka.web",
     "kopilka.web.cashier",
@@ -178,6 +179,11 @@ DEFAULT_FROM_EMAIL = os.environ.get("KOPILKA_EMAIL_FROM", "kopilka@localhost")
 # `Authorization: Bearer ...` (unset: inbound SMS is refused). docs/messaging.md.
 PUBLIC_URL = os.environ.get("KOPILKA_PUBLIC_URL", "http://localhost:8000").strip().rstrip("/")
 INBOUND_SMS_SECRET = os.environ.get("KOPILKA_INBOUND_SMS_SECRET", "").strip()
+# Subscription billing (docs/billing.md): the operator API's bearer token, the payment
+# webhook's HMAC secret (both off while empty) and the days of grace before read-only.
+BILLING_OPERATOR_TOKEN = os.environ.get("KOPILKA_BILLING_OPERATOR_TOKEN", "").strip()
+BILLING_WEBHOOK_SECRET = os.environ.get("KOPILKA_BILLING_WEBHOOK_SECRET", "").strip()
+BILLING_GRACE_DAYS = int(os.environ.get("KOPILKA_BILLING_GRACE_DAYS", "3"))
 
 # One-time codes (docs/api.md, "One-time codes"): KOPILKA_CODE_DIGITS (6), KOPILKA_CODE_TTL
 # (300 s), KOPILKA_CODE_ATTEMPTS (5), and the limits KOPILKA_CODE_LIMIT_PHONE ("1/60,5/3600":

@@ -51,6 +51,8 @@ SIDEWAYS = {
     # version; the root URLconf mounts the API; Celery's app runs the tick.
     ("cli", "demo"),
     ("urls", "api"),
+    # Billing registers its daily charge with the tick (automation/tick.py `register`).
+    ("billing", "automation"),
     # Review requests due are sent by the tick: feedback registers its sweep with it.
     ("feedback", "automation"),
     # Analytics figures 12-15 count reviews with feedback's query (quality.figures).

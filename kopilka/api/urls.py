@@ -5,6 +5,7 @@ from ninja import NinjaAPI, Swagger
 from kopilka import __version__
 from kopilka.api import (
     analytics,
+    billing,
     campaigns,
     codes,
     counter,
@@ -88,3 +89,5 @@ api.add_router("/manage", analytics.router)
 api.add_router("/manage", campaigns.router)
 api.add_router("", inbound.router)
 api.add_router("", invitations.router)
+api.add_router("/operator/billing", billing.router)
+api.add_router("", billing.payments)

@@ -220,11 +220,18 @@ def assert_shows_nothing_of_alice(response, where):
 
 def test_the_sweep_sees_the_whole_api():
     routes = api_routes()
-    assert len(routes) == 81  # 73 + 5 campaign routes (api/campaigns.py) + 3 exports
+    assert len(routes) == 89  # 73 + 5 campaigns + 3 exports + 8 of billing
     merchant_routes = {route for route, permission in routes.items() if permission}
+    # The operator's billing acts across merchants (tests/billing/test_operator.py).
+    operator = "/api/v1/operator/billing"
     assert {route for route in routes if route not in merchant_routes} == {
         ("post", "/api/v1/inbound/sms"), ("post", "/api/v1/inbound/sms/status"),
-        ("post", "/api/v1/invitations/accept")}
+        ("post", "/api/v1/invitations/accept"), ("post", "/api/v1/billing/payments"),
+        ("get", f"{operator}/plans"), ("put", f"{operator}/plans/{{code}}"),
+        ("get", f"{operator}/accounts"), ("get", f"{operator}/merchants/{{slug}}"),
+        ("put", f"{operator}/merchants/{{slug}}/subscription"),
+        ("post", f"{operator}/merchants/{{slug}}/top-ups"),
+        ("get", f"{operator}/merchants/{{slug}}/statement")}
 
 
 def test_bob_finds_nothing_of_alice_on_any_route(world, unscoped):

@@ -15,8 +15,8 @@ from tests.shop import Shop
 
 
 def _modules():
-    from kopilka.web.cabinet.views import members, members_page, sales
-    return (members, members_page, sales)
+    from kopilka.web.cabinet.views import billing, members, members_page, sales
+    return (members, members_page, sales, billing)
 
 
 def swept() -> set[str]:

@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
+from kopilka.billing import services as billing
 from kopilka.tenancy import access
 from kopilka.tenancy import services as tenancy
 from kopilka.tenancy.logins import client_ip
@@ -84,6 +85,11 @@ def cabinet_view(permission: str) -> Callable:
             timezone.activate(staff.merchant.timezone)
             try:
                 with access.enter(principal):
+                    # An unpaid bill after its grace period: reading only (docs/billing.md).
+                    if (request.method not in ("GET", "HEAD", "OPTIONS")
+                            and billing.read_only(staff.merchant)):
+                        return render(request, "cabinet/billing/read_only.html",
+                                      {"staff": staff}, status=403)
                     return view(request, *args, **kwargs)
             finally:
                 timezone.deactivate()

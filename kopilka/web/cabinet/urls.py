@@ -4,6 +4,7 @@ views."""
 from kopilka.web.cabinet.views import (
     account,
     analytics,
+    billing,
     campaigns,
     home,
     members,
@@ -42,4 +43,5 @@ urlpatterns = [
     *campaigns.urlpatterns,  # campaigns/
     *rewards.urlpatterns,  # rewards/
     *referrals.urlpatterns,  # referrals/
+    *billing.urlpatterns,  # billing/
 ]

@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class BillingConfig(AppConfig):
+    name = "kopilka.billing"
+    label = "billing"
+    verbose_name = _("Billing")
+
+    def ready(self):
+        # The tick charges the subscriptions that are due (once per merchant and local day).
+        from kopilka.automation import tick
+        from kopilka.billing import tasks
+
+        tick.register("billing days charged", tasks.run)
