@@ -28,10 +28,12 @@ from django_scopes import get_scope
 SETTING = "kopilka.merchant"
 POLICY = "kopilka_tenant"
 ALL = "*"
-# Read before a scope exists, to find the caller (its terminal, staff member, token, device,
-# and the program joined to it in the same query): a policy here would hide the caller from
-# itself. django-scopes and the views guard them. App labels or model labels.
-EXEMPT = {"tenancy", "programs.program"}
+# Read before a scope exists, to find the caller (its terminal, staff member, token, device):
+# a policy here would hide the caller from itself. So are the one-row-per-merchant tables (a
+# one-to-one `merchant`: the program, the messaging settings, ...), joined to the caller in
+# the same query (tenancy.access's merchant context). django-scopes and the views guard them.
+# App labels or model labels.
+EXEMPT = {"tenancy"}
 
 
 def enabled() -> bool:
@@ -46,7 +48,7 @@ def tenant_tables() -> list[tuple[str, str]]:
                 or not model._meta.managed):
             continue
         field = next((f for f in model._meta.concrete_fields if f.name == "merchant"), None)
-        if field is not None:
+        if field is not None and not field.one_to_one:
             found.add((model._meta.db_table, field.column))
     return sorted(found)
 
@@ -98,11 +100,16 @@ def uninstall(using: str = "default") -> None:
             cursor.execute(f"ALTER TABLE {quoted} DISABLE ROW LEVEL SECURITY")
 
 
+# Statements that must come first in their transaction, or run in an aborted one: the setting
+# waits for the next statement.
+_NOT_BEFORE = ("ROLLBACK", "SET TRANSACTION")
+
+
 def _keep_in_step(execute, sql, params, many, context):
     connection = context["connection"]
     value = wanted()
     if connection.kopilka_rls_merchant != value and not connection.needs_rollback \
-            and not sql.startswith("ROLLBACK"):
+            and not sql.lstrip()[:15].upper().startswith(_NOT_BEFORE):
         with connection.connection.cursor() as raw:
             raw.execute("SELECT set_config(%s, %s, false)", [SETTING, value])
         connection.kopilka_rls_merchant = value
