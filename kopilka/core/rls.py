@@ -4,7 +4,8 @@ The first line is django-scopes: a query on a tenant model outside a merchant's 
 It does not guard raw SQL, `_base_manager`, a join through an unscoped model, or a scope
 entered for the wrong merchant and then forgotten. Row-level security does, in the database:
 
-- `install()` (run after every `migrate` when KOPILKA_RLS=on) enables RLS on every table with
+- `install()` (run after every `migrate` when KOPILKA_RLS=on; `uninstall()` when it is off
+  and a policy is left) enables RLS on every table with
   a `merchant` column — found from the models, so a new tenant table is covered by the next
   migrate — except `EXEMPT` (the identity tables read to find out who is calling, before any
   scope exists), with one policy: a row is visible and writable when its merchant is the
@@ -89,15 +90,22 @@ def install(using: str = "default", app_role: str | None = None) -> int:
     return len(tables)
 
 
-def uninstall(using: str = "default") -> None:
+def uninstall(using: str = "default") -> int:
+    """Drop the policies and disable RLS where it is on (KOPILKA_RLS turned off). Returns how
+    many tables had it."""
     connection = connections[using]
     if connection.vendor != "postgresql":
-        return
+        return 0
     with connection.cursor() as cursor:
-        for table, _column in tenant_tables():
+        cursor.execute("SELECT relname FROM pg_class WHERE relrowsecurity AND relkind = 'r' "
+                       "AND relnamespace = 'public'::regnamespace")
+        protected = {row[0] for row in cursor.fetchall()}
+        tables = [table for table, _column in tenant_tables() if table in protected]
+        for table in tables:
             quoted = connection.ops.quote_name(table)
             cursor.execute(f"DROP POLICY IF EXISTS {POLICY} ON {quoted}")
             cursor.execute(f"ALTER TABLE {quoted} DISABLE ROW LEVEL SECURITY")
+    return len(tables)
 
 
 # Statements that must come first in their transaction, or run in an aborted one: the setting
@@ -144,5 +152,11 @@ def on_connection_created(sender, connection, **kwargs) -> None:
 
 
 def on_post_migrate(sender, using="default", **kwargs) -> None:
-    if enabled() and sender.label == "core":
+    """`migrate` makes the database match KOPILKA_RLS: the policies (re)installed when on,
+    removed where present when off."""
+    if sender.label != "core":
+        return
+    if enabled():
         install(using, getattr(settings, "KOPILKA_RLS_ROLE", "") or None)
+    else:
+        uninstall(using)

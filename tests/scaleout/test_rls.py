@@ -102,3 +102,28 @@ def test_the_pos_works_under_row_level_security(as_app_role, alice, bob):
         assert count("processing_purchase") == 0
     with scopes_disabled():
         assert Purchase.objects.get().receipt_id == "RLS-1"
+
+
+def test_migrate_makes_the_database_match_the_setting(alice):
+    if connection.vendor != "postgresql":
+        pytest.skip("row-level security is PostgreSQL's")
+    from django.apps import apps
+
+    core = apps.get_app_config("core")
+
+    def policies() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_policies WHERE policyname = %s",
+                           [rls.POLICY])
+            return cursor.fetchone()[0]
+
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    assert policies() == 0
+    with override_settings(KOPILKA_RLS=True):
+        rls.on_post_migrate(core)
+    assert policies() == len(rls.tenant_tables())
+    with override_settings(KOPILKA_RLS=False):
+        rls.on_post_migrate(core)
+    assert policies() == 0
+    assert rls.uninstall() == 0  # nothing left to remove
