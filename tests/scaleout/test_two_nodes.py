@@ -16,6 +16,7 @@ KOPILKA_REQUIRE_BROKERS=1, which turns a skip for a missing one into a failure. 
 a run are printed (pytest -s). Documented in docs/operations.md, "Scale-out".
 """
 
+import datetime
 import json
 import os
 import shutil
@@ -35,8 +36,10 @@ from urllib.parse import quote
 
 import pytest
 from django.db import connection
+from django.test import override_settings
 from django_scopes import scopes_disabled
 
+import kopilka.celery
 from kopilka.cli import web_server_command
 from kopilka.core import rls
 from kopilka.core.actor import Actor
@@ -238,8 +241,8 @@ def shop(alice):
     actor = Actor.cli()
     with scopes_disabled():
         messaging.save_settings(alice.merchant, transactional="all",
-                                quiet_from=__import__("datetime").time(0),
-                                quiet_to=__import__("datetime").time(0), actor=actor)
+                                quiet_from=datetime.time(0), quiet_to=datetime.time(0),
+                                actor=actor)
         people = [processing.enrol(alice.merchant, phone=f"+7916700000{index}",
                                    first_name=f"Guest {index}", channel=Member.Channel.CASHIER,
                                    actor=actor) for index in range(8)]
@@ -249,6 +252,18 @@ def shop(alice):
                                   channel="cashier", actor=actor)
     PHONE.update({person.pk: f"%2B7916700000{index}" for index, person in enumerate(people)})
     return alice, people
+
+
+def delete_queue(url: str, name: str) -> None:
+    """The run's queue and its exchange, as Celery declared them (tests/tasks/test_celery.py)."""
+    with override_settings(CELERY_BROKER_URL=url, CELERY_TASK_DEFAULT_QUEUE=name):
+        app = kopilka.celery.create_app()
+        with app.connection_for_write() as broker:
+            queue = app.amqp.queues[name](broker.default_channel)
+            queue.declare()
+            queue.delete()
+            queue.exchange.delete()
+        app.close()
 
 
 @contextmanager
@@ -303,6 +318,7 @@ def test_two_nodes_lose_nothing_when_one_dies(shop, tmp_path, row_level_security
     with ExitStack() as stack:
         if role := stack.enter_context(app_role(row_level_security)):
             env.update(DATABASE_URL=database_url(role, ROLE_PASSWORD), KOPILKA_RLS="on")
+        stack.callback(delete_queue, AMQP, queue)
         cluster = Cluster(tmp_path, env)
         stack.callback(cluster.stop)
         started = time.monotonic()
