@@ -227,6 +227,8 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(os.environ.get("KOPILKA_STATIC_ROOT", DATA_DIR / "static")).resolve()
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise expects it before collectstatic
+# Uploaded files (the reward catalogue's pictures, re-encoded): under the data dir.
+MEDIA_ROOT = Path(os.environ.get("KOPILKA_MEDIA_ROOT", DATA_DIR / "media")).resolve()
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},

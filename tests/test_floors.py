@@ -51,6 +51,10 @@ SIDEWAYS = {
     # version; the root URLconf mounts the API; Celery's app runs the tick.
     ("cli", "demo"),
     ("urls", "api"),
+    # Review requests due are sent by the tick: feedback registers its sweep with it.
+    ("feedback", "automation"),
+    # Analytics figures 12-15 count reviews with feedback's query (quality.figures).
+    ("analytics", "feedback"),
 }
 
 # Upward arrows kept on purpose, (from module, imported module): the reason, for the record.

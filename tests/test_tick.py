@@ -35,9 +35,9 @@ def test_tick_sends_what_a_lost_task_left_and_only_once(alice, outbox, capsys):
         assert cli.main(["tick"]) == 0
     first, second = capsys.readouterr().out.splitlines()
     # alice's seven daily jobs are due (12:00 in Moscow) and run once (automation/schedule.py).
-    assert first == ("webhook deliveries due: 0; messages due: 1; "
-                     "idempotency records purged: 0; merchant jobs run: 7")
-    assert second == ("webhook deliveries due: 0; messages due: 0; "
+    assert first == ("webhook deliveries due: 0; messages due: 1; review requests due: 0; "
+                     "idempotency records purged: 0; merchant jobs run: 8")
+    assert second == ("webhook deliveries due: 0; messages due: 0; review requests due: 0; "
                       "idempotency records purged: 0; merchant jobs run: 0")
     assert [sent.recipient for sent in outbox] == ["+79160000001"]
     with scopes_disabled():
@@ -78,6 +78,7 @@ MERCHANT_JOBS = [  # alice's daily jobs at 12:00 in Moscow, after materialise
     "alice-coffee relative_birthday_gifts 2026-11-23: gifts 0, messages 0 (T s)",
     "alice-coffee activation_notices 2026-11-23: members 0, messages 0 (T s)",
     "alice-coffee inactivity_chains 2026-11-23: contacts 0, gifts 0, messages 0 (T s)",
+    "alice-coffee rolling_tiers 2026-11-23: members 0, lowered 0 (T s)",
 ]
 
 
@@ -85,24 +86,24 @@ def test_tick_progress_tells_each_job_its_counts_and_time(alice, capsys):
     assert cli.main(["tick", "--at", "2026-11-23T12:00:00+03:00", "--progress"]) == 0
     out, err = capsys.readouterr()
     lines = [line.removeprefix("kopilka tick: ") for line in progress_lines(err)]
-    assert lines[:3] == ["webhook deliveries due: 0 (T s)", "messages due: 0 (T s)",
-                         "idempotency records purged: 0 (T s)"]
+    assert lines[:4] == ["webhook deliveries due: 0 (T s)", "messages due: 0 (T s)",
+                         "review requests due: 0 (T s)", "idempotency records purged: 0 (T s)"]
     # materialise's counts are the ledger sweep's business; its line comes first.
-    assert lines[3].startswith("alice-coffee materialise 2026-11-23: accounts 0")
-    assert lines[4:] == [*MERCHANT_JOBS, "merchant jobs run: 7 (T s)"]
-    assert out.endswith("merchant jobs run: 7\n")  # the summary on stdout, as without
+    assert lines[4].startswith("alice-coffee materialise 2026-11-23: accounts 0")
+    assert lines[5:] == [*MERCHANT_JOBS, "merchant jobs run: 8 (T s)"]
+    assert out.endswith("merchant jobs run: 8\n")  # the summary on stdout, as without
 
 
 def test_tick_progress_is_the_default_on_a_terminal_and_quiet_silences_it(
         alice, capsys, monkeypatch):
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
     assert cli.main(["tick", "--at", "2026-11-23T12:00:00+03:00"]) == 0
-    assert len(progress_lines(capsys.readouterr().err)) == 4 + 7
+    assert len(progress_lines(capsys.readouterr().err)) == 5 + 8
     assert cli.main(["tick", "--at", "2026-11-24T12:00:00+03:00", "--quiet"]) == 0
     out, err = capsys.readouterr()
     assert progress_lines(err) == []
-    assert out == ("webhook deliveries due: 0; messages due: 0; "
-                   "idempotency records purged: 0; merchant jobs run: 7\n")
+    assert out == ("webhook deliveries due: 0; messages due: 0; review requests due: 0; "
+                   "idempotency records purged: 0; merchant jobs run: 8\n")
     monkeypatch.setattr(sys.stderr, "isatty", lambda: False)  # cron, a pipe: no progress
     assert cli.main(["tick", "--at", "2026-11-25T12:00:00+03:00"]) == 0
     assert progress_lines(capsys.readouterr().err) == []
@@ -128,8 +129,9 @@ def test_tick_refuses_a_moment_in_the_future_unless_allowed(alice, capsys):
         assert cli.main(["tick", "--at", "2026-11-24T12:00:00+03:00", "--allow-future",
                          "--quiet"]) == 0
     assert capsys.readouterr().out == (
-        "webhook deliveries due: 0; messages due: 0; idempotency records purged: 0; "
-        "merchant jobs run: 7\n" * 2)
+        "webhook deliveries due: 0; messages due: 0; review requests due: 0; "
+        "idempotency records purged: 0; "
+        "merchant jobs run: 8\n" * 2)
     with scopes_disabled():
         assert sorted({str(run.day) for run in JobRun.objects.all()}) == [
             "2026-11-23", "2026-11-24"]

@@ -21,6 +21,7 @@ from kopilka.analytics.models import DayFigures, Settings
 from kopilka.core import audit, clock
 from kopilka.core.actor import Actor
 from kopilka.core.errors import InvalidInput, NotFound
+from kopilka.feedback import quality as reviews
 from kopilka.messaging import billing
 from kopilka.processing.models import Purchase
 from kopilka.tenancy.models import Merchant, Staff, Store
@@ -31,8 +32,10 @@ MAX_DAYS = 3 * 366 + 1  # three years: enough for any comparison an owner makes
 # the last day must exist) and from what a loyalty program has data for.
 FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2199, 12, 31)
 SELECTION, MERCHANT = "selection", "merchant"
-# Reviews (figures 12-15) come with the reviews feature; until then they are zeros.
-REVIEWS_AVAILABLE = False
+# Reviews (figures 12-15): counted by feedback (its quality.figures; the scale's mapping is in
+# docs/feedback.md), each group also by the reviews' status (`topic`).
+REVIEWS_AVAILABLE = True
+REVIEW_GROUPS = ((13, "positive"), (14, "negative"), (15, "neutral"))
 
 WinbackFigures = Callable[[Merchant, date, date], Any]  # automation.winback.figures
 
@@ -231,6 +234,7 @@ def report(merchant: Merchant, start: date | None = None, end: date | None = Non
             "members_lost": base["first_purchases"]
             - reader.buyers(active, counted_only=False, selected=False),
             "sms": reader.sms(span),
+            **reviews.figures(merchant, *_bounds(merchant, span)),
         }
         if winback is not None:
             won = winback(merchant, span.start, span.end)
@@ -263,9 +267,13 @@ def report(merchant: Merchant, start: date | None = None, end: date | None = Non
         *(Figure(11, "sms_cost", "money", MERCHANT, now["sms"].get(topic, 0),
                  before["sms"].get(topic, 0), topic=topic)
           for topic in sorted(now["sms"].keys() | before["sms"].keys())),
-        *(Figure(number, key, "count", MERCHANT, 0, 0) for number, key in (
-            (12, "reviews_total"), (13, "reviews_positive"), (14, "reviews_negative"),
-            (15, "reviews_neutral"))),
+        figure(12, "reviews_total", "count", MERCHANT),
+        *(row for number, group in REVIEW_GROUPS for row in (
+            figure(number, f"reviews_{group}", "count", MERCHANT),
+            *(Figure(number, f"reviews_{group}", "count", MERCHANT,
+                     now["by_status"][f"{group}_{status}"],
+                     before["by_status"][f"{group}_{status}"], topic=status)
+              for status in ("new", "in_progress", "processed")))),
     ]
     if winback is not None:
         figures += [

@@ -73,7 +73,7 @@ class FiguresOut(Schema):
     sms_currency: str = Field(description="The currency SMS are billed in (figures 11, 16)")
     lost_after_days: int = Field(description="The merchant's setting figure 10 uses")
     reviews_available: bool = Field(
-        description="False until the reviews feature lands: figures 12-15 are zeros")
+        description="Whether figures 12-15 count reviews (true since the reviews feature)")
     figures: list[FigureOut]
 
 

@@ -19,8 +19,10 @@ from ninja.security import HttpBasicAuth, HttpBearer
 
 from kopilka.api.auth import client_ip
 from kopilka.api.schemas import Problem, StrictIn
+from kopilka.campaigns import services as campaigns
 from kopilka.core.actor import Actor
 from kopilka.core.errors import InvalidInput
+from kopilka.core.phones import normalize_phone
 from kopilka.messaging import optout, receipts
 from kopilka.messaging.backends import http
 
@@ -59,13 +61,30 @@ class InboundSmsOut(Schema):
     unsubscribed: int = Field(description="Memberships whose consent to messages this reply "
                                           "revoked: 0 for any text but STOP, СТОП, ОТПИСКА, "
                                           "ВІДПИСКА (trimmed, any case)")
+    reply: str | None = Field(None, description="For a campaign code (\"CODE 7XQ29F4K\"): "
+                                                "what happened, also queued as an SMS reply "
+                                                "from the code's merchant when it is known")
+    points: int = Field(0, description="Points the code granted (0 when refused)")
 
 
 @router.post("/inbound/sms", response={200: InboundSmsOut, 400: Problem, 401: Problem,
                                         422: Problem},
-             summary="Receive an SMS sent to the merchant's number (STOP opts out)")
+             summary="Receive an SMS sent to the merchant's number (STOP opts out, "
+                     "CODE <code> activates a campaign code)",
+             exclude_unset=True)
 def inbound_sms(request, body: InboundSmsIn):
+    answer = campaigns.activate_by_sms(_e164(body.sender), body.text, actor=request.auth)
+    if answer is not None:
+        return {"unsubscribed": 0, "reply": answer.reply,
+                "points": answer.activated.points if answer.activated else 0}
     return {"unsubscribed": optout.stop(body.sender, body.text, actor=request.auth)}
+
+
+def _e164(sender: str) -> str:
+    try:
+        return normalize_phone(sender, settings.PHONENUMBER_DEFAULT_REGION, field="from")
+    except InvalidInput:
+        return sender.strip()[:32]
 
 
 class SmsStatusOut(Schema):

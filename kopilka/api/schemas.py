@@ -112,8 +112,9 @@ class MemberIn(ProfileIn):
     consents: list[ConsentIn] = []
     referrer_code: str = Field(
         "", max_length=40,
-        description="The code of the member who recommended the shop, as the customer gave it. "
-                    "Recorded now; the referral program rewards the referrer from it.",
+        description="Who recommended the shop, as the customer gave it: the member's referral "
+                    "code, phone number or card number. The referral program rewards that "
+                    "member; an invite-only program refuses a registration without one (403).",
     )
 
 

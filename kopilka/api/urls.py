@@ -5,6 +5,7 @@ from ninja import NinjaAPI, Swagger
 from kopilka import __version__
 from kopilka.api import (
     analytics,
+    campaigns,
     codes,
     counter,
     idempotency,
@@ -84,5 +85,6 @@ api.add_router("/manage", records.router)
 api.add_router("/manage", webhooks.router)
 api.add_router("/manage", messaging.router)
 api.add_router("/manage", analytics.router)
+api.add_router("/manage", campaigns.router)
 api.add_router("", inbound.router)
 api.add_router("", invitations.router)

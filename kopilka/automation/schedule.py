@@ -21,7 +21,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django_scopes import scopes_disabled
 
-from kopilka.automation import chains, gifts, jobs, notices, progress, winback
+from kopilka.automation import chains, gifts, jobs, notices, progress, tiers, winback
 from kopilka.automation.models import JobRun
 from kopilka.core import audit, clock
 from kopilka.core.actor import Actor
@@ -56,6 +56,7 @@ DAILY_JOBS = (
     DailyJob("relative_birthday_gifts", gifts.relative_birthday_gifts, messages_members=True),
     DailyJob("activation_notices", notices.activation_notices, messages_members=True),
     DailyJob("inactivity_chains", chains.inactivity_chains, messages_members=True),
+    DailyJob("rolling_tiers", tiers.rolling_tiers, messages_members=True),
 )
 
 

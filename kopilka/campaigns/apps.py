@@ -6,3 +6,8 @@ class CampaignsConfig(AppConfig):
     name = "kopilka.campaigns"
     label = "campaigns"
     verbose_name = _("Campaigns")
+
+    def ready(self):
+        from kopilka.ledger import causes
+
+        causes.register("campaign_code", "campaigns.Activation id: a secret code's points")

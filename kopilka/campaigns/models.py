@@ -1,1 +1,146 @@
-"""Models of this app (none yet)."""
+"""Secret-code campaigns (CMP-1).
+
+- `Campaign`: what a code gives (points), when, how often a member may activate, what the
+  member reads after activating.
+- `CodeBatch`: one print run of codes for a campaign: how many, how they look (length,
+  alphabet, prefix, check character). Its plain codes live in `sheet` (compressed) only until
+  the one download for the printer; then `sheet` is emptied and only hashes remain.
+- `SecretCode`: one printed code, stored only as a keyed hash (`digest`, HMAC-SHA256 with a key
+  derived from SECRET_KEY, first 16 bytes): a stolen database gives no code away. Unique per
+  merchant; the index starts with the digest so an SMS (which names no merchant) finds it too.
+- `Activation`: a code used by a member, at most once (one-to-one with the code: the database
+  refuses a second, whatever races). Its id is the ledger cause `campaign_code <id>`.
+- `Guess`: a wrong code typed, scanned or texted, for the lock-outs per phone, per address and
+  per campaign. Phones and addresses span merchants (a person guessing at two shops is one
+  guesser), so guesses are read unscoped.
+
+Not to be confused with `kopilka.codes` (one-time SMS codes for sign-in and confirmations).
+"""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from django_scopes import ScopedManager
+
+
+class Alphabet(models.TextChoices):
+    # No look-alikes: 0/O, 1/I/L, 2/Z, 5/S and 8/B are left out.
+    CLEAR = "346789ACDEFGHJKMNPQRTUVWXY", _("letters and digits without look-alikes")
+    DIGITS = "0123456789", _("digits only")
+
+
+class Campaign(models.Model):
+    merchant = models.ForeignKey("tenancy.Merchant", on_delete=models.PROTECT, related_name="+")
+    name = models.CharField(_("name"), max_length=200)
+    starts_on = models.DateField(_("starts on"))
+    ends_on = models.DateField(_("ends on"), null=True, blank=True)
+    points = models.PositiveIntegerField(_("points per code"))
+    validity_days = models.PositiveIntegerField(_("points valid for, days"), null=True,
+                                                blank=True)
+    per_member = models.PositiveIntegerField(_("codes per member"), null=True, blank=True)
+    per_day = models.PositiveIntegerField(_("codes per member a day"), null=True, blank=True)
+    text = models.CharField(_("text the member sees"), max_length=500, blank=True)
+    created_at = models.DateTimeField()
+    storm_alerted_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ScopedManager(merchant="merchant")
+
+    class Meta:
+        indexes = [models.Index(fields=["merchant", "-starts_on"], name="campaign_merchant")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CodeBatch(models.Model):
+    merchant = models.ForeignKey("tenancy.Merchant", on_delete=models.PROTECT, related_name="+")
+    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="batches")
+    count = models.PositiveIntegerField(_("number of codes"))
+    length = models.PositiveSmallIntegerField(_("length"))
+    alphabet = models.CharField(_("alphabet"), max_length=40, choices=Alphabet,
+                                default=Alphabet.CLEAR)
+    check_char = models.BooleanField(_("check character"), default=False)
+    prefix = models.CharField(_("prefix"), max_length=8, blank=True)
+    points = models.PositiveIntegerField(_("points per code"), null=True, blank=True)
+    created_at = models.DateTimeField()
+    sheet = models.BinaryField(null=True, editable=False)  # zlib("\n".join(codes)) until download
+    downloaded_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ScopedManager(merchant="merchant")
+
+    class Meta:
+        indexes = [models.Index(fields=["merchant", "campaign"], name="batch_campaign")]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id}/{self.pk}: {self.count}"
+
+    @property
+    def points_per_code(self) -> int:
+        return self.points if self.points is not None else self.campaign.points
+
+
+class SecretCode(models.Model):
+    id = models.BigAutoField(primary_key=True)
+    # No foreign-key constraints in the database: PostgreSQL checks deferred ones row by row at
+    # commit (two per code: half the time of a million-code batch). The rows are written only
+    # by create_batch, with its own merchant and batch, in the batch's transaction.
+    merchant = models.ForeignKey("tenancy.Merchant", on_delete=models.DO_NOTHING,
+                                 related_name="+", db_index=False, db_constraint=False)
+    batch = models.ForeignKey(CodeBatch, on_delete=models.DO_NOTHING, related_name="+",
+                              db_index=False, db_constraint=False)
+    digest = models.BinaryField(max_length=16)
+
+    objects = ScopedManager(merchant="merchant")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["digest", "merchant"],
+                                               name="secret_code_unique")]
+
+    def __str__(self) -> str:
+        return f"code {self.pk}"  # the code itself is nowhere
+
+
+class Activation(models.Model):
+    class Channel(models.TextChoices):
+        WALLET = "wallet", _("wallet")
+        LINK = "link", _("QR link")
+        SMS = "sms", _("SMS")
+
+    merchant = models.ForeignKey("tenancy.Merchant", on_delete=models.PROTECT, related_name="+")
+    code = models.OneToOneField(SecretCode, on_delete=models.PROTECT, related_name="activation")
+    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="+")
+    batch = models.ForeignKey(CodeBatch, on_delete=models.PROTECT, related_name="activations")
+    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="+")
+    points = models.PositiveIntegerField()
+    channel = models.CharField(max_length=8, choices=Channel)
+    new_member = models.BooleanField(default=False)  # joined the merchant within a day before
+    at = models.DateTimeField()
+
+    objects = ScopedManager(merchant="merchant")
+
+    class Meta:
+        indexes = [models.Index(fields=["merchant", "member", "at"], name="activation_member"),
+                   models.Index(fields=["batch", "new_member"], name="activation_batch")]
+
+    def __str__(self) -> str:
+        return f"activation {self.pk}"
+
+
+class Guess(models.Model):
+    """A wrong code. Not tenant-scoped: an SMS's wrong code names no merchant."""
+
+    id = models.BigAutoField(primary_key=True)
+    merchant = models.ForeignKey("tenancy.Merchant", null=True, on_delete=models.CASCADE,
+                                 related_name="+")
+    campaign = models.ForeignKey(Campaign, null=True, on_delete=models.CASCADE,
+                                 related_name="+")
+    phone = models.CharField(max_length=32, blank=True)
+    ip = models.GenericIPAddressField(null=True)
+    at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["phone", "at"], name="guess_phone"),
+                   models.Index(fields=["ip", "at"], name="guess_ip"),
+                   models.Index(fields=["campaign", "at"], name="guess_campaign")]
+
+    def __str__(self) -> str:
+        return f"guess {self.pk}"

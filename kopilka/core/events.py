@@ -132,17 +132,55 @@ class PointsExpiring(Event):
     at: datetime
 
 
+@dataclass(frozen=True, kw_only=True)
+class CodeActivated(Event):
+    """A member activated a campaign's secret code (campaigns.activate): `points` granted."""
+
+    name = "campaign.code_activated"
+    activation: Any  # campaigns.Activation
+    member: Any  # members.Member
+    points: int
+    available: int
+    pending: int
+
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReviewCreated(Event):
+    """A member rated a purchase (feedback)."""
+
+    name = "review.created"
+    review: Any  # feedback.Review
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReviewAnswered(Event):
+    """Staff answered a review in its dialog (feedback)."""
+
+    name = "review.answered"
+    review: Any  # feedback.Review
+    message: Any  # feedback.ReviewMessage
+
 Handler = Callable[[Any], None]
 _subscribers: dict[type[Event], list[tuple[Handler, bool]]] = defaultdict(list)
 
 
-def subscribe(*kinds: type[Event], on_commit: bool = False) -> Callable[[Handler], Handler]:
+def subscribe(*kinds: type[Event], on_commit: bool = False,
+              first: bool = False) -> Callable[[Handler], Handler]:
     """Register the decorated function for events of these kinds (called in the order of
-    registration, i.e. of INSTALLED_APPS). Registering the same function twice is a no-op."""
+    registration, i.e. of INSTALLED_APPS). Registering the same function twice is a no-op.
+
+    `first`: run before the subscribers registered without it. For a subscriber that locks
+    other members' accounts (referral rewards): it must take them right after the operation's
+    own, before any subscriber writes a row many operations share (analytics' day cell), or two
+    sales could each hold what the other waits for."""
     def register(handler: Handler) -> Handler:
         for kind in kinds:
             if (handler, on_commit) not in _subscribers[kind]:
-                _subscribers[kind].append((handler, on_commit))
+                if first:
+                    _subscribers[kind].insert(0, (handler, on_commit))
+                else:
+                    _subscribers[kind].append((handler, on_commit))
         return handler
     return register
 

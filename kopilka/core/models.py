@@ -28,7 +28,19 @@ class AuditEntry(models.Model):
         verbose_name = _("audit entry")
         verbose_name_plural = _("audit log")
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["merchant", "created_at"], name="audit_merchant_time")]
+        indexes = [
+            models.Index(fields=["merchant", "created_at"], name="audit_merchant_time"),
+            # The cabinet's audit filters (web/cabinet/views/settings_audit.py): one person, an
+            # action prefix (LIKE 'prefix%': the pattern operator class on PostgreSQL, whose
+            # collation would otherwise keep a plain index from serving it), one object. Without
+            # them a filter that matches nothing read the merchant's whole log.
+            models.Index(fields=["merchant", "actor_user", "created_at"],
+                         name="audit_merchant_actor"),
+            models.Index(fields=["merchant", "action", "created_at"], name="audit_merchant_action",
+                         opclasses=["int8_ops", "varchar_pattern_ops", "timestamptz_ops"]),
+            models.Index(fields=["merchant", "object_type", "object_id"],
+                         name="audit_merchant_object"),
+        ]
 
     def __str__(self):
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action}"

@@ -15,6 +15,12 @@ Design overview
       available == sum(entries.available_delta) == sum(remaining of activated lots) >= 0
       pending   == sum(entries.pending_delta)   == sum(remaining of pending lots)   >= 0
       0 <= lot.remaining <= lot.amount,  lot.remaining == sum(its entries' deltas)
+* A `Hold` (pending-out) sets points aside for something the member will collect later (a
+  reward order): they stay in `available` and in their lots, but nothing else may spend them.
+  `Account.held` caches the sum of the open holds; what spending sees is `available - held`.
+  A hold ends captured (its points spent then, from the lots in the usual order, as REDEEM
+  entries of its cause) or released (cancelled, or lapsed at `expires_at`). A hold changes no
+  balance, so it writes no entry; verify-ledger checks `held == sum(open holds)`.
 * Time-dependent state (activation, expiry) is applied ("materialised") at the start of every
   write, under the account lock; reads compute it from the lots at the moment asked, so a
   balance is right even if no scheduled job has run.
@@ -33,6 +39,7 @@ class Account(models.Model):
     )
     available = models.BigIntegerField(_("available points"), default=0)
     pending = models.BigIntegerField(_("pending points"), default=0)
+    held = models.BigIntegerField(_("held points"), default=0)  # sum of the open holds
     # Purchase statistics the program's rules read (tiers, hints, inactivity expiry).
     lifetime_spend = models.BigIntegerField(_("lifetime spend"), default=0)
     purchase_count = models.IntegerField(_("purchases"), default=0)
@@ -54,6 +61,7 @@ class Account(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(available__gte=0), name="account_available_gte_0"),
             models.CheckConstraint(condition=Q(pending__gte=0), name="account_pending_gte_0"),
+            models.CheckConstraint(condition=Q(held__gte=0), name="account_held_gte_0"),
             models.CheckConstraint(
                 condition=Q(lifetime_spend__gte=0), name="account_lifetime_spend_gte_0"
             ),
@@ -162,3 +170,38 @@ class Entry(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValueError("Ledger entries are append-only.")
+
+
+class Hold(models.Model):
+    """Points set aside (pending-out) until captured (spent) or released. Changed only under
+    its account's lock, by `ledger.services.Book`."""
+
+    class State(models.TextChoices):
+        OPEN = "open", _("held")
+        CAPTURED = "captured", _("spent")
+        RELEASED = "released", _("released")
+
+    merchant = models.ForeignKey("tenancy.Merchant", on_delete=models.PROTECT, related_name="+")
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="holds")
+    amount = models.BigIntegerField(_("amount"))
+    state = models.CharField(_("state"), max_length=10, choices=State, default=State.OPEN)
+    cause_type = models.CharField(max_length=20)
+    cause_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(_("created"))
+    expires_at = models.DateTimeField(_("expires"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+
+    objects = ScopedManager(merchant="merchant")
+
+    class Meta:
+        verbose_name = _("points hold")
+        verbose_name_plural = _("points holds")
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="hold_amount_gt_0"),
+        ]
+        indexes = [
+            models.Index(fields=["account"], condition=Q(state="open"), name="hold_open"),
+        ]
+
+    def __str__(self):
+        return f"hold {self.pk}: {self.amount} {self.state}"

@@ -8,6 +8,10 @@ set-based statements (new lots, changed lots, entries, the account). Callers hol
 `save_books()` writes many Books in those same statements: the daily sweep (sweep.py) builds
 a chunk of Books from preloaded rows and saves them together.
 
+Holds (pending-out, models.Hold) set points aside under the same lock: `Book.hold`,
+`Book.capture` (spend them now), `Book.release`; an open hold past its `expires_at` is
+released by `materialise` like an expired lot, and reads ignore it from that moment.
+
 Reads that must not write (a look-up at the counter) use `balances()`, which computes the
 state as of any moment from the lots, so it is right even if no job has run.
 """
@@ -17,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from kopilka.core import clock
@@ -25,13 +30,17 @@ from kopilka.core.prepared import PreparedQuery
 from kopilka.ledger import causes
 from kopilka.ledger.bulk import insert_rows, update_rows
 from kopilka.ledger.chain import entry_hash
-from kopilka.ledger.models import Account, Entry, Lot
+from kopilka.ledger.models import Account, Entry, Hold, Lot
 
 FAR_FUTURE = datetime.max.replace(tzinfo=UTC)
 
 
 class InsufficientPoints(Conflict):
     problem = "insufficient-points"
+
+
+class HoldClosed(Conflict):
+    problem = "hold-closed"
 
 
 @dataclass(frozen=True)
@@ -49,8 +58,9 @@ class Cause:
 
 @dataclass
 class Balances:
-    available: int = 0
+    available: int = 0  # spendable: the activated lots' points not set aside by a hold
     pending: int = 0
+    held: int = 0  # set aside by open holds (counted in the account's available, not here)
     # (amount, moment) pairs, soonest first: what expires when, what activates when.
     expiring: list[tuple[int, datetime]] = field(default_factory=list)
     activating: list[tuple[int, datetime]] = field(default_factory=list)
@@ -62,7 +72,14 @@ def effective_expiry(lot: Lot, account: Account) -> datetime | None:
     return min(deadlines) if deadlines else None
 
 
-def _balances(account: Account, lots, at: datetime) -> Balances:
+def live_holds(holds, at: datetime) -> int:
+    """What the open holds set aside as of `at` (one past its expiry sets nothing aside)."""
+    return sum(hold.amount for hold in holds
+               if hold.state == Hold.State.OPEN and (hold.expires_at is None
+                                                      or hold.expires_at > at))
+
+
+def _balances(account: Account, lots, at: datetime, holds=()) -> Balances:
     result = Balances()
     for lot in lots:
         if lot.remaining <= 0:
@@ -79,6 +96,10 @@ def _balances(account: Account, lots, at: datetime) -> Balances:
             result.activating.append((lot.remaining, lot.available_at))
     result.expiring.sort(key=lambda pair: pair[1])
     result.activating.sort(key=lambda pair: pair[1])
+    held = live_holds(holds, at)
+    if held:
+        result.held = min(held, result.available)
+        result.available -= result.held
     return result
 
 
@@ -90,13 +111,17 @@ _OPEN_LOTS = PreparedQuery(lambda account_id: Lot.objects.filter(
     account_id=account_id, remaining__gt=0).order_by("pk"), kinds=(int,))
 _LOCK_BY_ID = PreparedQuery(lambda account_id: Account.objects.select_for_update().filter(
     pk=account_id)[:1], kinds=(int,))
+_OPEN_HOLDS = PreparedQuery(lambda account_id: Hold.objects.filter(
+    account_id=account_id, state=Hold.State.OPEN).order_by("pk"), kinds=(int,))
 _LOCK_BY_MEMBER = PreparedQuery(lambda member_id: Account.objects.select_for_update().filter(
     member_id=member_id)[:1], kinds=(int,))
 
 
 def balances(account: Account, at: datetime | None = None) -> Balances:
-    """The balance as of `at`, computed from the lots: no lock, no write."""
-    return _balances(account, _OPEN_LOTS.all(account.pk), at or clock.now())
+    """The balance as of `at`, computed from the lots and holds: no lock, no write. Holds
+    are read only when the account has some (`held` > 0): no query on the usual path."""
+    holds = _OPEN_HOLDS.all(account.pk) if account.held else ()
+    return _balances(account, _OPEN_LOTS.all(account.pk), at or clock.now(), holds)
 
 
 def lots_of(cause: Cause, entry_kind: str, *, account_id: int) -> list[Lot]:
@@ -135,6 +160,9 @@ class Book:
         self._new_lots: list[Lot] = []
         self._changed_lots: dict[int, Lot] = {}
         self._account_fields: set[str] = set()
+        self._holds: list[Hold] | None = None  # the open ones, loaded when first needed
+        self._new_holds: list[Hold] = []
+        self._changed_holds: dict[int, Hold] = {}
 
     # --- opening ------------------------------------------------------------------------------
 
@@ -161,7 +189,18 @@ class Book:
     # --- reading ------------------------------------------------------------------------------
 
     def balances(self, at: datetime | None = None) -> Balances:
-        return _balances(self.account, self.lots, at or clock.now())
+        return _balances(self.account, self.lots, at or clock.now(), self.holds())
+
+    def holds(self) -> list[Hold]:
+        """The account's holds open when the Book was opened or made since (closed ones stay
+        in the list with their new state until saved)."""
+        if self._holds is None:
+            self._holds = _OPEN_HOLDS.all(self.account.pk) if self.account.held else []
+        return self._holds
+
+    def spendable(self) -> int:
+        """What a debit or a new hold may take: the available points no hold sets aside."""
+        return max(0, self.account.available - self.account.held)
 
     # --- journal ------------------------------------------------------------------------------
 
@@ -192,6 +231,11 @@ class Book:
                 lot.activated = True
                 self._journal(lot, Entry.Kind.ACTIVATE, time, lot.available_at,
                               available=lot.remaining, pending=-lot.remaining)
+        if self.account.held:
+            for hold in self.holds():
+                if (hold.state == Hold.State.OPEN and hold.expires_at is not None
+                        and hold.expires_at <= at):
+                    self._close(hold, Hold.State.RELEASED, hold.expires_at)
 
     def credit(self, amount: int, *, lot_kind: str, entry_kind: str, cause: Cause, at: datetime,
                available_at: datetime | None = None,
@@ -246,16 +290,73 @@ class Book:
         """Take `amount` spendable points, soonest-expiring lots first. All or nothing."""
         if amount < 0:
             raise ValueError("debit amount must not be negative")
-        if amount > self.account.available:
+        self._require_spendable(amount)
+        return self._take(amount, self._active_lots(), entry_kind, cause, at)
+
+    def _require_spendable(self, amount: int) -> None:
+        spendable = self.spendable()
+        if amount > spendable:
             raise InsufficientPoints(
                 ngettext(
                     "Only %(available)s point is available, %(requested)s requested.",
                     "Only %(available)s points are available, %(requested)s requested.",
-                    self.account.available,
-                ) % {"available": self.account.available, "requested": amount},
+                    spendable,
+                ) % {"available": spendable, "requested": amount},
                 field="points",
             )
-        return self._take(amount, self._active_lots(), entry_kind, cause, at)
+
+    # --- holds (pending-out) ------------------------------------------------------------------
+
+    def hold(self, amount: int, *, cause: Cause, at: datetime,
+             expires_at: datetime | None = None) -> Hold:
+        """Set `amount` spendable points aside for `cause` until captured or released (or
+        until `expires_at`). All or nothing, like a debit."""
+        if amount <= 0:
+            raise ValueError("hold amount must be positive")
+        self._require_spendable(amount)
+        hold = Hold(merchant_id=self.account.merchant_id, account=self.account, amount=amount,
+                    cause_type=cause.type, cause_id=str(cause.id), created_at=at,
+                    expires_at=expires_at)
+        self.holds().append(hold)
+        self._new_holds.append(hold)
+        self._set(held=self.account.held + amount)
+        return hold
+
+    def open_hold(self, hold_id: int) -> Hold:
+        """One of this account's holds, still open (HoldClosed if spent, released or lapsed)."""
+        for hold in self.holds():
+            if hold.pk == hold_id and hold.state == Hold.State.OPEN:
+                return hold
+        raise HoldClosed(_("These points are no longer held."), field="hold")
+
+    def _close(self, hold: Hold, state: str, at: datetime) -> None:
+        hold.state = state
+        hold.closed_at = at
+        if hold.pk is not None:
+            self._changed_holds[hold.pk] = hold
+        self._set(held=self.account.held - hold.amount)
+
+    def release(self, hold: Hold, *, at: datetime) -> None:
+        """Give the held points back to spending (an order cancelled or lapsed)."""
+        if hold.state != Hold.State.OPEN:
+            raise HoldClosed(_("These points are no longer held."), field="hold")
+        self._close(hold, Hold.State.RELEASED, at)
+
+    def capture(self, hold: Hold, *, entry_kind: str, cause: Cause,
+                at: datetime) -> list[tuple[Lot, int]]:
+        """Spend the held points now, soonest-expiring lots first. If lots expired under the
+        hold and too few points are left, nothing happens (InsufficientPoints)."""
+        if hold.state != Hold.State.OPEN:
+            raise HoldClosed(_("These points are no longer held."), field="hold")
+        if hold.expires_at is not None and hold.expires_at <= at:
+            raise HoldClosed(_("The hold on these points has lapsed."), field="hold")
+        self._close(hold, Hold.State.CAPTURED, at)
+        try:
+            return self.debit(hold.amount, entry_kind=entry_kind, cause=cause, at=at)
+        except InsufficientPoints:
+            hold.state, hold.closed_at = Hold.State.OPEN, None
+            self._set(held=self.account.held + hold.amount)
+            raise
 
     def reverse(self, amount: int, *, own_lot_ids: set[int], cause: Cause, at: datetime) -> int:
         """Take back up to `amount` points a purchase created: first from the lots it created
@@ -324,6 +425,9 @@ class Book:
 
     def _written(self) -> None:
         self._entries, self._new_lots, self._changed_lots = [], [], {}
+        self._new_holds, self._changed_holds = [], {}
+        if self._holds is not None:
+            self._holds = [hold for hold in self._holds if hold.state == Hold.State.OPEN]
         self._account_fields = set()
 
 
@@ -338,6 +442,12 @@ def save_books(books: Sequence[Book]) -> int:
     changed_lots = [lot for book in books for lot in book._changed_lots.values()]
     if changed_lots:
         update_rows(changed_lots, ["remaining", "activated"])
+    new_holds = [hold for book in books for hold in book._new_holds]
+    if new_holds:
+        Hold.objects.bulk_create(new_holds)
+    changed_holds = [hold for book in books for hold in book._changed_holds.values()]
+    if changed_holds:
+        Hold._base_manager.bulk_update(changed_holds, ["state", "closed_at"])
     entries = [entry for book in books for entry in book._chained_entries()]
     insert_rows(entries)  # append-only: their ids are not needed back
     now = clock.now()

@@ -3,7 +3,8 @@
 For each account: entries are numbered 1..n without gaps, each entry's hash matches its
 content and its predecessor's hash, the account's cached balances equal the sums of its
 entries and of its lots, and every lot's remaining equals the sum of the entries that touched
-it. The first broken row of each account is reported, named by table and id.
+it, and its held points equal its open holds. The first broken row of each account is
+reported, named by table and id.
 
 All of it reads one snapshot of the database, so it can run beside live traffic: otherwise an
 account read before a purchase commits and its entries read after would disagree, and a sound
@@ -21,7 +22,7 @@ from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django_scopes import scopes_disabled
 
 from kopilka.ledger.chain import entry_hash
-from kopilka.ledger.models import Account, Entry, Lot
+from kopilka.ledger.models import Account, Entry, Hold, Lot
 
 
 @dataclass(frozen=True)
@@ -131,4 +132,8 @@ def verify_account(account: Account) -> Breach | None:
         return breach(f"account {account.pk}", "lots do not add up to the balance")
     if available < 0 or pending < 0:
         return breach(f"account {account.pk}", "negative balance")
+    held = sum(Hold.objects.filter(account=account, state=Hold.State.OPEN)
+               .values_list("amount", flat=True))
+    if account.held != held:
+        return breach(f"account {account.pk}", f"held {account.held} != its open holds {held}")
     return None

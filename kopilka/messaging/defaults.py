@@ -92,6 +92,12 @@ DEFAULTS: dict[str, dict[str, tuple[str, str]]] = {
         "uk": ("Як вам покупка?", "{name}, оцініть покупку в {merchant}: {link}"),
         "en": ("How was your purchase?", "{name}, please rate your visit to {merchant}: {link}"),
     },
+    # The shop answered the member's review: a single-use link to the dialog (feedback).
+    "review_answer": {
+        "ru": ("Ответ на ваш отзыв", "{merchant}: ответ на ваш отзыв {link}"),
+        "uk": ("Відповідь на ваш відгук", "{merchant}: відповідь на ваш відгук {link}"),
+        "en": ("An answer to your review", "{merchant} answered your review: {link}"),
+    },
     "one_time_code": {
         "ru": ("Код подтверждения", "{merchant}: код {code}. Никому его не сообщайте."),
         "uk": ("Код підтвердження", "{merchant}: код {code}. Нікому його не повідомляйте."),
@@ -102,5 +108,11 @@ DEFAULTS: dict[str, dict[str, tuple[str, str]]] = {
         "ru": ("Ваша карта", "{merchant}: ваша карта и баллы {link}"),
         "uk": ("Ваша картка", "{merchant}: ваша картка і бали {link}"),
         "en": ("Your card", "{merchant}: your card and points {link}"),
+    },
+    # A member's invitation to a friend (referrals, CMP-3): the join link with their code.
+    "invitation": {
+        "ru": ("Приглашение", "{name} приглашает вас в {merchant}: {link}"),
+        "uk": ("Запрошення", "{name} запрошує вас до {merchant}: {link}"),
+        "en": ("An invitation", "{name} invites you to {merchant}: {link}"),
     },
 }

@@ -43,8 +43,10 @@ class Event(models.TextChoices):
     BIRTHDAY = "birthday", _("birthday")
     RELATIVE_BIRTHDAY = "relative_birthday", _("a relative's birthday")
     REVIEW_REQUEST = "review_request", _("review request")
+    REVIEW_ANSWER = "review_answer", _("answer to a review")
     ONE_TIME_CODE = "one_time_code", _("one-time code")
     CARD_LINK = "card_link", _("link to the member's card")
+    INVITATION = "invitation", _("invitation from a friend")
 
 
 class Settings(models.Model):

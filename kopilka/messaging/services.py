@@ -34,7 +34,9 @@ MARKETING = frozenset({
     Event.GIFT, Event.EXPIRY_SOON, Event.BIRTHDAY, Event.RELATIVE_BIRTHDAY,
     Event.REVIEW_REQUEST,
 })
-REQUESTED = frozenset({Event.ONE_TIME_CODE, Event.CARD_LINK})
+# An answer to the member's own review is part of the dialog they started.
+REQUESTED = frozenset({Event.ONE_TIME_CODE, Event.CARD_LINK, Event.INVITATION,
+                       Event.REVIEW_ANSWER})
 TRANSACTIONAL = frozenset(Event.values) - MARKETING - REQUESTED
 
 MAX_BODY = {Channel.SMS: 1000, Channel.EMAIL: 10_000}  # characters

@@ -146,7 +146,9 @@ def refund_purchase(
         account = book.account
         tier_before = account.tier_code
         program = programs.load(merchant)
-        if not account.tier_manual and account.tier_code in program.tiers:
+        # With a tier window the daily job moves members down (automation/tiers.py).
+        if (not account.tier_manual and account.tier_code in program.tiers
+                and program.config.tier_window is None):
             tier = engine.tier_for_lifetime(program, account.lifetime_spend, account.tier_code)
             if tier != account.tier_code:
                 book.set_tier(tier)

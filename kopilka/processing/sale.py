@@ -27,7 +27,7 @@ from kopilka.core.prepared import PreparedQuery
 from kopilka.ledger import services as ledger
 from kopilka.ledger.models import Account, Entry, Lot
 from kopilka.members.models import Member
-from kopilka.processing import _book
+from kopilka.processing import _book, tiers
 from kopilka.processing.models import Purchase, PurchaseLine
 from kopilka.processing.queries import terminal_source
 from kopilka.programs import engine
@@ -277,8 +277,7 @@ def _commit(merchant: Merchant, member: Member, sale: Sale, *, receipt: Receipt,
     tier_after = tier_before
     spend = quote.amount_after_discount
     if not account.tier_manual:
-        tier_after = engine.tier_for_lifetime(program, account.lifetime_spend + spend,
-                                              tier_before)
+        tier_after = tiers.tier_after_purchase(program, account, spend, at, tier_before)
     purchase = Purchase.objects.create(
         merchant=merchant, member=member, account=account, source=receipt.source,
         receipt_id=receipt.receipt_id, terminal=receipt.terminal, store=receipt.store,

@@ -7,6 +7,7 @@
 - manual.py    the owner's allowances, grants and deductions by hand, tiers by hand
 - queries.py   the reads API and web share: member card and history, purchases, refunds
 - shifts.py    a cashier's shift at a counter device: live figures, open, close
+- grants.py    points granted for a cause a feature owns (a campaign code), in its transaction
 - _book.py     the account helpers the families share (private)
 
 Each write is one transaction that locks the member's account first, lets `ledger` journal

@@ -116,6 +116,9 @@ def _causes() -> dict[str, str]:
         "relative_birthday": _("Gift for a relative's birthday"),
         "self_registration": _("Gift for joining by yourself"),
         "winback": _("We missed you: a gift"),
+        "campaign_code": _("Campaign code"),
+        "referral": _("Bonus for a recommendation"),
+        "reward_order": _("Reward from the catalogue"),
         "time": _("By date"),
     }
 

@@ -572,6 +572,67 @@ class Chain(Model):
         return steps
 
 
+# --- referrals (CMP-3), rolling tiers ------------------------------------------------------------
+
+
+class ReferralLevel(Model):
+    """The reward of one level up the chain (level 1: whoever recommended the buyer, level 2:
+    whoever recommended them, ...): `percent` of the basis, or fixed `points`."""
+
+    percent: Percent | None = None
+    points: Annotated[StrictInt, Field(gt=0)] | None = None
+
+
+class ReferralProgram(Model):
+    """Members bring friends (CMP-3): the newcomer's gift for registering by a recommendation,
+    the referrer's reward for the friend's purchases, invite-only registration."""
+
+    #: Points the newcomer gets for registering with a referrer, once.
+    newcomer_gift: Gift | None = None
+    #: What a referrer's percent is of: "purchase" — the friend's check (after the discount,
+    #: less what the friend paid with points) converted at the point value; "points" — the
+    #: points the friend earned with it; "fixed" — each level's `points` per purchase.
+    basis: Literal["purchase", "points", "fixed"] = "purchase"
+    #: Level 1 first; at most five levels.
+    levels: Annotated[tuple[ReferralLevel, ...], Field(max_length=5),
+                      AfterValidator(_not_empty)]
+    #: "first_purchase": only the friend's first purchase rewards; "days": every purchase
+    #: within `days` days of the friend's registration.
+    period: Literal["first_purchase", "days"] = "first_purchase"
+    days: Days | None = None
+    #: Own validity of reward points (and of the newcomer's gift: its own validity_days).
+    validity_days: Days | None = None
+    #: Registration needs a referrer (a member's code, phone or card) who may invite.
+    invite_only: StrictBool = False
+    #: Points a member must have earned by purchases before they may invite (0: at once).
+    invite_after_points: Points = 0
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "ReferralProgram":
+        for i, level in enumerate(self.levels):
+            if self.basis == "fixed":
+                if level.points is None or level.percent is not None:
+                    raise ValueError(f"levels[{i}] needs points (and no percent) with basis "
+                                     "\"fixed\"")
+            elif level.percent is None or level.points is not None:
+                raise ValueError(f"levels[{i}] needs percent (and no points) with basis "
+                                 f"{self.basis!r}")
+        if self.period == "days" and self.days is None:
+            raise ValueError('days is required with period "days"')
+        if self.period == "first_purchase" and self.days is not None:
+            raise ValueError('days must be omitted with period "first_purchase"')
+        return self
+
+
+class TierWindow(Model):
+    """Tiers follow the spend of the last `months` months instead of the lifetime spend: a
+    purchase moves a member up at once; the daily job moves them down once their spend in the
+    window has been below their tier's threshold for `grace_days` days."""
+
+    months: Annotated[StrictInt, Field(ge=1, le=36)]
+    grace_days: Annotated[StrictInt, Field(ge=0, le=365)] = 0
+
+
 # --- the program --------------------------------------------------------------------------------
 
 
@@ -619,6 +680,12 @@ class ProgramConfig(Model):
     chains: Annotated[tuple[Chain, ...], Field(max_length=20)] = ()
     #: A purchase this many days after a win-back message or gift counts as won back.
     winback_window_days: Days = 30
+    #: Referral program (CMP-3); None = none.
+    referral: ReferralProgram | None = None
+    #: Checks below this amount (after the discount, money minor units) earn no points.
+    min_check_for_accrual: Money = 0
+    #: Tiers on a rolling window of spend with downgrade; None = tiers follow lifetime spend.
+    tier_window: TierWindow | None = None
 
     @field_validator("tiers")
     @classmethod

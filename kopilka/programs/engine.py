@@ -1077,8 +1077,8 @@ def quote(
             redeem_money = split(spent_money, capacity)
             redeem_points = redeem_money if spent == spent_money else split(spent, capacity)
 
-    # 4. Accrual.
-    if p.accrues and count:
+    # 4. Accrual (none for a check below the program's minimum, after the discount).
+    if p.accrues and count and after_total >= p.config.min_check_for_accrual:
         bases, accrual, percent_bp = _accrual(
             p,
             tier,

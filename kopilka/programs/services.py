@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from kopilka.core import audit, clock
 from kopilka.core.actor import Actor
 from kopilka.core.errors import Conflict, InvalidInput
+from kopilka.programs import versions
 from kopilka.programs.config import ProgramConfig
 from kopilka.programs.engine import (
     Basket,
@@ -56,7 +57,8 @@ def validate(config: dict) -> ProgramConfig:
 
 
 @transaction.atomic
-def save_program(merchant, config: dict, *, actor: Actor) -> Program:
+def save_program(merchant, config: dict, *, actor: Actor,
+                 restored_from: int | None = None) -> Program:
     validated = validate(config)
     stored = validated.model_dump(mode="json", by_alias=True)
     program = Program.objects.select_for_update().filter(merchant=merchant).first()
@@ -75,6 +77,7 @@ def save_program(merchant, config: dict, *, actor: Actor) -> Program:
         obj=program,
         data={"version": program.version},
     )
+    versions.record(program, actor=actor, restored_from=restored_from)
     return program
 
 

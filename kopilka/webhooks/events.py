@@ -17,6 +17,8 @@ CATALOGUE = {
     "points.adjusted": _("Staff granted or deducted points by hand."),
     "points.transferred": _("A member sent points to another member."),
     "points.expiring": _("A member's points will expire soon."),
+    "review.created": _("A member rated a purchase (score 1-5 and comment)."),
+    "review.answered": _("Staff answered a member's review."),
 }
 
 # Sent only by POST /manage/webhooks/{id}/test, whatever the endpoint subscribes to.

@@ -22,7 +22,7 @@ def test_the_figures_of_a_period_beside_the_previous_one(shop, charlie):
         "period": {"since": "2030-03-01", "until": "2030-03-07", "days": 7},
         "previous": {"since": "2030-02-22", "until": "2030-02-28", "days": 7},
         "store": march["stores"]["second"].pk, "cashier": None, "currency": "RUB",
-        "lost_after_days": 90, "reviews_available": False,
+        "lost_after_days": 90, "reviews_available": True,
     }
     by_key = {(row["key"], row["topic"]): row for row in body["figures"]}
     assert by_key["revenue", None] == {

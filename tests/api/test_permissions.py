@@ -22,7 +22,7 @@ def test_every_merchant_operation_declares_a_permission_of_the_table():
     # The SMS gateway's routes and accepting an invitation know no merchant's credentials.
     declared = {route: permission for route, permission in api_routes().items()
                 if not route[1].startswith(("/api/v1/inbound/", "/api/v1/invitations/"))}
-    assert len(declared) == 70
+    assert len(declared) == 75
     assert {permission for permission in declared.values()} <= set(PERMISSIONS)
 
 
@@ -74,7 +74,7 @@ def test_a_management_write_with_a_dead_token_is_401_not_a_csrf_403(alice, token
             wrong.append((method, path, response.status_code))
         else:
             assert response.json()["type"] == "/problems/unauthenticated"
-    assert len(management_writes()) == 31
+    assert len(management_writes()) == 34
     assert wrong == []
 
 

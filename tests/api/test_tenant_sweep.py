@@ -19,6 +19,7 @@ sessions (`Clerk.session()`, with CSRF enforced) instead of keys; the expectatio
 import itertools
 import json
 import re
+from datetime import date
 
 import pytest
 from django.apps import apps
@@ -26,6 +27,7 @@ from django.db.models import ForeignKey
 from django.test import Client
 
 from kopilka.api.urls import api
+from kopilka.campaigns import services as campaigns
 from kopilka.core.actor import Actor
 from kopilka.members.models import Card, Member
 from kopilka.processing.models import Purchase, Refund
@@ -85,6 +87,9 @@ def world(alice, bob, charlie):
     delivery = webhooks.send_test(endpoint, actor=ACTOR)
     invitation = invitations.invite_staff(merchant, email="dana@example.com", role="cashier",
                                           by=None, actor=ACTOR).invitation
+    campaign = campaigns.create_campaign(merchant, name="Sweep", starts_on=date(2020, 1, 1),
+                                         points=10, actor=ACTOR)
+    batch = campaigns.create_batch(campaign, count=5, length=8, actor=ACTOR)
     return {
         "alice": alice, "bob": bob, "charlie": charlie, "second": second,
         "card": card, "second_card": Card.objects.get(member=second).number,
@@ -92,7 +97,7 @@ def world(alice, bob, charlie):
         "refund": Refund.objects.get(merchant=merchant, refund_id="alice-sweep-refund"),
         "endpoint": endpoint, "delivery": Delivery.objects.get(pk=delivery.pk),
         "token": ApiToken.objects.filter(merchant=merchant).first(),
-        "invitation": invitation,
+        "invitation": invitation, "campaign": campaign, "batch": batch,
     }
 
 
@@ -107,6 +112,7 @@ def ids(world) -> dict[str, object]:
         "purchase_id": world["purchase"].pk, "receipt_id": RECEIPT,
         "refund_id": world["refund"].pk, "endpoint_id": world["endpoint"].pk,
         "delivery_id": world["delivery"].pk, "invitation_id": world["invitation"].pk,
+        "campaign_id": world["campaign"].pk, "batch_id": world["batch"].pk,
     }
 
 
@@ -153,6 +159,9 @@ def bodies(world) -> dict[tuple[str, str], dict]:
         ("post", "/pos/codes"): {"purpose": "spending", "member": member},
         ("get", "/pos/members/lookup"): {"card": world["card"]},
         ("get", "/manage/analytics/figures"): {"store": alice.terminal.store_id},
+        ("post", "/manage/campaigns"): {"name": "Sweep", "points": 5,
+                                        "starts_on": "2020-01-01"},
+        ("post", "/manage/campaigns/{campaign_id}/batches"): {"count": 3},
     }
 
 
@@ -206,7 +215,7 @@ def assert_shows_nothing_of_alice(response, where):
 
 def test_the_sweep_sees_the_whole_api():
     routes = api_routes()
-    assert len(routes) == 73
+    assert len(routes) == 78  # 73 + 5 campaign routes (api/campaigns.py)
     merchant_routes = {route for route, permission in routes.items() if permission}
     assert {route for route in routes if route not in merchant_routes} == {
         ("post", "/api/v1/inbound/sms"), ("post", "/api/v1/inbound/sms/status"),
@@ -249,5 +258,5 @@ def test_charlie_the_cashier_is_refused_what_his_role_lacks(world, unscoped):
         else:
             wrong.append((method, path, response.status_code, response.content[:200]))
     assert wrong == []
-    assert len(refused) == 34  # every management operation beyond serving members and reading
+    assert len(refused) == 39  # every management operation beyond serving members and reading
     assert alice_rows(alice.merchant) == before

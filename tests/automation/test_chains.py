@@ -36,7 +36,7 @@ def chain_shop(shop, *chains, **config):
 
 def test_steps_on_day_20_and_40_each_once(shop):
     anna = chain_shop(shop, COMEBACK)
-    assert tick_at(at(2027, 1, 20, 10, 30)) == 7  # day 19: nothing yet
+    assert tick_at(at(2027, 1, 20, 10, 30)) == 8  # day 19: nothing yet
     assert sent("gift") == []
 
     tick_at(at(2027, 1, 21, 10, 30))  # day 20: the step's own text, merchant's language

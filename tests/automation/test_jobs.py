@@ -23,8 +23,8 @@ MSK = ZoneInfo("Europe/Moscow")  # alice's merchant's zone
 AGREED = [ConsentGiven("messages", "v1")]
 # A merchant's daily jobs (automation/schedule.py): from 00:00 materialise and
 # winback_attribution; from 10:00 also expiry_reminders, birthday_gifts,
-# relative_birthday_gifts, activation_notices and inactivity_chains.
-NIGHT_JOBS, ALL_JOBS = 2, 7
+# relative_birthday_gifts, activation_notices, inactivity_chains and rolling_tiers.
+NIGHT_JOBS, ALL_JOBS = 2, 8
 
 
 def at(*moment) -> datetime:

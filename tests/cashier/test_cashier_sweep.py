@@ -13,29 +13,32 @@ from django_scopes import scope
 
 from kopilka.web.cashier import urls
 from tests.cashier.tools import at_counter
+from tests.rewards.tools import bobs_reward_order
 from tests.shop import Shop
 
 pytestmark = pytest.mark.django_db
 
 # Routes that name no member or purchase: nothing of another merchant's to reach by id.
 NO_OBJECT = {"home", "find", "register", "device", "switch", "pin", "lock", "device-sign-out",
-             "shift", "shift-close", "offline-upload"}
+             "shift", "shift-close", "offline-upload", "reward-missing"}
 ROUTES = [(pattern.name, str(pattern.pattern)) for pattern in urls.urlpatterns]
 OBJECT_ROUTES = [(name, route) for name, route in ROUTES if name not in NO_OBJECT]
 
 
 def test_every_route_is_swept_or_names_no_object():
     for name, route in ROUTES:
-        names_object = bool(re.search(r"<int:(member|purchase)_id>", route))
+        names_object = bool(re.search(r"<int:(member|purchase|order|item)_id>", route))
         assert names_object == (name not in NO_OBJECT), (name, route)
 
 
 @pytest.fixture
 def bobs(bob):
-    """Bob's member and a purchase of theirs."""
+    """Bob's member, a purchase of theirs, a reward and its order."""
     with scope(merchant=bob.merchant):
         purchase = Shop(bob).buy(bob.member, 10_000).purchase
-    return {"member_id": bob.member.pk, "purchase_id": purchase.pk}
+        item, order = bobs_reward_order(bob)
+    return {"member_id": bob.member.pk, "purchase_id": purchase.pk, "order_id": order.pk,
+            "item_id": item.pk, "size": 160}
 
 
 @pytest.mark.parametrize("method", ["get", "post"])

@@ -13,15 +13,16 @@ from tests.shop import Shop
 
 def test_every_cause_kopilka_writes_is_registered_by_its_app():
     assert sorted(causes.registered()) == [
-        "adjustment", "birthday", "first_purchase", "purchase", "refund", "relative_birthday",
-        "self_registration", "time", "transfer", "welcome", "winback",
+        "adjustment", "birthday", "campaign_code", "first_purchase", "purchase", "referral",
+        "refund", "relative_birthday", "reward_order", "self_registration", "time", "transfer",
+        "welcome", "winback",
     ]
     assert causes.registered()["purchase"].startswith("processing.Purchase id")
 
 
 def test_an_unregistered_cause_is_refused():
-    with pytest.raises(causes.UnknownCause, match="unknown cause type 'referral'"):
-        Cause("referral", "7")
+    with pytest.raises(causes.UnknownCause, match="unknown cause type 'lottery'"):
+        Cause("lottery", "7")
     with pytest.raises(causes.UnknownCause):
         Cause("Purchase", "7")  # names are exact: no case folding
 

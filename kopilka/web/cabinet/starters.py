@@ -11,10 +11,12 @@ from decimal import Decimal
 
 from babel.numbers import format_decimal, get_currency_precision
 from django import forms
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from kopilka.programs.config import ProgramConfig
+from kopilka.rewards import services as rewards
 from kopilka.web.forms import Form
 from kopilka.web.templatetags.kopilka import locale, money
 from kopilka.web.templatetags.kopilka import points as format_points
@@ -134,6 +136,30 @@ class CurrencyForm(Form):
     max_redeem = _max_redeem()
 
 
+class RewardsCafeForm(Form):
+    """Minter's café: whole points for purchases, spent only on the reward catalogue."""
+
+    per = _amount(gettext_lazy("One point for every"), 300,
+                  help_text=gettext_lazy("Of the check: a check of twice this earns 2 points."))
+    welcome = forms.IntegerField(label=gettext_lazy("Welcome gift, points"), initial=1,
+                                 min_value=0, max_value=1000)
+    value = _amount(gettext_lazy("One point is worth"), 150,
+                    help_text=gettext_lazy("What members see their points are worth."))
+    coffee = forms.IntegerField(label=gettext_lazy("Coffee costs, points"), initial=1,
+                                min_value=1, max_value=10**6)
+    donut = forms.IntegerField(label=gettext_lazy("Donut costs, points"), initial=2,
+                               min_value=1, max_value=10**6)
+    cheesecake = forms.IntegerField(label=gettext_lazy("Cheesecake costs, points"), initial=3,
+                                    min_value=1, max_value=10**6)
+
+    def clean(self):
+        data = super().clean()
+        for name in ("per", "value"):
+            if data.get(name) is not None and data[name] <= 0:
+                self.add_error(name, _("Enter an amount above zero."))
+        return data
+
+
 @dataclass(frozen=True)
 class Starter:
     key: str
@@ -143,6 +169,12 @@ class Starter:
 
     def build(self, data: dict, currency: str) -> dict:
         return _BUILDERS[self.key](data, currency)
+
+    def after_save(self, merchant, data: dict, *, actor) -> None:
+        """What the template sets up beside the program (the café's reward catalogue)."""
+        finish = _AFTER_SAVE.get(self.key)
+        if finish is not None:
+            finish(merchant, data, actor=actor)
 
 
 def _cafe(data: dict, currency: str) -> dict:
@@ -213,7 +245,34 @@ def _currency(data: dict, currency: str) -> dict:
     }
 
 
-_BUILDERS = {"cafe": _cafe, "shop": _shop, "discount": _discount, "currency": _currency}
+def _rewards_cafe(data: dict, currency: str) -> dict:
+    return {
+        "type": "bonus",
+        "points_precision": 0,  # whole points: a coffee is 1
+        "point_value": str(_minor(data["value"], currency)),
+        "max_redeem_percent": 0,  # points buy rewards from the catalogue, not checks
+        "welcome_bonus": data["welcome"],
+        "tiers": [{"code": "guest", "name": _("Guest"),
+                   "accrual": {"kind": "per_amount", "points": 1,
+                               "per": _minor(data["per"], currency)}}],
+    }
+
+
+def _rewards_cafe_items(merchant, data: dict, *, actor) -> None:
+    """Coffee, donut, cheesecake in the catalogue, named in the merchant's language; a
+    catalogue that has items already is left as it is."""
+    if rewards.items(merchant).exists():
+        return
+    with translation.override(merchant.language):
+        for name, key in ((_("Coffee"), "coffee"), (_("Donut"), "donut"),
+                          (_("Cheesecake"), "cheesecake")):
+            rewards.create_item(merchant, rewards.ItemInput(name=name, price=data[key]),
+                                actor=actor)
+
+
+_BUILDERS = {"cafe": _cafe, "shop": _shop, "discount": _discount, "currency": _currency,
+             "rewards_cafe": _rewards_cafe}
+_AFTER_SAVE = {"rewards_cafe": _rewards_cafe_items}
 
 STARTERS = {starter.key: starter for starter in (
     Starter("cafe", gettext_lazy("Café"),
@@ -229,6 +288,10 @@ STARTERS = {starter.key: starter for starter in (
     Starter("currency", gettext_lazy("Your own bonus currency"),
             gettext_lazy("Points with your own name and rate: 1 pin = 0.10."),
             CurrencyForm),
+    Starter("rewards_cafe", gettext_lazy("Café with a reward catalogue"),
+            gettext_lazy("A point for every 300 spent; members pick a coffee for 1, a donut "
+                         "for 2 or a cheesecake for 3 in their wallet."),
+            RewardsCafeForm),
 )}
 
 

@@ -33,7 +33,7 @@ from kopilka.tenancy.logins import client_ip
 from kopilka.tenancy.models import Merchant
 from kopilka.web.htmx import render_page
 from kopilka.web.templatetags.kopilka import points
-from kopilka.web.wallet import signin
+from kopilka.web.wallet import invite, signin
 from kopilka.web.wallet.forms import JoinForm
 
 # The version of the consent wording on the join form (its two boxes' labels).
@@ -58,10 +58,16 @@ def _profile(data: dict) -> dict:
     return {key: data[key] for key in ("first_name", "birth_date") if data.get(key)}
 
 
+def _ref(request) -> str:
+    """The referrer's code the join link carries (`?ref=`), kept through the form's steps."""
+    return (request.POST.get("ref") or request.GET.get("ref") or "").strip()[:40]
+
+
 def _page(request, merchant, form, *, masked: str = "", status: int = 200):
     return render_page(request, "wallet/join.html", {
         "merchant": merchant, "form": form, "masked": masked,
         "person": getattr(request, "person", None),
+        **invite.invited_by(merchant, _ref(request)),
     }, status=status)
 
 
@@ -111,6 +117,7 @@ def join(request, slug: str):
         with scope(merchant=merchant):
             known = Member.objects.filter(merchant=merchant, person__phone=phone).exists()
             if not code_sent:
+                invite.require_invitation(merchant, _ref(request))
                 codes.request_code(merchant, purpose=Purpose.WALLET if known
                                    else Purpose.REGISTRATION, phone=phone, ip=ip,
                                    actor=Actor(kind="member", label="wallet-join", ip=ip))
@@ -130,7 +137,7 @@ def join(request, slug: str):
                               % {"shop": merchant.name})
                 return _to_card(request, member, person)
             member = cards.join(merchant, phone=phone, code=data["code"],
-                                consents=_consents(data),
+                                consents=_consents(data), referrer_code=_ref(request),
                                 actor=Actor(kind="member", label="wallet-join", ip=ip),
                                 **_profile(data))
     except DomainError as error:
@@ -157,6 +164,7 @@ def _join_signed_in(request, merchant: Merchant, person: Person):
     try:
         with scope(merchant=merchant), transaction.atomic():
             member = cards.join(merchant, phone=str(person.phone), consents=_consents(data),
+                                referrer_code=_ref(request),
                                 hide_phone=data.get("hide_phone", False), alias=alias,
                                 actor=signin.actor_for(person, client_ip(request)),
                                 **_profile(data))

@@ -20,7 +20,7 @@ from kopilka.processing import wallet as cards
 from kopilka.tenancy.logins import client_ip
 from kopilka.web.htmx import render_page
 from kopilka.web.templatetags.kopilka import points
-from kopilka.web.wallet import alias, join, pwa, signin
+from kopilka.web.wallet import activate, alias, join, pwa, signin
 from kopilka.web.wallet.forms import CodeForm, ConfirmCodeForm, PhoneForm, SendForm
 from kopilka.web.wallet.person import as_member, own_member, wallet_view
 from kopilka.web.wallet.person import tabs as _tabs
@@ -71,7 +71,7 @@ def sign_in_code(request):
         except DomainError as error:
             status = _error(form, error)
         else:
-            response = redirect("wallet:home")
+            response = redirect(activate.after_sign_in(request))  # a code's link waiting
             signin.remember(response, person)
             return response
     else:

@@ -11,7 +11,7 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.http import Http404
 from django.shortcuts import redirect
-from django.urls import path
+from django.urls import path, re_path
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -44,10 +44,8 @@ def _next_step(merchant) -> str:
 # --- the program --------------------------------------------------------------------------------
 
 
-@require_http_methods(["GET", "HEAD"])
-@cabinet_view("edit_program")
-def program(request):
-    return render_page(request, "cabinet/program.html", {"starters": STARTERS.values()})
+# The picker itself is /cabinet/program/ before a program exists and /cabinet/program/templates/
+# after (views/program.py).
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -75,6 +73,8 @@ def program_template(request, key: str):
         else:
             if step == "save":
                 programs.save_program(merchant, config, actor=request.cabinet.principal.actor)
+                starter.after_save(merchant, form.cleaned_data,
+                                   actor=request.cabinet.principal.actor)
                 # No toast: the steps above the next page mark the program done, and a toast
                 # would cover the header's buttons on a phone.
                 return redirect(_next_step(merchant))
@@ -213,8 +213,9 @@ def open_counter(request, store_id: int):
 
 
 urlpatterns = [
-    path("program/", program, name="program"),
-    path("program/<slug:key>/", program_template, name="program-template"),
+    # Only the templates' keys: program/versions/ and the like belong to views/program.py.
+    re_path(rf"^program/(?P<key>{'|'.join(STARTERS)})/$", program_template,
+            name="program-template"),
     path("stores/new/", store_new, name="store-new"),
     path("stores/<int:store_id>/cashier/", cashier, name="cashier"),
     path("stores/<int:store_id>/counter/", open_counter, name="counter"),

@@ -31,8 +31,10 @@ from kopilka.members.models import Card, Member
 from kopilka.processing import enrol, queries
 from kopilka.processing import hints as hint_words
 from kopilka.programs import services as programs
+from kopilka.rewards import services as reward_orders
 from kopilka.tenancy.logins import client_ip
 from kopilka.web.cashier.counter import counter_view
+from kopilka.web.cashier.views import rewards as rewards_views
 from kopilka.web.forms import Form
 from kopilka.web.htmx import render_page, wants_fragment
 
@@ -207,6 +209,8 @@ def find(request):
     if not query:
         return _page(request, {})
     merchant = request.counter.merchant
+    if reward_orders.looks_like_code(query):  # a reward order's QR (#18): open the order
+        return rewards_views.go_to_order(request, query)
     found, phone = search(merchant, query)
     context = {}
     if found is None and not phone and aliases.ALIAS.fullmatch(query.removeprefix("@")):
@@ -250,6 +254,10 @@ class RegistrationForm(Form):
         label=gettext_lazy("Plastic card number"), max_length=40, required=False,
         help_text=gettext_lazy("Scan or type it. Leave empty: the phone number is the card."),
         widget=forms.TextInput(attrs={"autocomplete": "off", "data-scan-field": True}))
+    referrer = forms.CharField(
+        label=gettext_lazy("Recommended by"), max_length=40, required=False,
+        help_text=gettext_lazy("The friend's referral code, phone or card number, if any."),
+        widget=forms.TextInput(attrs={"autocomplete": "off"}))
     code = forms.CharField(
         label=gettext_lazy("Code from the SMS"), max_length=16, required=False,
         widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}))
@@ -317,6 +325,8 @@ def _enrol(request, data: dict) -> Member:
     if data["messages"]:
         consents.append(members.ConsentGiven("messages", CONSENT_TEXT_VERSION))
     profile = {key: data[key] for key in ("first_name", "birth_date") if data[key]}
+    if data.get("referrer"):
+        profile["referrer_code"] = data["referrer"]
     with transaction.atomic():  # a card number already in use registers nobody
         member = enrol.enrol(
             merchant, phone=data["phone"], actor=counter.principal.actor,
@@ -361,7 +371,7 @@ def register(request):
     try:
         created = _enrol(request, form.cleaned_data)
     except DomainError as error:
-        _add_error(form, error, {"number": "card_number"})
+        _add_error(form, error, {"number": "card_number", "referrer_code": "referrer"})
         return _page(request, {"register_form": form}, status=422)
     return _show_member(request, created, registered=True)
 
