@@ -121,6 +121,7 @@ def _keep_in_step(execute, sql, params, many, context):
         with connection.connection.cursor() as raw:
             raw.execute("SELECT set_config(%s, %s, false)", [SETTING, value])
         connection.kopilka_rls_merchant = value
+        connection.kopilka_rls_sets = getattr(connection, "kopilka_rls_sets", 0) + 1
     return execute(sql, params, many, context)
 
 
