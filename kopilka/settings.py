@@ -94,6 +94,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "kopilka.core.middleware.OperatorScopesMiddleware",
     "kopilka.core.dbdown.DatabaseUnavailableMiddleware",  # database down: 503, not 500
+    "kopilka.core.dbrouter.ReplicaReadsMiddleware",  # analytics GETs read on a replica
     "kopilka.api.idempotency.IdempotencyMiddleware",  # needs request.user; wraps the view only
     "axes.middleware.AxesMiddleware",  # last: turns a locked-out login into the lockout page
 ]
@@ -117,6 +118,14 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": database_settings(os.environ.get("DATABASE_URL"), DATA_DIR)}
+# A read replica for analytics and exports (kopilka/core/dbrouter.py; docs/operations.md).
+if os.environ.get("KOPILKA_REPLICA_URL", "").strip():
+    DATABASES["replica"] = database_settings(os.environ["KOPILKA_REPLICA_URL"].strip(), DATA_DIR)
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["kopilka.core.dbrouter.ReplicaRouter"]
+# PostgreSQL row-level security as a second tenant boundary (kopilka/core/rls.py), off unless on.
+KOPILKA_RLS = os.environ.get("KOPILKA_RLS", "").strip().lower() == "on"
+KOPILKA_RLS_ROLE = os.environ.get("KOPILKA_RLS_ROLE", "").strip()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 PASSWORD_HASHERS = [

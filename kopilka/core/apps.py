@@ -6,3 +6,12 @@ class CoreConfig(AppConfig):
     name = "kopilka.core"
     label = "core"
     verbose_name = _("Core")
+
+    def ready(self):
+        from django.db.backends.signals import connection_created
+        from django.db.models.signals import post_migrate
+
+        from kopilka.core import rls
+
+        connection_created.connect(rls.on_connection_created)
+        post_migrate.connect(rls.on_post_migrate)
