@@ -95,7 +95,7 @@ class TopUpIn(StrictIn):
     payment_id: str = Field("", max_length=100, description="Records the payment once")
 
 
-class EntryOut(Schema):
+class BillingEntryOut(Schema):
     id: int
     kind: str
     day: date
@@ -114,7 +114,7 @@ class StatementOut(Schema):
     payments: int
     closing: int
     sms_cost: int = Field(description="The SMS account's charges less refunds in the period")
-    entries: list[EntryOut]
+    entries: list[BillingEntryOut]
 
 
 def _plan_out(plan: Plan) -> dict:
@@ -130,17 +130,23 @@ def _account_out(merchant) -> dict:
             "read_only": services.read_only(merchant)}
 
 
+# What every operator route may answer besides its own: no or a wrong operator token; and for
+# a body, one that is not JSON.
+AUTH = {401: Problem}
+WRITE = {400: Problem, 401: Problem}
+
+
 def _entry_out(entry) -> dict:
     return {"id": entry.pk, "kind": entry.kind, "day": entry.day, "amount": entry.amount,
             "balance_after": entry.balance_after, "note": entry.note}
 
 
-@router.get("/plans", response=list[PlanOut], summary="The plans")
+@router.get("/plans", response={200: list[PlanOut], **AUTH}, summary="The plans")
 def list_plans(request):
     return [_plan_out(plan) for plan in Plan.objects.order_by("code")]
 
 
-@router.put("/plans/{code}", response={200: PlanOut, 422: Problem},
+@router.put("/plans/{code}", response={200: PlanOut, 422: Problem, **WRITE},
             summary="Create or change a plan")
 def put_plan(request, code: str, body: PlanIn):
     if body.code != code:
@@ -149,7 +155,7 @@ def put_plan(request, code: str, body: PlanIn):
     return _plan_out(plan)
 
 
-@router.get("/accounts", response=list[AccountOut],
+@router.get("/accounts", response={200: list[AccountOut], **AUTH},
             summary="Every merchant's balance, debts first")
 def list_accounts(request, debt: bool = False):
     with scopes_disabled():
@@ -164,7 +170,7 @@ def list_accounts(request, debt: bool = False):
     return out
 
 
-@router.get("/merchants/{slug}", response={200: AccountOut, 404: Problem},
+@router.get("/merchants/{slug}", response={200: AccountOut, 404: Problem, **AUTH},
             summary="A merchant's balance and subscription")
 def get_account(request, slug: str):
     merchant = tenancy.get_merchant(slug)
@@ -173,7 +179,7 @@ def get_account(request, slug: str):
 
 
 @router.put("/merchants/{slug}/subscription", response={200: AccountOut, 404: Problem,
-                                                        422: Problem},
+                                                        422: Problem, **WRITE},
             summary="Put a merchant on a plan")
 def put_subscription(request, slug: str, body: SubscriptionIn):
     merchant = tenancy.get_merchant(slug)
@@ -185,8 +191,8 @@ def put_subscription(request, slug: str, body: SubscriptionIn):
         return _account_out(merchant)
 
 
-@router.post("/merchants/{slug}/top-ups", response={201: EntryOut, 404: Problem,
-                                                    409: Problem, 422: Problem},
+@router.post("/merchants/{slug}/top-ups", response={201: BillingEntryOut, 404: Problem,
+                                                    409: Problem, 422: Problem, **WRITE},
              summary="Record money the merchant paid")
 def post_top_up(request, slug: str, body: TopUpIn):
     merchant = tenancy.get_merchant(slug)
@@ -197,7 +203,7 @@ def post_top_up(request, slug: str, body: TopUpIn):
 
 
 @router.get("/merchants/{slug}/statement", response={200: StatementOut, 404: Problem,
-                                                     422: Problem},
+                                                     422: Problem, **AUTH},
             summary="The statement of a period of local days")
 def get_statement(request, slug: str, start: date, end: date):
     if end < start or (end - start).days > 1830:
@@ -222,7 +228,8 @@ def signature(body: bytes, secret: str) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-@payments.post("/billing/payments", response={200: EntryOut, 201: EntryOut, 401: Problem,
+@payments.post("/billing/payments", response={200: BillingEntryOut, 201: BillingEntryOut,
+                                              400: Problem, 401: Problem,
                                               404: Problem, 422: Problem},
                summary="A payment provider's notice (signed)", auth=None)
 def post_payment(request):

@@ -68,3 +68,19 @@ def test_the_openapi_document_has_no_key_twice(client):
 
     json.loads(client.get("/api/v1/openapi.json").content, object_pairs_hook=strict)
     assert twice == []
+
+
+def test_no_two_api_schemas_share_a_name():
+    """Two `EntryOut` classes in two routers became one component of the OpenAPI document:
+    one route then promised the other's fields (the fuzz test found it)."""
+    import ast
+    from pathlib import Path
+
+    import kopilka.api
+
+    names = []
+    for module in Path(kopilka.api.__file__).parent.glob("*.py"):
+        names += [node.name for node in ast.parse(module.read_text()).body
+                  if isinstance(node, ast.ClassDef)
+                  and any(getattr(base, "id", "") in ("Schema", "StrictIn") for base in node.bases)]
+    assert sorted({name for name in names if names.count(name) > 1}) == []
