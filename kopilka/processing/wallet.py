@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from kopilka.codes import services as codes
+from kopilka.codes.models import Purpose
 from kopilka.core import clock
 from kopilka.core.errors import InvalidInput, NotFound
 from kopilka.ledger.models import Entry
@@ -157,17 +159,32 @@ def stores(member: Member) -> list[Store]:
     return list(Store.objects.filter(merchant=member.merchant, active=True).order_by("name"))
 
 
-def send_points(member: Member, *, phone: str, points: int, key: str, actor) -> Member:
+def transfer_needs_code(member: Member) -> bool:
+    transfers = programs.load(member.merchant).config.transfers
+    return bool(transfers and transfers.confirm_by_code)
+
+
+def send_points(member: Member, *, phone: str, points: int, key: str, actor,
+                code: str | None = None) -> Member:
     """Send `points` to the member of the same merchant with `phone` (transfer.py checks the
-    program's limits); the friend. 404 on `phone` when nobody here has that number."""
+    program's limits); the friend. 404 on `phone` when nobody here has that number. Where the
+    program asks for it (`transfers.confirm_by_code`), `code` is the spending code sent to the
+    sender's phone, used up by the transfer (422 on `code` when missing or wrong)."""
     merchant = member.merchant
     try:
         friend = members.find_member(merchant, phone=phone)
     except NotFound:
         raise NotFound(_("Nobody with this phone number is a member here."),
                        field="phone") from None
-    transfer.transfer_points(merchant, sender=member, recipient=friend, points=points, key=key,
-                             actor=actor)
+    confirmed = None
+    if transfer_needs_code(member):
+        confirmed = codes.check(merchant, phone=str(member.person.phone),
+                                purpose=Purpose.SPENDING, code=code)
+    with transaction.atomic():  # the code is used up exactly when the points move
+        if confirmed is not None:
+            codes.consume(confirmed)
+        transfer.transfer_points(merchant, sender=member, recipient=friend, points=points,
+                                 key=key, actor=actor)
     return friend
 
 

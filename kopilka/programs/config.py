@@ -346,6 +346,9 @@ class Transfers(Model):
     max_points: Annotated[StrictInt, Field(ge=1)] | None = None
     #: Most a member may send within 24 hours; None = no limit.
     max_points_per_day: Annotated[StrictInt, Field(ge=1)] | None = None
+    #: The sender confirms each transfer from the wallet with a one-time code sent to their
+    #: phone (the spending code: a transfer spends points).
+    confirm_by_code: StrictBool = False
 
     @model_validator(mode="after")
     def _ordered(self) -> "Transfers":

@@ -386,6 +386,32 @@ def test_send_points_to_a_friend_once_per_form(friends):
     assert "12.5 bonuses sent to +7916***0003." in toast
 
 
+def test_a_transfer_confirmed_by_the_code_sent_to_the_senders_phone(friends, alice, outbox):
+    at_alice, friend = friends
+    with scopes_disabled():
+        config = programs.load(alice.merchant).config.model_dump(mode="json")
+        config["transfers"]["confirm_by_code"] = True
+        programs.save_program(alice.merchant, config, actor=ACTOR)
+    client = signed_in(person(PHONE))
+    url = f"/my/shops/{at_alice.pk}/send/"
+    form = {"phone": FRIEND, "points": "10", "key": "k2"}
+    asked = client.post(url, form)  # step 1: the code goes to the sender's phone
+    assert asked.status_code == 200
+    assert "We sent a code to +7916***0001: enter it to send the points." in text(asked)
+    assert 'name="code"' in asked.content.decode()
+    code = sms_code(outbox)
+    assert outbox[-1].recipient == PHONE
+    assert balance(at_alice) == 5000  # nothing moved yet
+    wrong = client.post(url, {**form, "code": "000000" if code != "000000" else "111111"})
+    assert wrong.status_code == 422 and "Wrong code" in text(wrong)
+    assert client.post(url, {**form, "code": ""}).status_code == 422  # the code is required
+    assert client.post(url, {**form, "code": code}).status_code == 302
+    assert (balance(at_alice), balance(friend)) == (5000 - 1000, 1000)
+    again = client.post(url, {**form, "key": "k3", "code": code})  # a used code moves nothing
+    assert again.status_code == 422
+    assert (balance(at_alice), balance(friend)) == (4000, 1000)
+
+
 @pytest.mark.parametrize(("points", "phone", "message"), [
     ("25", FRIEND, "A transfer must be between 100 and 2000 points."),
     ("0.5", FRIEND, "A transfer must be between 100 and 2000 points."),

@@ -40,10 +40,16 @@ class SendForm(Form):
         label=_("Points"), max_length=20,
         widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}))
     key = forms.CharField(widget=forms.HiddenInput, max_length=64)
+    # Shown once a code was sent, where the program confirms transfers by code.
+    code = forms.CharField(
+        label=_("Code from the SMS"), max_length=8, required=False,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code"}))
 
-    def __init__(self, *args, precision: int, **kwargs):
+    def __init__(self, *args, precision: int, with_code: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         self.precision = precision
+        if not with_code:
+            del self.fields["code"]
 
     def clean_points(self) -> int:
         text = self.cleaned_data["points"].strip().replace(",", ".").replace(" ", "")

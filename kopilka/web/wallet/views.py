@@ -10,6 +10,8 @@ from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from kopilka.codes import services as codes
+from kopilka.codes.models import Purpose
 from kopilka.codes.services import RateLimited
 from kopilka.core.errors import DomainError
 from kopilka.core.phones import mask_phone, normalize_phone
@@ -252,13 +254,31 @@ def send(request, member_id: int):
             return render_page(request, "wallet/send.html", {
                 "form": form, "summary": summary, "member": member,
                 "tabs": _tabs(request, "shops", member)})
-        form = SendForm(request.POST, precision=summary.program.points_precision)
+        needs_code = cards.transfer_needs_code(member)
+        asked = needs_code and "code" in request.POST  # the second step: the code was sent
+        form = SendForm(request.POST, precision=summary.program.points_precision,
+                        with_code=asked)
         status = 422
-        if form.is_valid():
+        if form.is_valid() and needs_code and not asked:
+            # The program confirms transfers by code: send it, then ask for it on the form.
+            try:
+                codes.request_code(member.merchant, purpose=Purpose.SPENDING, member=member,
+                                   actor=actor, ip=client_ip(request))
+            except DomainError as error:
+                status = _error(form, error)
+            else:
+                form = SendForm(request.POST, precision=summary.program.points_precision,
+                                with_code=True)
+                return render_page(request, "wallet/send.html", {
+                    "form": form, "summary": summary, "member": member, "code_sent": True,
+                    "masked": mask_phone(str(member.person.phone)),
+                    "tabs": _tabs(request, "shops", member)})
+        elif form.is_valid():
             try:
                 friend = cards.send_points(member, phone=form.cleaned_data["phone"],
                                            points=form.cleaned_data["points"],
-                                           key=f"wallet:{form.cleaned_data['key']}", actor=actor)
+                                           key=f"wallet:{form.cleaned_data['key']}",
+                                           actor=actor, code=form.cleaned_data.get("code"))
             except DomainError as error:
                 status = _error(form, error)
             else:
