@@ -8,6 +8,7 @@ from kopilka.web.cabinet.views import (
     home,
     members,
     members_page,
+    offers,
     program,
     referrals,
     reviews,
@@ -38,6 +39,7 @@ urlpatterns = [
     *analytics.urlpatterns,  # analytics/
     *reviews.urlpatterns,  # reviews/
     *campaigns.urlpatterns,  # campaigns/
+    *offers.urlpatterns,  # offers/
     *rewards.urlpatterns,  # rewards/
     *referrals.urlpatterns,  # referrals/
 ]
