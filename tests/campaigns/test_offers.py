@@ -187,3 +187,16 @@ def test_bad_input_is_refused_with_the_field(shop, vip, bob):
     with pytest.raises(InvalidInput) as refused:
         offers.send(offer, actor=ACTOR)
     assert refused.value.field == "segment"
+
+
+@override_settings(SMS_FREE_PARTS=100)
+def test_resume_due_moves_on_an_offer_whose_task_was_lost(shop, vip):
+    segment, _people = vip
+    offer = make_offer(shop, segment)
+    offers.send(offer, actor=ACTOR)  # its task is never run
+    offer.refresh_from_db()
+    assert offers.resume_due(offer.started_at + timedelta(minutes=9)) == 0  # not yet
+    assert offers.resume_due(offer.started_at + timedelta(minutes=11)) == 1
+    offer.refresh_from_db()
+    assert (offer.status, offer.sent) == ("sent", 3)
+    assert offers.resume_due(offer.started_at + timedelta(minutes=12)) == 0
