@@ -34,7 +34,7 @@ from django_scopes import scopes_disabled
 from kopilka.campaigns.models import Offer, OfferRecipient
 from kopilka.core import audit, clock, outbox, placeholders
 from kopilka.core.actor import Actor
-from kopilka.core.errors import Conflict, InvalidInput
+from kopilka.core.errors import Conflict, DomainError, InvalidInput
 from kopilka.ledger.models import Entry, Lot
 from kopilka.members import segments
 from kopilka.members.models import Consent, Member, Segment
@@ -234,6 +234,8 @@ def _deliver(offer: Offer, member: Member, expires_at, until, now: datetime) -> 
                 row.message = message
                 row.save(update_fields=["message"])
     except IntegrityError:  # another run gave it to this member a moment ago
+        return False
+    except DomainError:  # blocked or erased since the batch was read: leaves the audience
         return False
     return True
 
