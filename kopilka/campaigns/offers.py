@@ -187,6 +187,16 @@ def estimate(offer: Offer) -> Estimate:
                     balance=row.balance)
 
 
+def preview(offer: Offer) -> str:
+    """The SMS as the first recipient gets it (or with a sample name when there is none)."""
+    merchant = offer.merchant
+    first_name = audience(offer).order_by("pk").values_list("first_name", flat=True).first()
+    until = _last_day(_expiry(offer, programs.load(merchant), clock.now()), merchant)
+    fmt = render.formats(merchant, merchant.language)
+    sample = messaging.sample_context(merchant.language)["name"]
+    return render.render(offer.text, merchant, fmt, _context(offer, first_name or sample, until))
+
+
 def send(offer: Offer, *, actor: Actor) -> Estimate:
     """Start sending: refused when nobody would get it or the SMS balance cannot pay."""
     if offer.status != Offer.Status.DRAFT:

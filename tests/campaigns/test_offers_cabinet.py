@@ -76,6 +76,7 @@ def test_the_owner_checks_the_cost_and_sends_an_offer(alice, owner, segment,
     url = f"/cabinet/offers/{offer.pk}/"
     page = owner.get(url)
     assert '<dd data-recipients>3</dd>' in page.text
+    assert "<span data-preview>Ann: +50 бонусов до " in page.text
     assert '<dd data-parts>3</dd>' in page.text
     assert '<dd data-cost>RUB7.50</dd>' in page.text
     assert '<dd data-balance>RUB0.00</dd>' in page.text

@@ -98,7 +98,8 @@ def _detail(request, offer: Offer, problem: str = "", status: int = 200,
     context = {"offer": offer, "program": _program(offer.merchant), "problem": problem}
     if offer.status == Offer.Status.DRAFT:
         figures = offers.estimate(offer)
-        context.update(estimate=figures, sms_currency=billing.currency())
+        context.update(estimate=figures, sms_currency=billing.currency(),
+                       preview=offers.preview(offer))
     else:
         context["results"] = offers.results(offer)
     return render_page(request, "cabinet/offers/detail.html", context, status=status,
