@@ -11,3 +11,4 @@ class CampaignsConfig(AppConfig):
         from kopilka.ledger import causes
 
         causes.register("campaign_code", "campaigns.Activation id: a secret code's points")
+        causes.register("offer", "campaigns.OfferRecipient id: a targeted offer's gift")

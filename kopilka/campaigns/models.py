@@ -144,3 +144,65 @@ class Guess(models.Model):
 
     def __str__(self) -> str:
         return f"guess {self.pk}"
+
+
+class Offer(models.Model):
+    """A targeted offer (CMP-4): an SMS to a saved segment's members, with optional gift
+    points valid `validity_days`. Sent in the background in batches (campaigns/offers.py);
+    `recipients` is the count promised before sending, `sent` how many have been handled."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("draft")
+        SENDING = "sending", _("sending")
+        SENT = "sent", _("sent")
+
+    merchant = models.ForeignKey("tenancy.Merchant", on_delete=models.PROTECT, related_name="+")
+    segment = models.ForeignKey("members.Segment", null=True, on_delete=models.SET_NULL,
+                                related_name="+")
+    segment_name = models.CharField(max_length=100)  # kept if the segment is deleted
+    name = models.CharField(_("name"), max_length=200)
+    text = models.CharField(_("SMS text"), max_length=1000)
+    points = models.PositiveIntegerField(_("gift points"), default=0)
+    validity_days = models.PositiveIntegerField(_("gift valid for, days"), null=True,
+                                                blank=True)
+    window_days = models.PositiveIntegerField(_("count purchases for, days"), default=30)
+    status = models.CharField(max_length=8, choices=Status, default=Status.DRAFT)
+    recipients = models.PositiveIntegerField(default=0)
+    parts = models.PositiveIntegerField(default=0)  # SMS parts estimated when sending began
+    cost = models.BigIntegerField(default=0)  # money minor units estimated then
+    sent = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ScopedManager(merchant="merchant")
+
+    class Meta:
+        indexes = [models.Index(fields=["merchant", "-created_at"], name="offer_merchant")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class OfferRecipient(models.Model):
+    """One member an offer reached: at most one per offer (the database refuses a second, so
+    a batch run twice gives no second gift). Its id is the ledger cause `offer <id>`."""
+
+    merchant = models.ForeignKey("tenancy.Merchant", on_delete=models.PROTECT, related_name="+")
+    offer = models.ForeignKey(Offer, on_delete=models.PROTECT, related_name="deliveries")
+    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="+")
+    message = models.ForeignKey("messaging.Message", null=True, on_delete=models.SET_NULL,
+                                related_name="+")
+    points = models.PositiveIntegerField(default=0)
+    at = models.DateTimeField()
+    until = models.DateTimeField()  # purchases up to this moment count as the offer's
+
+    objects = ScopedManager(merchant="merchant")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["offer", "member"],
+                                               name="offer_recipient_unique")]
+        indexes = [models.Index(fields=["merchant", "member", "at"], name="offer_member_at")]
+
+    def __str__(self) -> str:
+        return f"offer {self.offer_id} → member {self.member_id}"

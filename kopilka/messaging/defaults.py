@@ -115,4 +115,10 @@ DEFAULTS: dict[str, dict[str, tuple[str, str]]] = {
         "uk": ("Запрошення", "{name} запрошує вас до {merchant}: {link}"),
         "en": ("An invitation", "{name} invites you to {merchant}: {link}"),
     },
+    # A targeted offer to a segment (campaigns, CMP-4); the offer usually brings its own text.
+    "offer": {
+        "ru": ("Предложение для вас", "{name}, {merchant} дарит вам {points} до {date}."),
+        "uk": ("Пропозиція для вас", "{name}, {merchant} дарує вам {points} до {date}."),
+        "en": ("An offer for you", "{name}, {merchant} gives you {points} until {date}."),
+    },
 }

@@ -47,6 +47,7 @@ class Event(models.TextChoices):
     ONE_TIME_CODE = "one_time_code", _("one-time code")
     CARD_LINK = "card_link", _("link to the member's card")
     INVITATION = "invitation", _("invitation from a friend")
+    OFFER = "offer", _("targeted offer")
 
 
 class Settings(models.Model):

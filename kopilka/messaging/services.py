@@ -32,7 +32,7 @@ from kopilka.tenancy.models import Merchant
 # the consent and settings: the member has just asked for them (the law allows it).
 MARKETING = frozenset({
     Event.GIFT, Event.EXPIRY_SOON, Event.BIRTHDAY, Event.RELATIVE_BIRTHDAY,
-    Event.REVIEW_REQUEST,
+    Event.REVIEW_REQUEST, Event.OFFER,
 })
 # An answer to the member's own review is part of the dialog they started.
 REQUESTED = frozenset({Event.ONE_TIME_CODE, Event.CARD_LINK, Event.INVITATION,

@@ -38,8 +38,8 @@ def test_the_list_holds_every_event_language_and_channel_with_its_default(alice)
     response = send(alice.manage(), "get", "/templates")
     assert response.status_code == 200
     rows = response.json()
-    assert len(rows) == 17 * 3 * 2  # 17 events (card_link: MSG-2; invitation: referrals;
-    #                                 review_answer: the shop answered a review)
+    assert len(rows) == 18 * 3 * 2  # 18 events (card_link: MSG-2; invitation: referrals;
+    #                                 review_answer: the shop answered a review; offer: CMP-4)
     by_key = {(r["event"], r["language"], r["channel"]): r for r in rows}
     assert by_key[("birthday", "ru", "email")] == {
         "event": "birthday", "language": "ru", "channel": "email",
@@ -258,4 +258,4 @@ def test_the_template_list_reads_the_merchants_rows_once(alice, django_assert_ma
     with django_assert_max_num_queries(3):  # the token with its merchant, its staff, the rows
         response = alice.manage().get("/api/v1/manage/messages/templates")
     assert response.status_code == 200
-    assert len(response.json()) == 102  # 17 events × 3 languages × 2 channels
+    assert len(response.json()) == 108  # 18 events × 3 languages × 2 channels

@@ -156,7 +156,8 @@ def test_the_editor_saves_each_section_exactly(shop):
     assert (config.max_redeem_percent, config.redeem_requires_code,
             config.max_total_accrual_percent) == (Decimal(30), True, Decimal(15))
     assert config.transfers.model_dump() == {"enabled": True, "min_points": 10,
-                                             "max_points": 1000, "max_points_per_day": None}
+                                             "max_points": 1000, "max_points_per_day": None,
+                                             "confirm_by_code": False}
     bronze, silver, gold = config.tiers
     assert (bronze.code, bronze.accrual.percent, bronze.discount.kind) == \
         ("bronze", Decimal(5), "none")

@@ -13,9 +13,9 @@ from tests.shop import Shop
 
 def test_every_cause_kopilka_writes_is_registered_by_its_app():
     assert sorted(causes.registered()) == [
-        "adjustment", "birthday", "campaign_code", "first_purchase", "purchase", "referral",
-        "refund", "relative_birthday", "reward_order", "self_registration", "time", "transfer",
-        "welcome", "winback",
+        "adjustment", "birthday", "campaign_code", "first_purchase", "offer", "purchase",
+        "referral", "refund", "relative_birthday", "reward_order", "self_registration", "time",
+        "transfer", "welcome", "winback",
     ]
     assert causes.registered()["purchase"].startswith("processing.Purchase id")
 

@@ -9,6 +9,7 @@ from kopilka.web.cabinet.views import (
     home,
     members,
     members_page,
+    offers,
     program,
     referrals,
     reviews,
@@ -41,6 +42,7 @@ urlpatterns = [
     *analytics.urlpatterns,  # analytics/
     *reviews.urlpatterns,  # reviews/
     *campaigns.urlpatterns,  # campaigns/
+    *offers.urlpatterns,  # offers/
     *rewards.urlpatterns,  # rewards/
     *referrals.urlpatterns,  # referrals/
     *billing.urlpatterns,  # billing/

@@ -163,6 +163,8 @@ class ProgramForm(Form):
                             help_text=gettext_lazy("Empty: no limit."))
     transfers_per_day = _points(gettext_lazy("Most a member sends a day"),
                                 help_text=gettext_lazy("Empty: no limit."))
+    transfers_code = forms.BooleanField(
+        label=gettext_lazy("Sending points needs a code sent to the sender"), required=False)
     winback_window_days = _days(gettext_lazy("A purchase counts as won back within, days"),
                                 required=True)
     # Advanced
@@ -207,6 +209,7 @@ SECTIONS = [
     ("limits", gettext_lazy("Limits"), [
         "max_redeem_percent", "redeem_requires_code", "max_total_accrual_percent",
         "transfers_enabled", "transfers_min", "transfers_max", "transfers_per_day",
+        "transfers_code",
         "winback_window_days"]),
     ("advanced", gettext_lazy("Advanced"), ["chains"]),
 ]
@@ -475,6 +478,7 @@ class EditorForms:
                                            "transfers_max") or None,
                 "max_points_per_day": self._points(data.get("transfers_per_day"), self.program,
                                                    "transfers_per_day") or None,
+                "confirm_by_code": bool(data.get("transfers_code")),
             }
         for path, field in paths.items():
             self.paths[path] = (self.program, field)
@@ -666,7 +670,8 @@ class EditorForms:
             program.update(transfers_enabled=config.transfers.enabled,
                            transfers_min=points(config.transfers.min_points),
                            transfers_max=points(config.transfers.max_points),
-                           transfers_per_day=points(config.transfers.max_points_per_day))
+                           transfers_per_day=points(config.transfers.max_points_per_day),
+                           transfers_code=config.transfers.confirm_by_code)
 
         def steps(brackets):
             return "; ".join(f"{_plain(_major(step.from_amount, money_places))}: "
