@@ -23,8 +23,10 @@ class CampaignIn(StrictIn):
                                                     "units")
     starts_on: date = Field(description="First day, in the merchant's time zone")
     ends_on: date | None = Field(None, description="Last day; null: no end")
-    per_member: int | None = Field(None, gt=0, description="Codes one member may activate")
-    per_day: int | None = Field(None, gt=0, description="Codes one member may activate a day")
+    per_member: int | None = Field(None, gt=0, le=100_000,
+                                   description="Codes one member may activate")
+    per_day: int | None = Field(None, gt=0, le=100_000,
+                                description="Codes one member may activate a day")
     validity_days: int | None = Field(None, gt=0, le=3650,
                                       description="Points live this long; null: the program's "
                                                   "rule")

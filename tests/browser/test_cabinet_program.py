@@ -29,6 +29,9 @@ def sign_in(screen, tenant) -> None:
     page.get_by_label("Password").fill(tenant.owner_password)
     page.get_by_role("button", name="Sign in").click()
     expect(page.locator("h1")).to_have_text("Your program")
+    # The preview listens once htmx has started: a change made before the page's deferred
+    # scripts ran (a loaded machine) would ask nothing.
+    page.wait_for_load_state("load")
 
 
 @pytest.mark.parametrize("viewport", ["pixel-7", "desktop"])
@@ -97,6 +100,7 @@ def test_the_preview_in_russian(screen_in, alice, viewport):
     page.locator("#id_password").fill(alice.owner_password)
     page.get_by_role("button", name="Войти").click()
     expect(page.locator("h1")).to_have_text("Ваша программа")
+    page.wait_for_load_state("load")
     preview = page.locator("#program-preview")
     expect(preview.locator("[data-preview]")).to_have_text(
         "Покупка на 1\u00a0500,00\u00a0₽ в пятницу в 10:00, клиент уровня Bronze:")
