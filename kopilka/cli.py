@@ -208,6 +208,10 @@ def cmd_up(argv):
     args = parser.parse_args(argv)
     if not 0 < args.port < 65536:
         parser.error("--port must be between 1 and 65535")
+    # Links in mail and messages (an invitation, the wallet link in a welcome SMS) name this
+    # server: this process (the demo's messages) and its children use the address it listens
+    # on unless the operator set the public one. Before Django reads its settings.
+    os.environ.setdefault("KOPILKA_PUBLIC_URL", public_url(args.host, args.port))
     setup_django()
     from django.core.management import call_command
 
@@ -218,9 +222,6 @@ def cmd_up(argv):
 
         print(demo.ensure_demo(base_url=f"http://{args.host}:{args.port}"))
     print(f"Kopilka is starting on http://{args.host}:{args.port}/  (Ctrl-C stops it)", flush=True)
-    # Links in mail and messages (an invitation, the unsubscribe link) name this server: the
-    # children inherit the address it listens on unless the operator set the public one.
-    os.environ.setdefault("KOPILKA_PUBLIC_URL", public_url(args.host, args.port))
     share_metrics()
     return run_children({"web server": web_server_command(args.host, args.port),
                          "worker": worker_command(), "tick": ticker_command()})

@@ -55,6 +55,8 @@ SIDEWAYS = {
     ("billing", "automation"),
     # Review requests due are sent by the tick: feedback registers its sweep with it.
     ("feedback", "automation"),
+    # Campaigns registers the targeted offers' safety net with the tick.
+    ("campaigns", "automation"),
     # Analytics figures 12-15 count reviews with feedback's query (quality.figures).
     ("analytics", "feedback"),
 }

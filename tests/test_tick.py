@@ -35,10 +35,12 @@ def test_tick_sends_what_a_lost_task_left_and_only_once(alice, outbox, capsys):
         assert cli.main(["tick"]) == 0
     first, second = capsys.readouterr().out.splitlines()
     # alice's seven daily jobs are due (12:00 in Moscow) and run once (automation/schedule.py).
-    assert first == ("webhook deliveries due: 0; messages due: 1; review requests due: 0; "
+    assert first == ("webhook deliveries due: 0; messages due: 1; offers resumed: 0; "
+                     "review requests due: 0; "
                      "billing days charged: 0; "
                      "idempotency records purged: 0; merchant jobs run: 8")
-    assert second == ("webhook deliveries due: 0; messages due: 0; review requests due: 0; "
+    assert second == ("webhook deliveries due: 0; messages due: 0; offers resumed: 0; "
+                      "review requests due: 0; "
                       "billing days charged: 0; "
                       "idempotency records purged: 0; merchant jobs run: 0")
     assert [sent.recipient for sent in outbox] == ["+79160000001"]
@@ -88,12 +90,13 @@ def test_tick_progress_tells_each_job_its_counts_and_time(alice, capsys):
     assert cli.main(["tick", "--at", "2026-11-23T12:00:00+03:00", "--progress"]) == 0
     out, err = capsys.readouterr()
     lines = [line.removeprefix("kopilka tick: ") for line in progress_lines(err)]
-    assert lines[:5] == ["webhook deliveries due: 0 (T s)", "messages due: 0 (T s)",
+    assert lines[:6] == ["webhook deliveries due: 0 (T s)", "messages due: 0 (T s)",
+                         "offers resumed: 0 (T s)",
                          "review requests due: 0 (T s)", "billing days charged: 0 (T s)",
                          "idempotency records purged: 0 (T s)"]
     # materialise's counts are the ledger sweep's business; its line comes first.
-    assert lines[5].startswith("alice-coffee materialise 2026-11-23: accounts 0")
-    assert lines[6:] == [*MERCHANT_JOBS, "merchant jobs run: 8 (T s)"]
+    assert lines[6].startswith("alice-coffee materialise 2026-11-23: accounts 0")
+    assert lines[7:] == [*MERCHANT_JOBS, "merchant jobs run: 8 (T s)"]
     assert out.endswith("merchant jobs run: 8\n")  # the summary on stdout, as without
 
 
@@ -101,11 +104,12 @@ def test_tick_progress_is_the_default_on_a_terminal_and_quiet_silences_it(
         alice, capsys, monkeypatch):
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
     assert cli.main(["tick", "--at", "2026-11-23T12:00:00+03:00"]) == 0
-    assert len(progress_lines(capsys.readouterr().err)) == 6 + 8
+    assert len(progress_lines(capsys.readouterr().err)) == 7 + 8
     assert cli.main(["tick", "--at", "2026-11-24T12:00:00+03:00", "--quiet"]) == 0
     out, err = capsys.readouterr()
     assert progress_lines(err) == []
-    assert out == ("webhook deliveries due: 0; messages due: 0; review requests due: 0; "
+    assert out == ("webhook deliveries due: 0; messages due: 0; offers resumed: 0; "
+                      "review requests due: 0; "
                    "billing days charged: 0; "
                    "idempotency records purged: 0; merchant jobs run: 8\n")
     monkeypatch.setattr(sys.stderr, "isatty", lambda: False)  # cron, a pipe: no progress
@@ -133,7 +137,8 @@ def test_tick_refuses_a_moment_in_the_future_unless_allowed(alice, capsys):
         assert cli.main(["tick", "--at", "2026-11-24T12:00:00+03:00", "--allow-future",
                          "--quiet"]) == 0
     assert capsys.readouterr().out == (
-        "webhook deliveries due: 0; messages due: 0; review requests due: 0; "
+        "webhook deliveries due: 0; messages due: 0; offers resumed: 0; "
+                      "review requests due: 0; "
         "billing days charged: 0; "
         "idempotency records purged: 0; "
         "merchant jobs run: 8\n" * 2)

@@ -1,6 +1,7 @@
 """`kopilka up --demo` end to end: a real gunicorn and worker on the embedded default."""
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -74,6 +75,9 @@ def pos_key(output: str) -> str:
 def test_up_demo_serves_and_second_run_reuses_the_data(tmp_path):
     first = run_once(tmp_path)
     assert "Kopilka demo" in first and "Operator admin:" in first
+    # The demo's welcome SMS carry wallet links to this server, not to the default address.
+    links = re.findall(r"https?://[^/\s]+/m/\w{10}", first)
+    assert links and all(link.startswith("http://127.0.0.1:") for link in links), links
     assert (tmp_path / "kopilka.sqlite3").exists()
     second = run_once(tmp_path)
     assert "Demo data already exists." in second

@@ -8,7 +8,12 @@ class CampaignsConfig(AppConfig):
     verbose_name = _("Campaigns")
 
     def ready(self):
+        from kopilka.automation import tick
+        from kopilka.campaigns import offers
         from kopilka.ledger import causes
+
+        # The safety net of an offer whose sending task was lost: one batch of each stalled one.
+        tick.register("offers resumed", lambda at: offers.resume_due(at))
 
         causes.register("campaign_code", "campaigns.Activation id: a secret code's points")
         causes.register("offer", "campaigns.OfferRecipient id: a targeted offer's gift")
