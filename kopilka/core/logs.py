@@ -14,6 +14,7 @@ gateway's error): it masks international phone numbers and Kopilka's keys and to
 import json
 import logging
 import re
+import sys
 from datetime import UTC, datetime
 
 # +79161234567, +44 20 7946 0958: a plus and 10-15 digits, maybe spaced or dashed.
@@ -60,6 +61,20 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False, default=str)
 
 
+class StderrHandler(logging.StreamHandler):
+    """A console handler that writes to sys.stderr as it is at each record, not as it was at
+    start-up: a test runner (or a daemon) swaps sys.stderr and closes the old one, and a request
+    thread still logging into the closed stream printed a traceback per line."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value):  # StreamHandler.__init__ sets it; the property always follows sys
+        pass
+
+
 def logging_settings(log_format: str, level: str) -> dict:
     """settings.LOGGING: one console handler in the chosen format, redacting."""
     return {
@@ -70,7 +85,7 @@ def logging_settings(log_format: str, level: str) -> dict:
             "json": {"()": JsonFormatter},
         },
         "filters": {"redact": {"()": Redact}},
-        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": log_format,
+        "handlers": {"console": {"()": StderrHandler, "formatter": log_format,
                                  "filters": ["redact"]}},
         "root": {"handlers": ["console"], "level": level},
         "loggers": {
