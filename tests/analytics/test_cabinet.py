@@ -167,3 +167,19 @@ def test_the_sweeps_cover_every_analytics_url():
 
     names = {pattern.name for pattern in urls.urlpatterns if pattern.name.startswith("analytics")}
     assert names == SWEPT
+
+
+def test_the_default_period_is_shown_chosen(alice):
+    page = owner_of(alice).get("/cabinet/analytics/").content.decode()
+    checked = re.findall(r'<input type="radio" name="period" value="(\w+)"[^>]*\bchecked\b', page)
+    assert checked == ["30"]
+
+
+def test_the_home_shows_the_last_week_at_a_glance(alice):
+    client = owner_of(alice)
+    page = client.get("/cabinet/").content.decode()
+    urls = re.findall(r'data-figure="(\d+)"\s+hx-get="([^"]+)"', page)
+    assert [number for number, _ in urls] == ["1", "2", "6", "8"]
+    assert all(unescape(url).endswith("?period=7") for _, url in urls)
+    revenue = figure_html(client, 1, "period=7")
+    assert "Revenue" in revenue and "analytics__now" in revenue

@@ -126,7 +126,8 @@ def _selection(request) -> tuple[PeriodForm, cards.Selection | None]:
     """The filter of the query string and the selection it names; None with the form's
     errors when it names no valid period. Another merchant's store or cashier is a 404."""
     merchant = request.cabinet.merchant
-    form = PeriodForm(request.GET or None, merchant=merchant)
+    # The default period is shown chosen, so the owner sees which one the figures are for.
+    form = PeriodForm(request.GET or None, merchant=merchant, initial={"period": "30"})
     if request.GET and not form.is_valid():
         return form, None
     data = form.cleaned_data if request.GET else form.clean_default()

@@ -1,7 +1,7 @@
 """The cabinet's home: the business, its program in words, stores with their counters, staff,
 and the next step of the start while one is missing."""
 
-from django.urls import path
+from django.urls import path, reverse
 from django.utils import translation
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
@@ -13,8 +13,10 @@ from kopilka.tenancy.models import Invitation, Staff, Store, Terminal
 from kopilka.web.cabinet.session import cabinet_view, memberships
 from kopilka.web.cabinet.starters import describe
 from kopilka.web.cabinet.tabs import Tab, register
+from kopilka.web.cabinet.views import analytics
 from kopilka.web.htmx import render_page
 
+GLANCE = (1, 2, 6, 8)  # analytics' figure numbers on the home (docs/analytics.md)
 
 # The cabinet is the managers' place: a cashier works at the counter (and gets the 403 page,
 # which sends them there).
@@ -39,11 +41,16 @@ def home(request):
     invited = list(Invitation.objects.filter(merchant=merchant,
                                              status=Invitation.Status.PENDING)
                    .order_by("email"))
+    # Figures a café owner looks at first (revenue, checks, points accrued, members):
+    # once there is a program, there can be sales.
+    glance = [{"number": number, "title": analytics.TITLES[number],
+               "url": reverse("cabinet:analytics-figure", args=[number]) + "?period=7"}
+              for number in GLANCE] if summary else []
     first_open = next((store for store in stores if store.active), None)
     return render_page(request, "cabinet/home.html", {
         "merchant": merchant, "summary": summary, "zone": merchant.timezone.replace("_", " "),
         "stores": [{"store": store, "devices": devices.get(store.pk, [])} for store in stores],
-        "staff": staff, "invited": invited, "first_store": first_open,
+        "glance": glance, "staff": staff, "invited": invited, "first_store": first_open,
         "has_cashier": any(not person["you"] for person in staff) or bool(invited),
         "several": len(memberships(request.user)) > 1,
         "may": {name: cabinet.principal.may(name) for name in
