@@ -10,7 +10,7 @@
  * - Enter in the empty search field, with a member's card on screen, is "Sell" to that member:
  *   after a scan the field is empty again, so the sale is one key away. A scan always brings
  *   characters before its Enter, so it still searches.
- * - "Scan with camera" reads a QR code or a card's barcode with Kopilka.barcodeDetector
+ * - "Scan with camera" reads a QR code or a card's barcode with Kopilka.cameraPanel
  *   (web/barcode.js) and searches for it.
  */
 (function () {
@@ -96,84 +96,35 @@
 
   // --- the camera ---------------------------------------------------------------------------
 
-  var stream = null;
-  var timer = null;
-
-  function panel() { return document.querySelector("[data-camera]"); }
-
-  function stopCamera() {
-    if (timer) { window.clearTimeout(timer); timer = null; }
-    if (stream) { stream.getTracks().forEach(function (track) { track.stop(); }); stream = null; }
-    var box = panel();
-    if (box) {
-      box.hidden = true;
-      box.querySelector("[data-camera-video]").srcObject = null;
+  // Made on first use: web/barcode.js comes with the pages that scan, after this file. Without
+  // it the search still works; only the camera does nothing.
+  var panel = null;
+  function camera() {
+    if (!panel && window.Kopilka && window.Kopilka.cameraPanel) {
+      panel = window.Kopilka.cameraPanel({
+        formats: ["qr_code", "ean_13", "ean_8", "code_128", "code_39", "upc_a"],
+        every: SCAN_EVERY_MS,
+        found: function (text) {
+          var field = searchField();
+          field.value = text;
+          focusSearch(false);
+          field.form.requestSubmit();
+        }
+      });
     }
-  }
-
-  function found(text) {
-    stopCamera();
-    var field = searchField();
-    field.value = text.replace(CONTROL, "").trim();
-    focusSearch(false);
-    field.form.requestSubmit();
-  }
-
-  function scanLoop(detector, video) {
-    timer = window.setTimeout(function () {
-      if (!stream) { return; }
-      if (video.readyState < 2) { scanLoop(detector, video); return; }
-      detector.detect(video).then(function (codes) {
-        if (codes.length && codes[0].rawValue) { found(codes[0].rawValue); } else { scanLoop(detector, video); }
-      }, function () { scanLoop(detector, video); });
-    }, SCAN_EVERY_MS);
-  }
-
-  function showError(box) {
-    stopCamera();
-    box.hidden = false;
-    box.querySelector("[data-camera-video]").hidden = true;
-    box.querySelector("[data-camera-status]").hidden = true;
-    box.querySelector("[data-camera-error]").hidden = false;
-  }
-
-  function startCamera() {
-    var box = panel();
-    if (!box || stream) { return; }
-    var video = box.querySelector("[data-camera-video]");
-    box.hidden = false;
-    video.hidden = false;
-    box.querySelector("[data-camera-status]").hidden = false;
-    box.querySelector("[data-camera-error]").hidden = true;
-    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia || !window.Kopilka ||
-        !window.Kopilka.barcodeDetector) {
-      showError(box);
-      return;
-    }
-    var formats = ["qr_code", "ean_13", "ean_8", "code_128", "code_39", "upc_a"];
-    Promise.all([
-      navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false }),
-      window.Kopilka.barcodeDetector(formats)
-    ]).then(function (results) {
-      stream = results[0];
-      video.srcObject = stream;
-      var playing = video.play();
-      if (playing && playing.catch) { playing.catch(function () {}); }
-      scanLoop(results[1], video);
-    }, function () { showError(box); });
+    return panel || { start: function () {}, stop: function () {} };
   }
 
   document.addEventListener("click", function (event) {
     var target = event.target;
     if (!(target instanceof Element)) { return; }
-    if (target.closest("[data-camera-open]")) { startCamera(); return; }
-    if (target.closest("[data-camera-close]")) { stopCamera(); focusSearch(false); }
+    if (target.closest("[data-camera-open]")) { camera().start(); return; }
+    if (target.closest("[data-camera-close]")) { camera().stop(); focusSearch(false); }
   });
 
   // Leaving the page (or htmx replacing the panel) must not leave the camera on.
   document.addEventListener("htmx:beforeSwap", function (event) {
     if (event.detail.target && event.detail.target.querySelector &&
-        event.detail.target.querySelector("[data-camera]")) { stopCamera(); }
+        event.detail.target.querySelector("[data-camera]")) { camera().stop(); }
   });
-  window.addEventListener("pagehide", stopCamera);
 }());
