@@ -206,6 +206,8 @@ def summaries(memberships: list[Member], at: datetime | None = None) -> list[Sum
     at = at or clock.now()
     if not memberships:
         return []
+    if len({member.person_id for member in memberships}) > 1:  # a programming error
+        raise ValueError("summaries() reads one person's memberships, not several people's")
     ids = [member.pk for member in memberships]
     merchant_ids = {member.merchant_id for member in memberships}
     contexts, unloaded = {}, set()

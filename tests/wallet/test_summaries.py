@@ -148,6 +148,8 @@ def test_the_batched_figures(three_shops):
 
 def test_summaries_of_nobody_and_of_a_member_without_an_account(three_shops, bob):
     assert cards.summaries([]) == []
+    with pytest.raises(ValueError):  # across merchants only for one person's own rows
+        cards.summaries([three_shops[1], bob.member])
     # Registered by the members layer alone (as before the shop had a program): no account
     # yet. Its summary opens one (the single path); the others are still batched.
     with scope(merchant=bob.merchant):

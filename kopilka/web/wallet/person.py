@@ -48,8 +48,8 @@ def own_member(request, member_id) -> Member:
 
 def shown(request) -> list[Member]:
     """The signed-in person's memberships as the card and shop pages show them: each with its
-    account and its merchant's context (the program) joined, so that
-    `processing.wallet.summaries` reads nothing more per membership."""
+    account and its merchant's program joined, so that `processing.wallet.summaries` reads
+    nothing more per membership."""
     return wallet.memberships(request.person, joined=cards.joins())
 
 

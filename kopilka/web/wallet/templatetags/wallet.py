@@ -14,7 +14,8 @@ register = template.Library()
 def _svg(text: str) -> str:
     # omitsize: a viewBox and no width/height, so CSS sizes it; border 4 is the quiet zone
     # scanners need. segno writes attributes only (stroke=...), which the CSP allows.
-    # Kept: encoding a QR is most of a card page's CPU, and a card's token seldom changes.
+    # Kept: encoding a QR was over a third of a card page's rendering, and a token seldom
+    # changes (docs/benchmarks.md, the wallet).
     return segno.make(text, error="m", micro=False).svg_inline(
         scale=1, border=4, omitsize=True, svgclass="wallet-qr__svg", lineclass="")
 
