@@ -83,11 +83,12 @@ def timed(client, path: str, requests: int) -> dict:
 
     for _ in range(5):
         assert client.get(path).status_code == 200, path
-    runs = []
+    runs, cpu = [], []
     for _ in range(requests):
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         response = client.get(path)
         runs.append(time.perf_counter() - started)
+        cpu.append(time.process_time() - started_cpu)
         assert response.status_code == 200
     reset_queries()
     connection.force_debug_cursor = True
@@ -95,8 +96,40 @@ def timed(client, path: str, requests: int) -> dict:
     queries = len(connection.queries)
     connection.force_debug_cursor = False
     runs.sort()
+    cpu.sort()
     return {"median_ms": round(statistics.median(runs) * 1000, 1),
-            "p95_ms": round(runs[int(len(runs) * 0.95) - 1] * 1000, 1), "queries": queries}
+            "p95_ms": round(runs[int(len(runs) * 0.95) - 1] * 1000, 1),
+            "cpu_median_ms": round(statistics.median(cpu) * 1000, 1),
+            "cpu_p95_ms": round(cpu[int(len(cpu) * 0.95) - 1] * 1000, 1), "queries": queries}
+
+
+def profile(client, path: str, requests: int) -> str:
+    """Where one page's time goes: each statement with its time, then the functions that
+    take the most CPU over `requests` requests (cProfile, cumulative)."""
+    import cProfile
+    import io
+    import pstats
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.get(path)
+    with CaptureQueriesContext(connection) as captured:
+        client.get(path)
+    out = io.StringIO()
+    print(f"## {path}: {len(captured)} statements", file=out)
+    for query in captured.captured_queries:
+        sql = " ".join(query["sql"].split())
+        print(f"{float(query['time']) * 1000:7.2f} ms  {sql[:150]}", file=out)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(requests):
+        client.get(path)
+    profiler.disable()
+    stats = pstats.Stats(profiler, stream=out)
+    stats.sort_stats("cumulative").print_stats(60)
+    stats.sort_stats("tottime").print_stats(30)
+    return out.getvalue()
 
 
 def weight(client, path: str) -> dict:
@@ -120,6 +153,9 @@ def main() -> None:
     parser.add_argument("--merchants", type=int, default=10)
     parser.add_argument("--entries", type=int, default=1000)
     parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--profile", action="store_true",
+                        help="print each page's statements with their times and a cProfile "
+                             "of its requests, instead of timing")
     args = parser.parse_args()
     url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
     os.environ.setdefault("KOPILKA_DEBUG", "0")
@@ -127,6 +163,13 @@ def main() -> None:
         create_database(url)
     setup_django(url)
     fill(args.merchants, args.entries)
+    if url.startswith("postgres"):
+        # Statistics, as autovacuum would have them on a running database: without them the
+        # planner guesses millions of rows for a join of ten and may spend a second on JIT.
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
 
     from django.test import Client
     from django_scopes import scopes_disabled
@@ -144,14 +187,19 @@ def main() -> None:
         "my shops (all 10)": "/my/shops/",
         "a shop's history": f"/my/shops/{member.pk}/",
     }
+    if args.profile:
+        for path in pages.values():
+            print(profile(client, path, args.requests))
+        return
     rows = {name: timed(client, path, args.requests) for name, path in pages.items()}
     page_weight = weight(client, f"/my/cards/{member.pk}/")
     lines = [f"Wallet: {args.merchants} merchants, {entries} history entries at each, "
              f"{'PostgreSQL' if url.startswith('postgres') else 'SQLite'}, "
              f"{args.requests} requests per page", "",
-             "| page | median ms | p95 ms | queries |", "|---|---:|---:|---:|"]
-    lines += [f"| {name} | {row['median_ms']} | {row['p95_ms']} | {row['queries']} |"
-              for name, row in rows.items()]
+             "| page | median ms | p95 ms | CPU median ms | CPU p95 ms | queries |",
+             "|---|---:|---:|---:|---:|---:|"]
+    lines += [f"| {name} | {row['median_ms']} | {row['p95_ms']} | {row['cpu_median_ms']} | "
+              f"{row['cpu_p95_ms']} | {row['queries']} |" for name, row in rows.items()]
     lines += ["", f"CSS + JS of a card page, gzipped: {page_weight['total_kb']} KB "
                   f"({', '.join(f'{k} {v} B' for k, v in page_weight['files'].items())})"]
     text = "\n".join(lines)

@@ -19,12 +19,13 @@ from kopilka.tenancy.models import Merchant
 SHOWN = (Member.Status.ACTIVE, Member.Status.BLOCKED)  # left and erased ones are gone
 
 
-def memberships(person: Person) -> list[Member]:
-    """The person's memberships at active merchants, the oldest first, merchant joined."""
+def memberships(person: Person, *, joined: tuple[str, ...] = ()) -> list[Member]:
+    """The person's memberships at active merchants, the oldest first, merchant joined (and
+    the `joined` relations: the wallet's pages join what they show of each membership)."""
     with scopes_disabled():  # across merchants on purpose: they are all this person's
         return list(Member.objects.filter(
             person=person, status__in=SHOWN, merchant__status=Merchant.Status.ACTIVE,
-        ).select_related("merchant", "person").order_by("registered_at", "pk"))
+        ).select_related("merchant", "person", *joined).order_by("registered_at", "pk"))
 
 
 def membership(person: Person, member_id) -> Member:

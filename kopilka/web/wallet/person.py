@@ -15,6 +15,7 @@ from kopilka.core.actor import Actor
 from kopilka.core.errors import NotFound
 from kopilka.members import wallet
 from kopilka.members.models import Member
+from kopilka.processing import wallet as cards
 from kopilka.tenancy import access
 from kopilka.tenancy.logins import client_ip
 from kopilka.web.wallet import signin
@@ -43,6 +44,21 @@ def own_member(request, member_id) -> Member:
         return wallet.membership(request.person, member_id)
     except NotFound:
         raise Http404 from None
+
+
+def shown(request) -> list[Member]:
+    """The signed-in person's memberships as the card and shop pages show them: each with its
+    account and its merchant's program joined, so that `processing.wallet.summaries` reads
+    nothing more per membership."""
+    return wallet.memberships(request.person, joined=cards.joins())
+
+
+def pick(memberships: list[Member], member_id: int) -> Member:
+    """The membership `member_id` among the person's own; 404 for anyone else's."""
+    for member in memberships:
+        if member.pk == member_id:
+            return member
+    raise Http404
 
 
 @contextmanager

@@ -16,7 +16,8 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
 from django_scopes import scope
 
@@ -54,8 +55,11 @@ def person_of(request: HttpRequest) -> Person | None:
     person_id, _sep, gen = value.partition(":")
     if not (person_id.isdigit() and gen.isdigit()):
         return None
-    person = Person.objects.filter(pk=int(person_id), phone__isnull=False).first()
-    if person is None or generation(person) != int(gen):
+    # The person and their generation in one statement: every wallet page starts here.
+    current = SessionGeneration.objects.filter(person=OuterRef("pk")).values("generation")[:1]
+    person = (Person.objects.filter(pk=int(person_id), phone__isnull=False)
+              .annotate(session_generation=Coalesce(Subquery(current), 0)).first())
+    if person is None or person.session_generation != int(gen):
         return None
     return person
 

@@ -24,7 +24,7 @@ from kopilka.web.htmx import render_page
 from kopilka.web.templatetags.kopilka import points
 from kopilka.web.wallet import activate, alias, join, pwa, signin
 from kopilka.web.wallet.forms import CodeForm, ConfirmCodeForm, PhoneForm, SendForm
-from kopilka.web.wallet.person import as_member, own_member, wallet_view
+from kopilka.web.wallet.person import as_member, own_member, pick, shown, wallet_view
 from kopilka.web.wallet.person import tabs as _tabs
 
 # The version of the one-line text the settings page shows next to the messages switch.
@@ -127,22 +127,19 @@ def home(request):
 @require_safe
 @wallet_view
 def card(request, member_id: int):
-    member = own_member(request, member_id)
-    with as_member(request, member):
-        summary = cards.summary(member)
+    memberships = shown(request)
+    member = pick(memberships, member_id)
+    [summary] = cards.summaries([member])
     return render_page(request, "wallet/card.html", {
         "summary": summary, "member": member, "tabs": _tabs(request, "card", member),
-        "memberships": wallet.memberships(request.person),
+        "memberships": memberships,
     })
 
 
 @require_safe
 @wallet_view
 def shops(request):
-    summaries = []
-    for member in wallet.memberships(request.person):
-        with as_member(request, member):
-            summaries.append(cards.summary(member))
+    summaries = cards.summaries(shown(request))  # a constant number of statements for all
     return render_page(request, "wallet/shops.html", {
         "summaries": summaries, "tabs": _tabs(request, "shops",
                                               summaries[0].member if summaries else None),
@@ -157,9 +154,9 @@ def _before(request) -> int | None:
 @require_safe
 @wallet_view
 def shop(request, member_id: int):
-    member = own_member(request, member_id)
+    member = pick(shown(request), member_id)
+    [summary] = cards.summaries([member])
     with as_member(request, member):
-        summary = cards.summary(member)
         lines, next_before = cards.history(member, before=_before(request))
         stores = cards.stores(member)
     return render_page(request, "wallet/shop.html", {
