@@ -7,12 +7,14 @@ Reading needs `read_reviews`, changing `answer_reviews` (owners, admins, manager
 masked unless the caller's role may see them (`see_phones`), as in the cabinet."""
 
 from datetime import date, datetime, timedelta
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Schema, Status
+from pydantic import AfterValidator
+from pydantic_core import PydanticCustomError
 
 from kopilka.api.analytics import Day
 from kopilka.api.auth import ManagementToken, StaffSession, merchant_router, requires
@@ -33,6 +35,22 @@ DEFAULT_DAYS = 30  # the quality period when none is given, as in the cabinet
 MAX_DAYS = 3 * 366
 
 StatusCode = Literal["new", "in_progress", "processed"]
+# Days a period may name: a day next to date.min or date.max would overflow when it becomes
+# the moments of its start and end.
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2999, 12, 31)
+
+
+def _within(value: date) -> date:
+    if value < FIRST_DAY:
+        raise PydanticCustomError("greater_than_equal", "Input should be on or after {ge}",
+                                  {"ge": FIRST_DAY.isoformat()})
+    if value > LAST_DAY:
+        raise PydanticCustomError("less_than_equal", "Input should be on or before {le}",
+                                  {"le": LAST_DAY.isoformat()})
+    return value
+
+
+PeriodDay = Annotated[Day, AfterValidator(_within)]
 
 
 class ReviewQuery(PageQuery):
@@ -40,9 +58,9 @@ class ReviewQuery(PageQuery):
     score: int | None = Field(None, ge=1, le=5)
     store: Id | None = Field(None, description="The purchase's store; another merchant's: 404")
     cashier: Id | None = Field(None, description="The purchase's cashier (a staff id)")
-    since: Day | None = Field(None, description="Written on or after this local day "
+    since: PeriodDay | None = Field(None, description="Written on or after this local day "
                                                 "(the merchant's time zone)")
-    until: Day | None = Field(None, description="Written on or before this local day")
+    until: PeriodDay | None = Field(None, description="Written on or before this local day")
 
 
 class ReviewMemberOut(Schema):
@@ -112,9 +130,10 @@ class ReviewPatchIn(StrictIn):
 
 
 class QualityQuery(CleanIn):
-    since: Day | None = Field(None, description=f"First local day; default: {DEFAULT_DAYS - 1} "
-                                                "days before `until`")
-    until: Day | None = Field(None, description="Last local day, inclusive; default: today")
+    since: PeriodDay | None = Field(None, description="First local day; default: "
+                                    f"{DEFAULT_DAYS - 1} days before `until`")
+    until: PeriodDay | None = Field(None, description="Last local day, inclusive; default: "
+                                                      "today")
     store: Id | None = Field(None, description="Only this store's reviews and sales")
     cashier: Id | None = Field(None, description="Only this cashier's reviews and sales")
 

@@ -158,6 +158,8 @@ def test_bad_input_is_a_problem_naming_the_field(alice, bob, reviewed):
         (client.get(URL, {"score": 9}), 422, "score"),
         (client.get(URL, {"status": "lost"}), 422, "status"),
         (client.get(URL, {"since": "junk"}), 422, "since"),
+        (client.get(URL, {"until": "9999-12-31"}), 422, "until"),
+        (client.get(f"{URL}/quality", {"until": "0001-01-01"}), 422, "until"),
         (client.get(URL, {"since": "2030-03-09", "until": "2030-03-01"}), 422, "until"),
         (client.get(URL, {"cursor": "x"}), 422, "cursor"),
         (client.get(URL, {"store": bob.terminal.store_id}), 404, "store"),
