@@ -24,7 +24,7 @@ from pydantic import ValidationError as PydanticError
 
 from kopilka.api.auth import client_ip
 from kopilka.api.schemas import Problem, StrictIn
-from kopilka.billing import services, statements
+from kopilka.billing import limits, services, statements
 from kopilka.billing.models import Account, Plan
 from kopilka.core.actor import Actor
 from kopilka.core.errors import InvalidInput, NotFound
@@ -55,8 +55,11 @@ class PlanIn(StrictIn):
     monthly_price: int = Field(0, ge=0, le=services.MAX_AMOUNT, description="Minor units")
     discount_percent: int = Field(0, ge=0, le=100)
     daily_price: int = Field(0, ge=0, le=services.MAX_AMOUNT, description="Minor units")
-    max_stores: int | None = Field(None, ge=0)
-    max_members: int | None = Field(None, ge=0)
+    max_stores: int | None = Field(None, ge=0, le=services.MAX_LIMIT,
+                                   description="Open stores at most; null: no limit")
+    max_members: int | None = Field(None, ge=0, le=services.MAX_LIMIT,
+                                    description="Members at most (never refused at the "
+                                                "counter); null: no limit")
 
 
 class PlanOut(Schema):
@@ -87,6 +90,13 @@ class AccountOut(Schema):
     next_charge_on: date | None
     overdue_since: date | None
     read_only: bool
+    stores: int = Field(description="Open stores now")
+    max_stores: int | None = Field(description="The plan's limit; null: none")
+    members: int = Field(description="Members now (not erased)")
+    max_members: int | None = Field(description="The plan's limit; null: none")
+    over_limits: list[str] = Field(description="The limits exceeded now: max_stores, "
+                                               "max_members (members who joined at the "
+                                               "counter are never refused)")
 
 
 class TopUpIn(StrictIn):
@@ -123,11 +133,15 @@ def _plan_out(plan: Plan) -> dict:
 
 def _account_out(merchant) -> dict:
     sub = services.subscription(merchant)
+    usage = limits.usage(merchant, sub.plan if sub else None)
     return {"merchant": merchant.slug, "balance": services.account(merchant).balance,
             "currency": services.sms.currency(), "plan": sub.plan.code if sub else None,
             "next_charge_on": sub.next_charge_on if sub else None,
             "overdue_since": sub.overdue_since if sub else None,
-            "read_only": services.read_only(merchant)}
+            "read_only": services.read_only(merchant),
+            "stores": usage.stores, "max_stores": usage.max_stores,
+            "members": usage.members, "max_members": usage.max_members,
+            "over_limits": usage.over}
 
 
 # What every operator route may answer besides its own: no or a wrong operator token; and for

@@ -19,6 +19,7 @@ from kopilka.api import (
     problems,
     ratelimit,
     records,
+    reviews,
     sales,
     staff,
     webhooks,
@@ -87,6 +88,7 @@ api.add_router("/manage", webhooks.router)
 api.add_router("/manage", messaging.router)
 api.add_router("/manage", analytics.router)
 api.add_router("/manage", campaigns.router)
+api.add_router("/manage", reviews.router)
 api.add_router("", inbound.router)
 api.add_router("", invitations.router)
 api.add_router("/operator/billing", billing.router)

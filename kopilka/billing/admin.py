@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django_scopes import scope
 
-from kopilka.billing import services
+from kopilka.billing import limits, services
 from kopilka.billing.models import Account, Entry, Plan, Subscription
 from kopilka.core.actor import Actor
 from kopilka.core.admin import ReadOnlyAdmin
@@ -49,6 +49,13 @@ class PlanAdmin(admin.ModelAdmin):
         obj.pk = saved.pk
 
 
+def _of(used: int, limit: int | None) -> str:
+    if limit is None:
+        return f"{used} / —"
+    shown = f"{used} / {limit}"
+    return shown + " — " + _("over the plan's limit") if used > limit else shown
+
+
 class SubscriptionForm(forms.ModelForm):
     class Meta:
         model = Subscription
@@ -57,11 +64,22 @@ class SubscriptionForm(forms.ModelForm):
 
 @admin.register(Subscription)
 class SubscriptionAdmin(admin.ModelAdmin):
-    list_display = ["merchant", "plan", "started_on", "next_charge_on", "overdue_since",
-                    "warned_on", "updated_at"]
+    list_display = ["merchant", "plan", "stores_of_limit", "members_of_limit", "started_on",
+                    "next_charge_on", "overdue_since", "warned_on", "updated_at"]
     list_select_related = ["merchant", "plan"]
     list_filter = ["plan"]
     form = SubscriptionForm
+
+    # Usage beside the plan's limits: "3 / 2 — over" (two counts per row; the list is paged).
+    @admin.display(description=gettext_lazy("stores (open / limit)"))
+    def stores_of_limit(self, sub):
+        with scope(merchant=sub.merchant_id):
+            return _of(limits.stores_used(sub.merchant), sub.plan.max_stores)
+
+    @admin.display(description=gettext_lazy("members (now / limit)"))
+    def members_of_limit(self, sub):
+        with scope(merchant=sub.merchant_id):
+            return _of(limits.members_used(sub.merchant), sub.plan.max_members)
 
     def has_delete_permission(self, request, obj=None):
         return False

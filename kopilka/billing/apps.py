@@ -10,6 +10,9 @@ class BillingConfig(AppConfig):
     def ready(self):
         # The tick charges the subscriptions that are due (once per merchant and local day).
         from kopilka.automation import tick
-        from kopilka.billing import tasks
+        from kopilka.billing import limits, tasks
 
         tick.register("billing days charged", tasks.run)
+        # The plan's limits, checked where stores and members are created (tenancy.limits);
+        # the tick's job above also warns the owners of an excess once a day.
+        limits.install()

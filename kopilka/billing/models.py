@@ -66,6 +66,11 @@ class Subscription(models.Model):
     next_charge_on = models.DateField(_("next charge"))
     overdue_since = models.DateField(_("overdue since"), null=True, blank=True)
     warned_on = models.DateField(_("owner last warned"), null=True, blank=True)
+    # The plan's limits (billing/limits.py): the local day the tick last counted, and the day
+    # it last told the owners they were over.
+    limits_checked_on = models.DateField(_("limits last checked"), null=True, blank=True)
+    limit_warned_on = models.DateField(_("owner last told of the limits"), null=True,
+                                       blank=True)
     updated_at = models.DateTimeField(_("updated"))
 
     objects = ScopedManager(merchant="merchant")

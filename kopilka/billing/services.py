@@ -37,6 +37,7 @@ from kopilka.tenancy.models import Merchant, Staff
 logger = logging.getLogger(__name__)
 
 MAX_AMOUNT = 10**12  # a typo of extra zeros must not go through
+MAX_LIMIT = 10**9  # a plan's max_stores / max_members (PositiveIntegerField holds 2**31 - 1)
 MAX_NOTE = 200
 SYSTEM = "system"
 
@@ -84,6 +85,10 @@ def save_plan(*, code: str, name: str, kind: str = Plan.Kind.PERIOD, months: int
     _amount(discount_percent, "discount_percent", 0, 100)
     _amount(monthly_price, "monthly_price", 0)
     _amount(daily_price, "daily_price", 0)
+    for field, limit in (("max_stores", max_stores), ("max_members", max_members)):
+        if limit is not None and (type(limit) is not int or not 0 <= limit <= MAX_LIMIT):
+            raise InvalidInput(_("Must be a whole number from 0 to %(high)s, or empty for no "
+                                 "limit.") % {"high": MAX_LIMIT}, field=field)
     with transaction.atomic():
         plan, _created = Plan.objects.update_or_create(code=code, defaults={
             "name": name.strip(), "kind": kind, "months": months, "monthly_price": monthly_price,
@@ -92,7 +97,8 @@ def save_plan(*, code: str, name: str, kind: str = Plan.Kind.PERIOD, months: int
         audit.record("billing.plan.saved", actor=actor, obj=plan,
                      data={"code": code, "kind": kind, "months": months,
                            "monthly_price": monthly_price, "discount_percent": discount_percent,
-                           "period_price": plan.period_price, "daily_price": daily_price})
+                           "period_price": plan.period_price, "daily_price": daily_price,
+                           "max_stores": max_stores, "max_members": max_members})
     return plan
 
 

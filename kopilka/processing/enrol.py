@@ -14,6 +14,7 @@ from kopilka.members import services as members
 from kopilka.members.models import Member
 from kopilka.programs import engine
 from kopilka.programs import services as programs
+from kopilka.tenancy import limits
 from kopilka.tenancy.models import Merchant
 
 
@@ -44,6 +45,7 @@ def _enrol(merchant: Merchant, *, phone: str, actor: Actor, channel: str, staff,
         merchant, phone=phone, actor=actor, channel=channel, staff=staff, consents=consents,
         confirmed_by=confirmed, **profile,
     )
+    limits.check(merchant, limits.MEMBERS, channel=channel)  # never refuses at the counter
     account = ledger.open_account(member, tier_code=program.start_tier)
     now = clock.now()
     welcome = engine.welcome_lot(program, now, merchant.timezone)

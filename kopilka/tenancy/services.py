@@ -27,7 +27,7 @@ from kopilka.core import audit, clock, keys
 from kopilka.core.actor import Actor
 from kopilka.core.errors import Conflict, InvalidInput, NotFound
 from kopilka.core.prepared import PreparedQuery
-from kopilka.tenancy import access
+from kopilka.tenancy import access, limits
 from kopilka.tenancy.models import ApiToken, Merchant, Staff, Store, Terminal, validate_country
 
 # Where a currency tells the country, phone numbers default to that country's format.
@@ -199,6 +199,7 @@ def create_store(merchant: Merchant, name: str, *, actor: Actor, address: str = 
         store = Store.objects.create(
             merchant=merchant, name=name, address=address.strip(), created_at=clock.now()
         )
+        limits.check(merchant, limits.STORES)  # the plan's max_stores (rolls the row back)
         audit.record("tenancy.store.created", actor=actor, merchant=merchant, obj=store)
     return store
 
@@ -367,6 +368,8 @@ def update_store(store: Store, *, actor: Actor, name: str | None = None,
         for field, value in changes.items():
             setattr(store, field, value)
         store.save(update_fields=list(changes))
+        if changes.get("active"):  # reopening takes a place of the plan's max_stores again
+            limits.check(store.merchant, limits.STORES)
         audit.record("tenancy.store.updated", actor=actor, merchant=store.merchant, obj=store,
                      data={"fields": sorted(changes)})
     return store

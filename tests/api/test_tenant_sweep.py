@@ -36,6 +36,8 @@ from kopilka.tenancy import access, invitations
 from kopilka.tenancy.models import ApiToken, Merchant
 from kopilka.webhooks import services as webhooks
 from kopilka.webhooks.models import Delivery
+from tests.feedback.helpers import member, rate, reviews_on
+from tests.shop import Shop
 
 pytestmark = pytest.mark.django_db
 
@@ -91,6 +93,9 @@ def world(alice, bob, charlie):
     campaign = campaigns.create_campaign(merchant, name="Sweep", starts_on=date(2020, 1, 1),
                                          points=10, actor=ACTOR)
     batch = campaigns.create_batch(campaign, count=5, length=8, actor=ACTOR)
+    reviews_on(merchant)
+    shop = Shop(alice)
+    review = rate(shop, member(shop, "Vera"), 2, "Slow", store=alice.terminal.store)
     return {
         "alice": alice, "bob": bob, "charlie": charlie, "second": second,
         "card": card, "second_card": Card.objects.get(member=second).number,
@@ -98,7 +103,7 @@ def world(alice, bob, charlie):
         "refund": Refund.objects.get(merchant=merchant, refund_id="alice-sweep-refund"),
         "endpoint": endpoint, "delivery": Delivery.objects.get(pk=delivery.pk),
         "token": ApiToken.objects.filter(merchant=merchant).first(),
-        "invitation": invitation, "campaign": campaign, "batch": batch,
+        "invitation": invitation, "campaign": campaign, "batch": batch, "review": review,
         "export": exports.start(merchant, kind="members", format="csv", phones=True,
                                 language="en", actor=ACTOR),
     }
@@ -116,7 +121,7 @@ def ids(world) -> dict[str, object]:
         "refund_id": world["refund"].pk, "endpoint_id": world["endpoint"].pk,
         "delivery_id": world["delivery"].pk, "invitation_id": world["invitation"].pk,
         "campaign_id": world["campaign"].pk, "batch_id": world["batch"].pk,
-        "export_id": world["export"].pk,
+        "export_id": world["export"].pk, "review_id": world["review"].pk,
     }
 
 
@@ -167,6 +172,10 @@ def bodies(world) -> dict[tuple[str, str], dict]:
                                         "starts_on": "2020-01-01"},
         ("post", "/manage/campaigns/{campaign_id}/batches"): {"count": 3},
         ("post", "/manage/analytics/exports"): {"kind": "members", "format": "csv"},
+        ("post", "/manage/reviews/{review_id}/answers"): {"text": "Sorry"},
+        ("patch", "/manage/reviews/{review_id}"): {"status": "processed"},
+        ("get", "/manage/reviews"): {"store": alice.terminal.store_id},
+        ("get", "/manage/reviews/quality"): {"cashier": alice.owner.pk},
     }
 
 
@@ -174,7 +183,8 @@ NAMES_ALICE_IN_BODY = {("post", "/manage/transfers"), ("post", "/pos/purchases")
                        ("post", "/pos/quote"), ("post", "/pos/adjustments"),
                        ("post", "/pos/transfers"), ("post", "/pos/codes"),
                        ("get", "/pos/members/lookup"), ("post", "/pos/refunds"),
-                       ("get", "/manage/analytics/figures")}
+                       ("get", "/manage/analytics/figures"), ("get", "/manage/reviews"),
+                       ("get", "/manage/reviews/quality")}
 
 
 def alice_rows(merchant: Merchant) -> dict[str, list]:
@@ -220,7 +230,7 @@ def assert_shows_nothing_of_alice(response, where):
 
 def test_the_sweep_sees_the_whole_api():
     routes = api_routes()
-    assert len(routes) == 89  # 73 + 5 campaigns + 3 exports + 8 of billing
+    assert len(routes) == 94  # 73 + 5 campaigns + 3 exports + 8 of billing + 5 reviews
     merchant_routes = {route for route, permission in routes.items() if permission}
     # The operator's billing acts across merchants (tests/billing/test_operator.py).
     operator = "/api/v1/operator/billing"
@@ -270,5 +280,5 @@ def test_charlie_the_cashier_is_refused_what_his_role_lacks(world, unscoped):
         else:
             wrong.append((method, path, response.status_code, response.content[:200]))
     assert wrong == []
-    assert len(refused) == 42  # every management operation beyond serving members and reading
+    assert len(refused) == 47  # every management operation beyond serving members and reading
     assert alice_rows(alice.merchant) == before

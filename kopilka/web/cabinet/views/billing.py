@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
-from kopilka.billing import services, statements
+from kopilka.billing import limits, services, statements
 from kopilka.web.cabinet.session import cabinet_view
 from kopilka.web.cabinet.tabs import Tab, register
 from kopilka.web.forms import Form
@@ -62,6 +62,9 @@ def home(request):
                             else sub.plan.daily_price) if sub else "",
         "balance": money(balance), "negative": balance < 0,
         "grace_ends": services.grace_ends(sub), "read_only": services.read_only(merchant),
+        # Usage beside the plan's limits (billing/limits.py), when the plan has any.
+        "usage": (limits.usage(merchant, sub.plan) if sub and (
+            sub.plan.max_stores is not None or sub.plan.max_members is not None) else None),
         "form": form, "start": start, "end": end, "s": found,
         "rows": [{**row, "charge": money(row["charge"]) if row["charge"] else "",
                   "payment": money(row["payment"]) if row["payment"] else "",

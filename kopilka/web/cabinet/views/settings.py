@@ -156,10 +156,15 @@ def store(request, store_id: int):
     form = StoreForm(bound(request, "edit"),
                      initial={"name": found.name, "address": found.address})
     if action in ("close", "reopen"):
-        tenancy.update_store(found, actor=cabinet.principal.actor, active=action == "reopen")
-        messages.success(request, _("Store %(name)s closed.") % {"name": found.name}
-                         if action == "close" else
-                         _("Store %(name)s reopened.") % {"name": found.name})
+        try:
+            tenancy.update_store(found, actor=cabinet.principal.actor,
+                                 active=action == "reopen")
+        except DomainError as error:  # reopening beyond the plan's max_stores
+            messages.error(request, error.detail)
+        else:
+            messages.success(request, _("Store %(name)s closed.") % {"name": found.name}
+                             if action == "close" else
+                             _("Store %(name)s reopened.") % {"name": found.name})
         return redirect("cabinet:settings-stores")
     if form.is_bound and form.is_valid():
         try:
