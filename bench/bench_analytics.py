@@ -15,7 +15,8 @@ The generator writes rows in bulk and publishes no events, so the roll-up starts
 3. each figure's own queries alone, same period: the roll-up sums (1-7), the member base at the
    period's end (8-9), the distinct buyers of the year (5) and of the last N days (10), SMS by
    topic (11), win-back (16-17);
-4. what keeping the roll-up costs a commit: `rollup.add` (the one upsert a sale adds) timed
+4. what keeping the roll-up costs a commit: the one upsert a sale adds (its cell and its
+   buyers rows, reading the member's other purchases: `rollup._add_visits`) timed
    `--upserts` times in one transaction, wall and CPU per call; and `--commits` whole
    `commit_purchase` calls, alternately with and without the roll-up's subscriber (medians of
    wall and of this process's CPU per commit, statements per commit). The sales are rolled
@@ -29,8 +30,10 @@ import os
 import statistics
 import sys
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
+from datetime import time as dtime
 from pathlib import Path
+from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -108,7 +111,7 @@ def main() -> None:
         if cashier is not None:
             result["report_ms"]["store_cashier"] = median_ms(
                 report(store_id=store, cashier_id=cashier), args.repeat)
-        reader = _Reader(merchant, store, None)
+        reader, whole = _Reader(merchant, store, None), _Reader(merchant, None, None)
         lost_after = figures.lost_after_days(merchant)
         active = Period(year.end - timedelta(days=lost_after - 1), year.end)
         result["figure_ms"] = {
@@ -116,6 +119,8 @@ def main() -> None:
             "8-9 member base": median_ms(lambda: reader.base(year.end), args.repeat),
             "5 buyers of the year, store": median_ms(
                 lambda: reader.buyers(year, counted_only=True, selected=True), args.repeat),
+            "5 buyers of the year, whole merchant": median_ms(
+                lambda: whole.buyers(year, counted_only=True, selected=True), args.repeat),
             f"10 buyers of the last {lost_after} days": median_ms(
                 lambda: reader.buyers(active, counted_only=False, selected=False),
                 args.repeat),
@@ -127,16 +132,25 @@ def main() -> None:
         result["year_figures"] = {
             (f"{f.key}/{f.topic}" if f.topic else f.key): f.value for f in sample.figures}
 
-        # The upsert a sale adds, into one fresh cell per call (the worst case: an insert) and
-        # then into the same cells again (the usual one: an update).
+        # The upsert a sale adds, into one fresh cell per call (the worst case: inserts) and
+        # then into the same cells again (the usual one: updates). Each "sale" is a real
+        # member's, a day after their last purchase: the statement reads their purchases.
         day = today + timedelta(days=1_000)
+        zone = ZoneInfo(merchant.timezone)
+        buyers = list(Purchase.objects.filter(merchant=merchant).order_by("-pk")
+                      .values_list("member_id", flat=True)[:args.upserts])
         for label in ("insert", "update"):
             wall, cpu = time.perf_counter(), time.process_time()
             with transaction.atomic():
                 for n in range(args.upserts):
-                    rollup.add(merchant.pk, day + timedelta(days=n), store, cashier,
-                               checks=1, revenue=1_000, discount=10, points_accrued=50,
-                               first_purchases=1)
+                    sale = SimpleNamespace(
+                        pk=0, member_id=buyers[n % len(buyers)], store_id=store,
+                        cashier_id=cashier,
+                        occurred_at=datetime.combine(day + timedelta(days=n), dtime(12),
+                                                     tzinfo=zone))
+                    rollup._add_visits(merchant, sale, "abc", 1, checks=1, revenue=1_000,
+                                       discount=10, points_accrued=50, purchases=1,
+                                       total=1_010, first_purchases=1)
             result[f"upsert_{label}_us"] = {
                 "wall": round((time.perf_counter() - wall) / args.upserts * 1e6, 1),
                 "cpu": round((time.process_time() - cpu) / args.upserts * 1e6, 1)}
