@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 from functools import cache
+from itertools import islice
 from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
@@ -323,13 +324,16 @@ def rebuild(merchants: Iterable[Merchant]) -> dict[str, int]:
     written = {}
     for merchant in merchants:
         cells = derive(merchant)
+        rows = iter(cells.items())
         with transaction.atomic():
             DayFigures.objects.filter(merchant=merchant).delete()
-            DayFigures.objects.bulk_create(
-                (DayFigures(merchant=merchant, day=day, store_id=store_id,
-                            cashier_id=cashier_id, previous_day=previous_day, **counters)
-                 for (day, store_id, cashier_id, previous_day), counters in cells.items()),
-                batch_size=2_000,
-            )
+            # In batches: bulk_create makes a list of what it is given, and a merchant with
+            # years of history has a million buyers rows.
+            while batch := [DayFigures(merchant=merchant, day=day, store_id=store_id,
+                                       cashier_id=cashier_id, previous_day=previous_day,
+                                       **counters)
+                            for (day, store_id, cashier_id, previous_day), counters
+                            in islice(rows, 2_000)]:
+                DayFigures.objects.bulk_create(batch)
         written[merchant.slug] = len(cells)
     return written
