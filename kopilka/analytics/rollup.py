@@ -86,82 +86,84 @@ def add(merchant_id: int, day: date, store_id: int | None, cashier_id: int | Non
 # (n, d): n's previous day is now d. A day the member already bought on adds nothing. A full
 # refund removes the purchase from the checks' chains: the same with the signs turned.
 
-# (counter, store expression, which purchases): the chains a sale adds to. The store's own
-# chain only when the purchase has a store (%(store)s is 0 otherwise).
+# name -> (counter, store expression, which of the member's purchases): the chains. The
+# store's own chain only when the purchase has a store (p.st is 0 otherwise).
 _CHAINS = {
-    "a": ("buyers", str(ALL_STORES), "1 = 1"),
-    "b": ("customers", str(ALL_STORES), IS_CHECK),
-    "c": ("customers", "%(store)s", f"{IS_CHECK} AND store_id = %(store)s"),
+    "a": ("buyers", str(ALL_STORES), ""),
+    "b": ("customers", str(ALL_STORES), "k = 1 AND "),
+    "c": ("customers", "p.st", "k = 1 AND so = p.st AND "),
 }
+# The statement's parameters, each used once (in the CTE `p`): psycopg parses a query of up
+# to 4 KiB once and caches it, so the statement is kept short and its placeholders few.
+_PARAMS = ("m", "mb", "pu", "st", "ca", "d", "cl", "nv", "s", "e", "sg", "tz")
+_DATES, _MOMENTS = {"d", "cl", "nv"}, {"s", "e"}
 
 
 def _local_date(expression: str) -> str:
-    """SQL for the merchant's local day of a UTC moment (%(tz)s: the merchant's zone)."""
-    sql, params = connection.ops.datetime_cast_date_sql(expression, (), "%(tz)s")
-    names = iter(params)
+    """SQL for the merchant's local day of a UTC moment (p.tz: the merchant's zone)."""
+    sql, params = connection.ops.datetime_cast_date_sql(expression, (), "p.tz")
     # Django's placeholders in order: the zone we passed, then (SQLite) the connection's.
     return sql.replace("%s", "{}").format(
-        *("%(tz)s" if name == "%(tz)s" else "%(connection_tz)s" for name in names))
-
-
-def _as_date(placeholder: str) -> str:
-    # PostgreSQL types the literals of a UNION from the first; SQLite keeps dates as text
-    # (a CAST there would make a number of it).
-    return f"CAST({placeholder} AS date)" if connection.vendor == "postgresql" else placeholder
+        *("p.tz" if name == "p.tz" else "p.ctz" for name in params))
 
 
 @cache
 def _visits_sql(vendor: str, chains: str) -> str:
     """The upsert of a sale (chains "abc", sign +1) or of a full refund (chains "bc", sign -1):
     the purchase's cell and, from the member's other purchases, the buyers rows."""
-    quote = connection.ops.quote_name
-    purchases = quote(Purchase._meta.db_table)
-    aggregates = []
+    postgres = vendor == "postgresql"
+
+    def param(name: str) -> str:
+        # PostgreSQL types the CTE's columns from the parameters; SQLite keeps dates and
+        # moments as text (a CAST there would make a number of them).
+        if postgres and name in _DATES:
+            return f"CAST(%s AS date) AS {name}"
+        if postgres and name in _MOMENTS:
+            return f"CAST(%s AS timestamptz) AS {name}"
+        return f"%s AS {name}"
+
+    given = [param(name) for name in _PARAMS]
+    if not postgres:
+        given.append("%s AS ctz")
+    purchases = connection.ops.quote_name(Purchase._meta.db_table)
+    aggregates, visits = [], []
     for name in chains:
-        _counter, _store, which = _CHAINS[name]
+        counter, store, which = _CHAINS[name]
         aggregates += [
-            f"MAX(CASE WHEN {which} AND occurred_at >= %(start)s AND occurred_at < %(end)s "
-            f"THEN 1 ELSE 0 END) AS {name}_same",
-            f"MAX(CASE WHEN {which} AND occurred_at < %(start)s THEN occurred_at END) "
-            f"AS {name}_prev",
-            f"MIN(CASE WHEN {which} AND occurred_at >= %(end)s THEN occurred_at END) "
-            f"AS {name}_next",
+            f"MAX(CASE WHEN {which}o >= p.s AND o < p.e THEN 1 ELSE 0 END) s{name}",
+            f"MAX(CASE WHEN {which}o < p.s THEN o END) p{name}",
+            f"MIN(CASE WHEN {which}o >= p.e THEN o END) n{name}",
         ]
-    mine = (f"SELECT {', '.join(aggregates)} FROM {purchases} "
-            f"WHERE merchant_id = %(merchant)s AND member_id = %(member)s "
-            f"AND id <> %(purchase)s")
-    day = _as_date("%(day)s")
+        previous = f"COALESCE({_local_date(f'p{name}')}, p.nv)"
+        following = _local_date(f"n{name}")
+        new_day = f"COALESCE(s{name}, 0) = 0" + (" AND p.st <> 0" if name == "c" else "")
+        later = f"{new_day} AND n{name} IS NOT NULL"
+
+        def deltas(sign: str, counter: str = counter) -> str:
+            return f"{sign}, 0" if counter == "buyers" else f"0, {sign}"
+        visits += [
+            f"SELECT p.d, {previous}, {store}, {deltas('p.sg')} FROM mine, p WHERE {new_day}",
+            f"SELECT {following}, {previous}, {store}, {deltas('-p.sg')} FROM mine, p "
+            f"WHERE {later}",
+            f"SELECT {following}, p.d, {store}, {deltas('p.sg')} FROM mine, p WHERE {later}",
+        ]
+    columns = ", ".join((*KEY, *COUNTERS))
+    sums = ", ".join("%s" for _name in SUMS)
     zeros = ", ".join("0" for _name in SUMS)
-
-    def row(day_sql: str, previous_sql: str, store_sql: str, counter: str, delta: str,
-            condition: str) -> str:
-        buyers = ", ".join(delta if name == counter else "0" for name in BUYERS)
-        return (f"SELECT {day_sql}, {previous_sql}, {store_sql}, {NONE}, {zeros}, {buyers} "
-                f"FROM mine WHERE {condition}")
-
-    cell = ", ".join(f"%({name})s" for name in SUMS)
-    rows = [f"SELECT {day}, {_as_date('%(cell)s')}, %(store)s, %(cashier)s, {cell}, 0, 0"]
-    for name in chains:
-        counter, store, _which = _CHAINS[name]
-        previous = f"COALESCE({_local_date(f'{name}_prev')}, {_as_date('%(never)s')})"
-        following = _local_date(f"{name}_next")
-        new_day = f"COALESCE({name}_same, 0) = 0"
-        if name == "c":
-            new_day += " AND %(store)s <> 0"
-        later = f"{new_day} AND {name}_next IS NOT NULL"
-        rows += [row(day, previous, store, counter, "%(sign)s", new_day),
-                 row(following, previous, store, counter, "(0 - %(sign)s)", later),
-                 row(following, day, store, counter, "%(sign)s", later)]
-    columns = ("day", "previous_day", "store_id", "cashier_id", *COUNTERS)
-    union = " UNION ALL ".join(rows)
-    key = "previous_day, day, store_id, cashier_id"
-    return (f"WITH mine AS ({mine}), "
-            f"changes ({', '.join(columns)}) AS ({union}) "
-            f"INSERT INTO {_table()} ({', '.join(quote(name) for name in (*KEY, *COUNTERS))}) "
-            f"SELECT %(merchant)s, {key}, "
-            f"{', '.join(f'SUM({quote(name)})' for name in COUNTERS)} "
-            # Rows in the key's order: two sales locking rows in one order cannot deadlock.
-            f"FROM changes WHERE 1 = 1 GROUP BY {key} ORDER BY {key} {_conflict()}")
+    additions = ", ".join(f"{name} = t.{name} + EXCLUDED.{name}" for name in COUNTERS)
+    return (
+        f"WITH p AS (SELECT {', '.join(given)}), "
+        f"x AS (SELECT occurred_at o, store_id so, CASE WHEN {IS_CHECK} THEN 1 ELSE 0 END k "
+        f"FROM {purchases}, p WHERE merchant_id = p.m AND member_id = p.mb AND id <> p.pu), "
+        f"mine AS (SELECT {', '.join(aggregates)} FROM x, p), "
+        f"v (d, pd, st, b, c) AS ({' UNION ALL '.join(visits)}) "
+        f"INSERT INTO {_table()} AS t ({columns}) "
+        f"SELECT p.m, p.cl, p.d, p.st, p.ca, {sums}, 0, 0 FROM p UNION ALL "
+        f"SELECT p.m, v.pd, v.d, v.st, {NONE}, {zeros}, SUM(v.b), SUM(v.c) FROM v, p "
+        f"GROUP BY p.m, v.pd, v.d, v.st "
+        # Rows in the key's order: two sales locking rows in one order cannot deadlock.
+        f"ORDER BY 2, 3, 4, 5 "
+        f"ON CONFLICT ({', '.join(KEY)}) DO UPDATE SET {additions}")
 
 
 def _add_visits(merchant: Merchant, purchase, chains: str, sign: int, **deltas: int) -> None:
@@ -170,20 +172,16 @@ def _add_visits(merchant: Merchant, purchase, chains: str, sign: int, **deltas: 
     start = datetime.combine(day, time(0), tzinfo=zone)
     end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
     ops = connection.ops
-    params = {
-        "merchant": merchant.pk, "member": purchase.member_id, "purchase": purchase.pk,
-        "store": purchase.store_id or NONE, "cashier": purchase.cashier_id or NONE,
-        "day": ops.adapt_datefield_value(day), "cell": ops.adapt_datefield_value(CELL),
-        "never": ops.adapt_datefield_value(NEVER),
-        "start": ops.adapt_datetimefield_value(start),
-        "end": ops.adapt_datetimefield_value(end),
-        "tz": merchant.timezone, "sign": sign,
-        **{name: deltas.pop(name, 0) for name in SUMS},
-    }
+    params = [merchant.pk, purchase.member_id, purchase.pk, purchase.store_id or NONE,
+              purchase.cashier_id or NONE, ops.adapt_datefield_value(day),
+              ops.adapt_datefield_value(CELL), ops.adapt_datefield_value(NEVER),
+              ops.adapt_datetimefield_value(start), ops.adapt_datetimefield_value(end),
+              sign, merchant.timezone]
+    if connection.vendor != "postgresql":
+        params.append(connection.timezone_name)
+    params += [deltas.pop(name, 0) for name in SUMS]
     if deltas:
         raise ValueError(f"not counters: {sorted(deltas)}")  # a programming error
-    if connection.vendor == "sqlite":
-        params["connection_tz"] = connection.timezone_name
     with connection.cursor() as cursor:
         cursor.execute(_visits_sql(connection.vendor, chains), params)
 

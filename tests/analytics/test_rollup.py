@@ -107,7 +107,7 @@ def test_a_commit_and_a_refund_each_write_the_roll_up_with_one_statement(shop):
         # The sale's (and a full refund's) upsert reads the member's other purchases in a
         # CTE first: still one statement.
         assert len(touching) == 1
-        assert touching[0].startswith(("INSERT INTO", "WITH mine AS"))
+        assert touching[0].startswith(("INSERT INTO", "WITH p AS"))
         assert f'INSERT INTO "{DayFigures._meta.db_table}"' in touching[0]
 
 
