@@ -16,7 +16,7 @@ from django.db.models.functions import Coalesce
 
 from kopilka.analytics import figures
 from kopilka.analytics.figures import MERCHANT, SELECTION, Figure, Period, _ratio, _Reader
-from kopilka.analytics.models import DayFigures
+from kopilka.analytics.models import CELL, DayFigures
 from kopilka.ledger.models import Account
 from kopilka.members.models import Member
 from kopilka.tenancy.models import Merchant
@@ -142,8 +142,8 @@ def by_day(selection: Selection) -> dict[str, list]:
     """Revenue, checks, points accrued and spent per local day of the period (every day,
     zeros included), at the selected store and cashier."""
     span = selection.period
-    rows = (DayFigures.objects.filter(merchant=selection.merchant, day__gte=span.start,
-                                      day__lte=span.end,
+    rows = (DayFigures.objects.filter(merchant=selection.merchant, previous_day=CELL,
+                                      day__gte=span.start, day__lte=span.end,
                                       **_Reader(selection.merchant, selection.store_id,
                                                 selection.cashier_id).selection)
             .values("day").order_by("day")

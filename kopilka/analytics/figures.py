@@ -17,7 +17,7 @@ from django.db.models import F, Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
-from kopilka.analytics.models import DayFigures, Settings
+from kopilka.analytics.models import ALL_STORES, CELL, DayFigures, Settings
 from kopilka.core import audit, clock
 from kopilka.core.actor import Actor
 from kopilka.core.errors import InvalidInput, NotFound
@@ -159,25 +159,45 @@ class _Reader:
         """Figures 1-7's sums over the selected cells of the period."""
         names = ("checks", "revenue", "discount", "points_accrued", "points_spent")
         return DayFigures.objects.filter(
-            merchant=self.merchant, day__gte=span.start, day__lte=span.end, **self.selection,
+            merchant=self.merchant, previous_day=CELL, day__gte=span.start, day__lte=span.end,
+            **self.selection,
         ).aggregate(**{name: Coalesce(Sum(name), 0) for name in names})
 
     def base(self, end: date) -> dict[str, int]:
         """The member base at the end of `end`: members registered, and members whose 1st,
         2nd, 3rd purchase was made by then (every store and cashier)."""
         names = ("enrolled", "first_purchases", "second_purchases", "third_purchases")
-        return DayFigures.objects.filter(merchant=self.merchant, day__lte=end).aggregate(
+        return DayFigures.objects.filter(merchant=self.merchant, previous_day=CELL,
+                                         day__lte=end).aggregate(
             **{name: Coalesce(Sum(name), 0) for name in names})
 
     def enrolled(self, span: Period) -> int:
         """Members registered in the period."""
         return DayFigures.objects.filter(
-            merchant=self.merchant, day__gte=span.start, day__lte=span.end,
+            merchant=self.merchant, previous_day=CELL, day__gte=span.start, day__lte=span.end,
         ).aggregate(n=Coalesce(Sum("enrolled"), 0))["n"]
 
     def buyers(self, span: Period, *, counted_only: bool, selected: bool) -> int:
         """Members with a purchase in the period: with `counted_only`, a check (a purchase
-        not refunded in full); with `selected`, at the selected store and cashier."""
+        not refunded in full); with `selected`, at the selected store and cashier.
+
+        From the roll-up's buyers rows (models.DayFigures): each member counts on the first
+        day they bought in the period, the one whose previous purchase day (in the scope) is
+        before the period: rows of the period's days, not its purchases. The rows keep the
+        whole merchant's and each store's checks, and every purchase of the whole merchant;
+        a cashier's buyers come from the purchases (a cashier's share of them)."""
+        if selected and "cashier_id" in self.selection:
+            return self._raw_buyers(span, counted_only=counted_only, selected=selected)
+        store = self.selection.get("store_id", ALL_STORES) if selected else ALL_STORES
+        if not counted_only and store != ALL_STORES:  # not kept: no figure asks for it
+            return self._raw_buyers(span, counted_only=counted_only, selected=selected)
+        counter = "customers" if counted_only else "buyers"
+        return DayFigures.objects.filter(
+            merchant=self.merchant, store_id=store, day__gte=span.start, day__lte=span.end,
+            previous_day__lt=span.start,
+        ).aggregate(n=Coalesce(Sum(counter), 0))["n"]
+
+    def _raw_buyers(self, span: Period, *, counted_only: bool, selected: bool) -> int:
         since, before = _bounds(self.merchant, span)
         rows = Purchase.objects.filter(merchant=self.merchant, occurred_at__gte=since,
                                        occurred_at__lt=before,

@@ -1,6 +1,8 @@
 """The roll-up the figures are read from (docs/analytics.md), and the merchant's analytics
 settings."""
 
+from datetime import date
+
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -8,6 +10,11 @@ from django.utils.translation import pgettext_lazy
 from django_scopes import ScopedManager
 
 NONE = 0  # store_id / cashier_id of a purchase without one (NULL would defeat the upsert key)
+# `previous_day` of a cell of sums (the plain roll-up row); a buyers row has a real day there.
+CELL = date(9999, 12, 31)
+# `previous_day` of a buyers row counting members who had not bought before (in its scope).
+NEVER = date(1, 1, 1)
+ALL_STORES = 0  # store_id of buyers rows counted over the whole merchant
 
 
 class DayFigures(models.Model):
@@ -15,7 +22,19 @@ class DayFigures(models.Model):
     of rollup.py and re-derivable from the raw rows (`kopilka analytics rebuild`).
 
     A refund changes the cell of its purchase (its day, store and cashier), not the day it was
-    made: the figures of a period are what the purchases made in it finally brought in."""
+    made: the figures of a period are what the purchases made in it finally brought in.
+
+    Two kinds of rows share the table (and the one upsert a sale makes, docs/analytics.md):
+    - cells of sums: `previous_day` = CELL, the counters from `checks` to `paid_with_points`;
+    - buyers rows, for the distinct-buyer counts (figures 5 and 10): cashier 0, store 0 (the
+      whole merchant, ALL_STORES) or a store, `previous_day` a local day or NEVER; `buyers`
+      counts members whose first purchase of `day` it was and whose previous purchase day (at
+      the merchant) was `previous_day`, `customers` the same over checks (purchases not
+      refunded in full), at the merchant (store 0) or at the store. Members who bought in
+      [a, b] = Σ over days a..b of the rows with previous_day < a: each member counts once, on
+      the first day they bought in the period. The sums' counters of a buyers row are 0 and
+      the buyers' counters of a cell are 0, so a sum over both kinds is still right.
+    """
 
     merchant = models.ForeignKey("tenancy.Merchant", on_delete=models.PROTECT, related_name="+")
     day = models.DateField()  # the merchant's local day
@@ -32,6 +51,17 @@ class DayFigures(models.Model):
     second_purchases = models.BigIntegerField(default=0)
     third_purchases = models.BigIntegerField(default=0)
     enrolled = models.BigIntegerField(default=0)  # members registered (store and cashier 0)
+    # What the cabinet's sales list adds up (gross, as the purchases' rows have it):
+    purchases = models.BigIntegerField(default=0)  # every purchase, refunded or not
+    total = models.BigIntegerField(default=0)  # before the discount, money
+    refunded = models.BigIntegerField(default=0)  # money refunded
+    points_reversed = models.BigIntegerField(default=0)  # accrued points refunds took back
+    points_returned = models.BigIntegerField(default=0)  # spent points refunds gave back
+    paid_with_points = models.BigIntegerField(default=0)  # money the spent points stood for
+    # The buyers rows' counters (above).
+    previous_day = models.DateField(default=CELL)
+    buyers = models.BigIntegerField(default=0)
+    customers = models.BigIntegerField(default=0)
 
     objects = ScopedManager(merchant="merchant")
 
@@ -39,8 +69,16 @@ class DayFigures(models.Model):
         verbose_name = _("daily figures")
         verbose_name_plural = _("daily figures")
         constraints = [
-            models.UniqueConstraint(fields=["merchant", "day", "store_id", "cashier_id"],
-                                    name="dayfigures_cell"),
+            # previous_day second: the sums read the cells (previous_day = CELL) of a range of
+            # days, without the buyers rows.
+            models.UniqueConstraint(fields=["merchant", "previous_day", "day", "store_id",
+                                            "cashier_id"], name="dayfigures_key"),
+        ]
+        indexes = [
+            # Figures 5 and 10: a scope's rows of a range of days, the counters in the index
+            # (an index-only read).
+            models.Index(fields=["merchant", "store_id", "day", "previous_day", "customers",
+                                 "buyers"], name="dayfigures_buyers"),
         ]
 
     def __str__(self):

@@ -1,8 +1,12 @@
 """Sales and refunds: lists with filters and totals, a purchase's page (#16).
 
 The lists read processing/queries.py (`purchases`, `refunds`, `purchase`), the reads the API
-uses. A period is always set (the last 7 days unless chosen) so the totals add up one index
-range, not the whole book; pages are keyset on (time, id), newest first: no OFFSET.
+uses; pages are keyset on (time, id), newest first: no OFFSET. The sales' totals of a period
+(whole local days) at a store and/or cashier come from the analytics roll-up
+(analytics.totals: days × stores × cashiers cells, whatever the purchases); a member, a search
+or an amount range — filters the roll-up cannot answer, and narrow ones — add up the matching
+purchases, as the refunds' totals always do (a refund's day is its own, the roll-up's is its
+purchase's). A period is always set (the last 7 days unless chosen).
 """
 
 from datetime import date, datetime, time, timedelta
@@ -18,6 +22,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
+from kopilka.analytics import totals as rollup_totals
 from kopilka.core import clock
 from kopilka.core.errors import NotFound
 from kopilka.ledger.models import Entry
@@ -184,11 +189,7 @@ def _list(request, *, refunds: bool):
             rows = queries.purchases(merchant, since=start, until=end)
             rows = _narrow(rows, form, merchant, member_path="member_id", amount="total",
                            store_path="store_id")
-            totals = rows.aggregate(count=Count("pk"), total=Sum("total"),
-                                    discount=Sum("discount"), points_spent=Sum("points_spent"),
-                                    paid_with_points=Sum("points_spent_money"),
-                                    accrued=Sum("points_accrued"),
-                                    refunded=Sum("refunded_amount"))
+            totals = _sale_totals(rows, form, merchant, since, until)
             rows = rows.select_related("store", "member__person", "cashier__user")
         found, next_url = _page(rows, request)
         context.update({
@@ -200,6 +201,27 @@ def _list(request, *, refunds: bool):
         })
     return render_page(request, "cabinet/sales/list.html", context,
                        status=200 if valid else 422)
+
+
+# Filters the roll-up's cells cannot answer: the totals then add up the matching purchases.
+RAW_FILTERS = ("member", "find", "amount_min", "amount_max")
+
+
+def _sale_totals(rows, form: SaleFilterForm, merchant, since: date, until: date) -> dict:
+    data = form.cleaned_data if form.is_bound else {}
+    if any(data.get(name) not in (None, "") for name in RAW_FILTERS):
+        return purchase_totals(rows)
+    return rollup_totals.sales_totals(merchant, since, until, store_id=data.get("store"),
+                                      cashier_id=data.get("cashier"))
+
+
+def purchase_totals(rows) -> dict:
+    """The sales list's totals added up from purchases (`rows`: a queryset of them)."""
+    found = rows.aggregate(count=Count("pk"), total=Sum("total"),
+                           discount=Sum("discount"), points_spent=Sum("points_spent"),
+                           paid_with_points=Sum("points_spent_money"),
+                           accrued=Sum("points_accrued"), refunded=Sum("refunded_amount"))
+    return {key: value or 0 for key, value in found.items()}
 
 
 def _member_label(member: Member, principal) -> str:
