@@ -41,6 +41,8 @@ from kopilka.campaigns.models import PromoCode, PromoUse
 from kopilka.core import audit, clock, events
 from kopilka.core.actor import Actor
 from kopilka.core.errors import Conflict, DomainError, InvalidInput, NotFound
+from kopilka.processing.models import Purchase
+from kopilka.processing.queries import terminal_source
 from kopilka.programs import engine
 from kopilka.programs.config import PromoRule
 from kopilka.tenancy.models import Merchant, Store
@@ -218,16 +220,25 @@ def _check(promo: PromoCode, *, member, store_id: int | None, day: date) -> None
                 field=FIELD)
 
 
-def for_sale(merchant: Merchant, text: str, *, member, store=None,
-             at: datetime | None = None) -> engine.Promo:
+def for_sale(merchant: Merchant, text: str, *, member, store=None, at: datetime | None = None,
+             terminal=None, receipt_id: str | None = None) -> engine.Promo | None:
     """The code given with a sale, checked as things stand (no lock: the sale's subscriber
-    checks again under the code's lock), as the engine's input."""
+    checks again under the code's lock), as the engine's input. For a commit, the terminal
+    and the receipt id: None when that receipt was committed already — the retry answers
+    what the first commit did, and must not be refused for the use that commit made."""
+    if receipt_id and terminal is not None and Purchase.objects.filter(
+            merchant=merchant, source=terminal_source(terminal),
+            receipt_id=receipt_id.strip()).exists():
+        return None
     code = normalise(text)
     promo = PromoCode.objects.filter(merchant=merchant, code=code).first() if code else None
     if promo is None:
         raise _unknown(code)
-    _check(promo, member=member, store_id=store.pk if store is not None else None,
-           day=_local_day(merchant, at or clock.now()))
+    try:
+        day = _local_day(merchant, at or clock.now())
+    except (OverflowError, ValueError):  # an impossible sale time: processing refuses it
+        day = _local_day(merchant, clock.now())
+    _check(promo, member=member, store_id=store.pk if store is not None else None, day=day)
     return engine.Promo(code=promo.code, rule=rule_of(promo), min_check=promo.min_check,
                         ref=promo.pk)
 
