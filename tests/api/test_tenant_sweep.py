@@ -28,6 +28,7 @@ from django.test import Client
 
 from kopilka.analytics import exports
 from kopilka.api.urls import api
+from kopilka.campaigns import promo as promos
 from kopilka.campaigns import services as campaigns
 from kopilka.core.actor import Actor
 from kopilka.members.models import Card, Member
@@ -91,6 +92,8 @@ def world(alice, bob, charlie):
     campaign = campaigns.create_campaign(merchant, name="Sweep", starts_on=date(2020, 1, 1),
                                          points=10, actor=ACTOR)
     batch = campaigns.create_batch(campaign, count=5, length=8, actor=ACTOR)
+    promo = promos.create(merchant, code="SWEEP", rule={"multiply_accrual": 2},
+                          starts_on=date(2020, 1, 1), actor=ACTOR)
     return {
         "alice": alice, "bob": bob, "charlie": charlie, "second": second,
         "card": card, "second_card": Card.objects.get(member=second).number,
@@ -98,7 +101,7 @@ def world(alice, bob, charlie):
         "refund": Refund.objects.get(merchant=merchant, refund_id="alice-sweep-refund"),
         "endpoint": endpoint, "delivery": Delivery.objects.get(pk=delivery.pk),
         "token": ApiToken.objects.filter(merchant=merchant).first(),
-        "invitation": invitation, "campaign": campaign, "batch": batch,
+        "invitation": invitation, "campaign": campaign, "batch": batch, "promo": promo,
         "export": exports.start(merchant, kind="members", format="csv", phones=True,
                                 language="en", actor=ACTOR),
     }
@@ -116,7 +119,7 @@ def ids(world) -> dict[str, object]:
         "refund_id": world["refund"].pk, "endpoint_id": world["endpoint"].pk,
         "delivery_id": world["delivery"].pk, "invitation_id": world["invitation"].pk,
         "campaign_id": world["campaign"].pk, "batch_id": world["batch"].pk,
-        "export_id": world["export"].pk,
+        "export_id": world["export"].pk, "promo_id": world["promo"].pk,
     }
 
 
@@ -166,6 +169,8 @@ def bodies(world) -> dict[tuple[str, str], dict]:
         ("post", "/manage/campaigns"): {"name": "Sweep", "points": 5,
                                         "starts_on": "2020-01-01"},
         ("post", "/manage/campaigns/{campaign_id}/batches"): {"count": 3},
+        ("post", "/manage/promo-codes"): {"code": "BOBS", "rule": {"fixed_points": 1},
+                                          "starts_on": "2020-01-01"},
         ("post", "/manage/analytics/exports"): {"kind": "members", "format": "csv"},
     }
 
@@ -220,7 +225,7 @@ def assert_shows_nothing_of_alice(response, where):
 
 def test_the_sweep_sees_the_whole_api():
     routes = api_routes()
-    assert len(routes) == 89  # 73 + 5 campaigns + 3 exports + 8 of billing
+    assert len(routes) == 93  # 73 + 5 campaigns + 3 exports + 8 of billing + 4 promo codes
     merchant_routes = {route for route, permission in routes.items() if permission}
     # The operator's billing acts across merchants (tests/billing/test_operator.py).
     operator = "/api/v1/operator/billing"
@@ -270,5 +275,5 @@ def test_charlie_the_cashier_is_refused_what_his_role_lacks(world, unscoped):
         else:
             wrong.append((method, path, response.status_code, response.content[:200]))
     assert wrong == []
-    assert len(refused) == 42  # every management operation beyond serving members and reading
+    assert len(refused) == 46  # every management operation beyond serving members and reading
     assert alice_rows(alice.merchant) == before

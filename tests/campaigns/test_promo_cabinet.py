@@ -9,6 +9,8 @@ from kopilka.members.models import Card
 from tests.conftest import Clerk
 
 NEW = "/cabinet/campaigns/promo/new/"
+# Every URL of the promo codes' pages, swept in test_a_cashier_may_not_and_bob_sees_404.
+SWEPT = {"promo-codes", "promo-code-new", "promo-code", "promo-code-deactivate"}
 FORM = {"code": "coffee2x", "name": "December flyers", "effect": "multiply", "value": "2",
         "product_group": "", "starts_on": "2026-01-01", "per_member": "1", "min_check": "500"}
 
@@ -96,3 +98,9 @@ def test_a_cashier_may_not_and_bob_sees_404(alice, bob, charlie, owner):
     assert 'data-promo="COFFEE2X"' not in bob_owner.get("/cabinet/campaigns/promo/").text
     with scopes_disabled():
         assert PromoCode.objects.get().active
+
+
+def test_the_sweep_covers_every_promo_page():
+    from kopilka.web.cabinet.views import promo_codes
+
+    assert {pattern.name for pattern in promo_codes.urlpatterns} == SWEPT
