@@ -51,8 +51,8 @@ class PromoCodeIn(StrictIn):
     rule: PromoRuleIn = Field(description="What the code switches on for the purchase")
     starts_on: date = Field(description="First day, in the merchant's time zone")
     ends_on: date | None = Field(None, description="Last day; null: no end")
-    store_ids: list[StrictInt] = Field([], max_length=1000,
-                                       description="Stores where it works; empty: all")
+    store_ids: list[Annotated[StrictInt, Field(ge=1, le=2**63 - 1)]] = Field(
+        [], max_length=1000, description="Stores where it works; empty: all")
     min_check: Annotated[StrictInt, Field(ge=0, le=10**13)] = Field(
         0, description="The check after the discount must be at least this (money minor units)")
     max_uses: Count | None = Field(None, description="Sales that may use it in total; 1: a "

@@ -152,6 +152,20 @@ def get(merchant: Merchant, promo_id: int) -> PromoCode:
     return found
 
 
+def product_groups_in_use(merchant: Merchant) -> list[str]:
+    """The product groups named by the codes that are on and not over (the counter offers to
+    split a sale by them), in the order the codes were made."""
+    today = _local_day(merchant, clock.now())
+    found: list[str] = []
+    for rule in PromoCode.objects.filter(merchant=merchant, active=True).filter(
+            Q(ends_on__isnull=True) | Q(ends_on__gte=today)).order_by("pk") \
+            .values_list("rule", flat=True):
+        for group in rule.get("product_groups") or ():
+            if group not in found:
+                found.append(group)
+    return found
+
+
 def rule_of(promo: PromoCode) -> PromoRule:
     return PromoRule.model_validate(promo.rule)
 

@@ -85,3 +85,15 @@ def test_once_per_member_at_the_counter(alice, member):
         "This customer has used the promo code COFFEE2X already (1 time is the most)."]
     quote = post(counter, member, "quote/", promo="COFFEE2X")
     assert quote.context["quote"] is None and quote.context["promo_error"]
+
+
+def test_a_codes_product_group_is_offered_as_a_split(alice, member):
+    promos.create(alice.merchant, code="LATTE2X", actor=Actor.cli(), starts_on=date(2020, 1, 1),
+                  rule={"multiply_accrual": 2, "product_groups": ["coffee"]})
+    counter = counter_of(alice)
+    form = counter.client.get(f"/cashier/members/{member.pk}/sale/").context["form"]
+    assert form.groups == ["coffee"]
+    # 400.00 of coffee in a 1 000.00 sale: coffee 10 % = 40.00, the rest 5 % = 30.00
+    response = post(counter, member, "quote/", promo="latte2x", group_1="400")
+    quote = response.context["quote"]
+    assert (quote.accrual_points, quote.promo.points) == (7_000, 2_000)

@@ -169,7 +169,7 @@ class SaleForm(Form):
                                       "spellcheck": "false", "class": "sale__promo-input"}))
     receipt = forms.CharField(max_length=100, widget=forms.HiddenInput)
 
-    def __init__(self, *args, currency: str, program, **kwargs):
+    def __init__(self, *args, currency: str, program, promo_groups=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["amount"] = MinorUnitsField(
             places=get_currency_precision(currency), label=_("Amount"),
@@ -181,7 +181,9 @@ class SaleForm(Form):
                                                     label=_("Pay with points"))
         else:  # a discount-only program has no points to pay with
             del self.fields["points"]
+        # The running promo codes' groups too: "double points on coffee" needs the coffee.
         self.groups = product_groups(program)
+        self.groups += [group for group in promo_groups if group not in self.groups]
         for n, group in enumerate(self.groups, start=1):
             self.fields[f"group_{n}"] = MinorUnitsField(
                 places=get_currency_precision(currency), label=group)
@@ -220,7 +222,8 @@ def _sale_form(request, data=None) -> SaleForm:
     merchant = request.counter.merchant
     initial = {"receipt": new_key("W", request.counter.terminal)}
     return SaleForm(data, initial=initial, currency=merchant.currency,
-                    program=programs.load(merchant))
+                    program=programs.load(merchant),
+                    promo_groups=promos.product_groups_in_use(merchant))
 
 
 def _sale_of(request, form: SaleForm, member: Member, *, commit: bool = False) -> sale.Sale:
