@@ -11,6 +11,7 @@ from pydantic_core import PydanticCustomError
 
 from kopilka.api.auth import TerminalKey, merchant_router, requires
 from kopilka.api.schemas import HintOut, PathText, Problem, StrictIn
+from kopilka.campaigns import promo as promos
 from kopilka.members import services as members
 from kopilka.processing import hints, sale
 from kopilka.processing import refund as refunds
@@ -83,6 +84,17 @@ class SaleIn(StrictIn):
                     "`spending`): required to spend points when the program confirms spending "
                     "with a code. Checked by a quote, used up by the purchase.",
     )
+    promo_code: str | None = Field(
+        None, min_length=1, max_length=40,
+        description="A promo code the customer gave (created with POST /manage/promo-codes; "
+                    "case and spaces do not matter): its rule is switched on for this "
+                    "purchase and the quote's `promo` says what it adds. Refused with a "
+                    "problem naming `promo_code` when unknown, switched off, outside its "
+                    "dates or stores, or when the basket is below its minimum check or has "
+                    "none of its product groups (422), or when its limit of uses in total or "
+                    "per member is reached (409). The purchase records its use exactly once; "
+                    "a full refund gives it back.",
+    )
 
 
 class PurchaseIn(SaleIn):
@@ -129,6 +141,11 @@ class QuoteLineOut(Schema):
     rules: list[str]
 
 
+class PromoOut(Schema):
+    code: str = Field(description="The promo code, as the merchant created it")
+    points: int = Field(description="Points the code adds: included in accrual_points")
+
+
 class QuoteOut(Schema):
     member_id: int
     tier: str
@@ -144,6 +161,7 @@ class QuoteOut(Schema):
         description="Spending these points needs the member's one-time code at the commit")
     lines: list[QuoteLineOut]
     hints: list[HintOut]
+    promo: PromoOut | None = Field(None, description="The promo code given, and what it adds")
 
 
 class PurchaseOut(Schema):
@@ -161,6 +179,7 @@ class PurchaseOut(Schema):
     tier: str
     tier_changed: bool
     replayed: bool = Field(description="True when this receipt had already been committed")
+    promo: PromoOut | None = Field(None, description="The promo code used with this purchase")
 
 
 class RefundOut(Schema):
@@ -181,12 +200,23 @@ def member_from_ref(merchant, ref: MemberRef):
     return members.find_member(merchant, phone=ref.phone, card=ref.card, qr=ref.qr)
 
 
-def _sale(principal, payload: SaleIn) -> sale.Sale:
+def _sale(principal, payload: SaleIn, member, receipt_id: str | None = None) -> sale.Sale:
+    promo = None
+    if payload.promo_code is not None:
+        promo = promos.for_sale(principal.merchant, payload.promo_code, member=member,
+                                store=principal.store, at=payload.occurred_at,
+                                terminal=principal.terminal, receipt_id=receipt_id)
     return sale.sale_from(
         [line.model_dump() for line in payload.lines], points_to_spend=payload.points_to_spend,
         payment_method=payload.payment_method, occurred_at=payload.occurred_at,
-        store=principal.store,
+        store=principal.store, promo=promo,
     )
+
+
+def _promo_out(outcome) -> dict | None:
+    if outcome is None or not outcome.get("applied"):
+        return None
+    return {"code": outcome["code"], "points": outcome["points"]}
 
 
 @router.post("/quote", response={200: QuoteOut, **ERRORS}, summary="Quote a basket")
@@ -195,8 +225,11 @@ def quote(request, payload: SaleIn):
     """What the purchase would do — discount, points payable, accrual, hints. Writes nothing."""
     principal = request.auth
     member = member_from_ref(principal.merchant, payload.member)
-    result = sale.quote_purchase(principal.merchant, member, _sale(principal, payload),
-                                     code=payload.code)
+    result = sale.quote_purchase(principal.merchant, member, _sale(principal, payload, member),
+                                 code=payload.code)
+    refused = promos.refusal(principal.merchant, result)
+    if refused is not None:
+        raise refused
     tz = ZoneInfo(principal.merchant.timezone)
     return {
         "member_id": member.pk, "tier": result.tier_code, "total": result.total,
@@ -208,6 +241,8 @@ def quote(request, payload: SaleIn):
         "lines": [{**{f: getattr(line, f) for f in QuoteLineOut.model_fields if f != "rules"},
                    "rules": list(line.rules)} for line in result.lines],
         "hints": hints.as_dicts(result.hints, tz),
+        "promo": None if result.promo is None else {"code": result.promo.code,
+                                                    "points": result.promo.points},
     }
 
 
@@ -221,6 +256,7 @@ def _purchase_out(result: sale.PurchaseResult) -> dict:
         "points_accrued": purchase.points_accrued, "available": result.available,
         "pending": result.pending, "tier": purchase.tier_after,
         "tier_changed": result.tier_changed, "replayed": result.replayed,
+        "promo": _promo_out(purchase.quote.get("promo")),
     }
 
 
@@ -233,7 +269,8 @@ def commit(request, payload: PurchaseIn):
     principal = request.auth
     member = member_from_ref(principal.merchant, payload.member)
     result = sale.commit_purchase(
-        principal.merchant, member, _sale(principal, payload), receipt_id=payload.receipt_id,
+        principal.merchant, member, _sale(principal, payload, member, payload.receipt_id),
+        receipt_id=payload.receipt_id,
         actor=principal.actor, terminal=principal.terminal, store=principal.store,
         code=payload.code,
     )

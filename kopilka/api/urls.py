@@ -17,6 +17,7 @@ from kopilka.api import (
     messaging,
     pos,
     problems,
+    promo_codes,
     ratelimit,
     records,
     reviews,
@@ -89,6 +90,7 @@ api.add_router("/manage", messaging.router)
 api.add_router("/manage", analytics.router)
 api.add_router("/manage", campaigns.router)
 api.add_router("/manage", reviews.router)
+api.add_router("/manage", promo_codes.router)
 api.add_router("", inbound.router)
 api.add_router("", invitations.router)
 api.add_router("/operator/billing", billing.router)

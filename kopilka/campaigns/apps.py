@@ -9,7 +9,7 @@ class CampaignsConfig(AppConfig):
 
     def ready(self):
         from kopilka.automation import tick
-        from kopilka.campaigns import offers
+        from kopilka.campaigns import offers, promo  # noqa: F401  (promo subscribes to sales)
         from kopilka.ledger import causes
 
         # The safety net of an offer whose sending task was lost: one batch of each stalled one.

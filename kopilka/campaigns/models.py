@@ -10,6 +10,8 @@
   merchant; the index starts with the digest so an SMS (which names no merchant) finds it too.
 - `Activation`: a code used by a member, at most once (one-to-one with the code: the database
   refuses a second, whatever races). Its id is the ledger cause `campaign_code <id>`.
+- `PromoCode`, `PromoUse`: promo codes (campaigns/promo.py), a word given with one sale that
+  switches on an accrual rule for it, and each sale that used one.
 - `Guess`: a wrong code typed, scanned or texted, for the lock-outs per phone, per address and
   per campaign. Phones and addresses span merchants (a person guessing at two shops is one
   guesser), so guesses are read unscoped.
@@ -206,3 +208,71 @@ class OfferRecipient(models.Model):
 
     def __str__(self) -> str:
         return f"offer {self.offer_id} → member {self.member_id}"
+
+
+class PromoCode(models.Model):
+    """A promo code (campaigns/promo.py): a word such as COFFEE2X the cashier types or scans
+    with a sale, switching on one accrual rule (`rule`, a programs.config.PromoRule) for that
+    purchase. Not a secret code (those grant points by themselves, once each) and not a
+    one-time SMS code (`kopilka.codes`).
+
+    `uses` counts the sales that used it and were not fully refunded; it is changed only under
+    this row's lock, in the sale's or the refund's transaction, and the database refuses it
+    above `max_uses`."""
+
+    merchant = models.ForeignKey("tenancy.Merchant", on_delete=models.PROTECT, related_name="+")
+    code = models.CharField(_("code"), max_length=32)  # upper case, as the cashier types it
+    name = models.CharField(_("what it is for"), max_length=200, blank=True)
+    rule = models.JSONField()  # programs.config.PromoRule
+    starts_on = models.DateField(_("starts on"))
+    ends_on = models.DateField(_("ends on"), null=True, blank=True)
+    stores = models.ManyToManyField("tenancy.Store", blank=True, related_name="+")  # none: all
+    min_check = models.BigIntegerField(_("minimum check"), default=0)
+    max_uses = models.PositiveIntegerField(_("uses in total"), null=True, blank=True)
+    per_member = models.PositiveIntegerField(_("uses per member"), null=True, blank=True)
+    uses = models.PositiveIntegerField(default=0)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField()
+    deactivated_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ScopedManager(merchant="merchant")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "code"], name="promo_code_unique"),
+            models.CheckConstraint(
+                condition=models.Q(max_uses__isnull=True)
+                | models.Q(uses__lte=models.F("max_uses")),
+                name="promo_code_uses_limit"),
+            models.CheckConstraint(condition=models.Q(min_check__gte=0),
+                                   name="promo_code_min_check"),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class PromoUse(models.Model):
+    """One sale that used a promo code: at most one per purchase (the database refuses a
+    second). `points` is what the code added to the accrual; `returned_at` is set when the
+    sale is refunded in full, which gives the use back (docs/campaigns.md)."""
+
+    merchant = models.ForeignKey("tenancy.Merchant", on_delete=models.PROTECT, related_name="+")
+    promo = models.ForeignKey(PromoCode, on_delete=models.PROTECT, related_name="used")
+    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="+")
+    purchase = models.OneToOneField("processing.Purchase", on_delete=models.PROTECT,
+                                    related_name="+")
+    store = models.ForeignKey("tenancy.Store", null=True, on_delete=models.PROTECT,
+                              related_name="+")
+    points = models.BigIntegerField()
+    at = models.DateTimeField()
+    returned_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ScopedManager(merchant="merchant")
+
+    class Meta:
+        indexes = [models.Index(fields=["promo", "member"], name="promo_use_member"),
+                   models.Index(fields=["merchant", "-at"], name="promo_use_merchant")]
+
+    def __str__(self) -> str:
+        return f"promo {self.promo_id} → purchase {self.purchase_id}"

@@ -49,10 +49,14 @@ class Sale:
     occurred_at: datetime | None = None
     store_id: int | None = None
     cashier_id: int | None = None
+    #: A promo code's rule for this sale (campaigns.promo.for_sale); the engine evaluates it,
+    #: campaigns records its use by hearing the sale's event.
+    promo: engine.Promo | None = None
 
 
 def sale_from(lines: Iterable[Mapping], *, points_to_spend: int = 0, payment_method: str = "",
-              occurred_at: datetime | None = None, store=None, cashier=None) -> Sale:
+              occurred_at: datetime | None = None, store=None, cashier=None,
+              promo: engine.Promo | None = None) -> Sale:
     """A Sale from plain input: each line a mapping with line_id and amount, and optionally
     quantity, sku and product_group (what the API's LineIn dumps)."""
     return Sale(
@@ -63,7 +67,7 @@ def sale_from(lines: Iterable[Mapping], *, points_to_spend: int = 0, payment_met
                     for line in lines),
         points_to_spend=points_to_spend, payment_method=payment_method,
         occurred_at=occurred_at, store_id=store.pk if store is not None else None,
-        cashier_id=cashier.pk if cashier is not None else None,
+        cashier_id=cashier.pk if cashier is not None else None, promo=promo,
     )
 
 
@@ -137,6 +141,7 @@ def _quote(merchant, program, member, account, balances, sale: Sale, at) -> engi
     context = engine.QuoteContext(
         at=at, tz=merchant.timezone, store_id=sale.store_id, cashier_id=sale.cashier_id,
         payment_method=sale.payment_method or None, points_to_spend=sale.points_to_spend,
+        promo=sale.promo,
     )
     return engine.quote(program, _book.state(program, member, account, balances),
                         engine.Basket(sale.lines), context)
@@ -348,7 +353,7 @@ def _first_purchase_gift(program: engine.CompiledProgram, book: ledger.Book,
 
 def _quote_record(quote: engine.Quote) -> dict:
     """What the purchase remembers of its quote (for audit and for replays)."""
-    return {
+    record = {
         "points_requested": quote.points_requested,
         "effective_accrual_bp": quote.effective_accrual_bp,
         "lines": [
@@ -357,3 +362,8 @@ def _quote_record(quote: engine.Quote) -> dict:
             for line in quote.lines
         ],
     }
+    if quote.promo is not None:  # campaigns.promo records the use from this (or refuses)
+        promo = quote.promo
+        record["promo"] = {"id": promo.ref, "code": promo.code, "applied": promo.applied,
+                           "points": promo.points, "refusal": promo.refusal}
+    return record

@@ -442,6 +442,42 @@ class Rule(Model):
     effects: Effects
 
 
+# --- promo codes (CMP, campaigns.promo) ----------------------------------------------------------
+
+
+class PromoRule(Model):
+    """What a promo code switches on for the one purchase it is given with: one accrual effect
+    the program's rules can express, optionally on the lines of some product groups only.
+
+    The engine evaluates it as one more rule of the program, after the program's own rules:
+    a multiplier multiplies the line's stacked percent (×2 on a 5 % program: 10 %), an extra
+    percent adds to it, fixed points are given once per check, spread over the matching lines;
+    the program's cap (`max_total_accrual_percent`) and `exclude_from_accrual` still hold.
+    """
+
+    #: Multiplies the matching lines' accrual percent (2 = double points).
+    multiply_accrual: Multiplier | None = None
+    #: Percentage points added to the matching lines' accrual percent.
+    add_percent: Percent | None = None
+    #: Points added once to the check (spread over the matching lines); never multiplied.
+    fixed_points: Annotated[StrictInt, Field(gt=0)] | None = None
+    #: Only lines of these product groups; None = the whole check.
+    product_groups: Texts | None = None
+
+    @model_validator(mode="after")
+    def _one_effect(self) -> "PromoRule":
+        given = [name for name in ("multiply_accrual", "add_percent", "fixed_points")
+                 if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError("a promo rule needs exactly one of multiply_accrual, add_percent, "
+                             "fixed_points")
+        if self.multiply_accrual is not None and self.multiply_accrual <= 1:
+            raise ValueError("multiply_accrual must be more than 1")
+        if self.add_percent is not None and self.add_percent <= 0:
+            raise ValueError("add_percent must be more than 0")
+        return self
+
+
 # --- inactivity chains (AUT-2) ------------------------------------------------------------------
 
 

@@ -73,12 +73,12 @@ import calendar
 import datetime as dt
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from kopilka.core.money import BASIS_POINTS, apportion, split, to_basis_points, to_hundredths
-from kopilka.programs.config import ProgramConfig
+from kopilka.programs.config import ProgramConfig, PromoRule
 
 BP = BASIS_POINTS  # 100 % in basis points
 HUNDRED = 100  # multipliers are held in hundredths: 2 -> 200, "1.5" -> 150
@@ -141,6 +141,21 @@ class QuoteContext:
     payment_method: str | None = None
     #: Points the member asks to spend; 0 = none.
     points_to_spend: int = 0
+    #: A promo code given with the sale (campaigns.promo found it and checked its limits).
+    promo: Promo | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class Promo:
+    """A promo code's rule, switched on for one purchase. The engine only evaluates it: which
+    code exists, where and how often it may be used is the campaigns app's business."""
+
+    code: str
+    rule: PromoRule
+    #: The check after the discount must be at least this (money minor units).
+    min_check: int = 0
+    #: The caller's id of the code, carried through to the quote (opaque here).
+    ref: int | None = None
 
 
 # --- outputs ------------------------------------------------------------------------------------
@@ -190,6 +205,24 @@ class Hint:
 
 
 @dataclass(slots=True)
+class PromoOutcome:
+    """What a promo code did to a quote. A refused code changes nothing: the quote is the
+    one without it, and the caller refuses the sale (`refusal` says why)."""
+
+    code: str
+    ref: int | None
+    applied: bool
+    #: Points the code adds to the accrual: the quote with it minus the quote without it.
+    points: int
+    #: None when applied; "min_check": the check after the discount is below the code's
+    #: minimum; "product_groups": no line of the code's product groups; "nothing": the code
+    #: would add no points (a discount program, a check below the program's minimum for
+    #: accrual, lines excluded from accrual or paid with points).
+    refusal: str | None = None
+    min_check: int = 0
+
+
+@dataclass(slots=True)
 class Quote:
     tier_code: str
     total: int
@@ -212,6 +245,8 @@ class Quote:
     redeem_requires_code: bool
     lines: tuple[QuoteLine, ...]
     hints: tuple[Hint, ...]
+    #: The promo code's outcome, when the sale gave one.
+    promo: PromoOutcome | None = None
 
 
 # --- compiled program ---------------------------------------------------------------------------
@@ -311,6 +346,8 @@ class CompiledProgram:
     effects_memo: dict[int, LineEffects] = field(default_factory=dict)
     #: Memo: (local day, zone, own validity days) -> expiry of points accrued that day.
     expiry_memo: dict[tuple, dt.datetime | None] = field(default_factory=dict)
+    #: Memo: a promo code's rule -> this program with the rule appended (see `_with_promo`).
+    promo_memo: dict[PromoRule, CompiledProgram] = field(default_factory=dict)
 
 
 @dataclass(slots=True, frozen=True)
@@ -1008,7 +1045,83 @@ def quote(
     basket: Basket,
     ctx: QuoteContext,
 ) -> Quote:
-    """Discount, redemption limits, spent points and accrual of `basket` for `member`."""
+    """Discount, redemption limits, spent points and accrual of `basket` for `member`; with
+    `ctx.promo`, what the promo code adds (`Quote.promo`)."""
+    p = compiled(program)
+    promo = ctx.promo
+    plain = _evaluate(p, member, basket, ctx)
+    if promo is None:
+        return plain
+    if not isinstance(promo, Promo) or not isinstance(promo.rule, PromoRule):
+        raise QuoteError("ctx.promo must be an engine.Promo with a config.PromoRule")
+    if type(promo.min_check) is not int or promo.min_check < 0:
+        raise QuoteError("promo.min_check must be a non-negative int")
+    refusal = None
+    if plain.amount_after_discount < promo.min_check:
+        refusal = "min_check"
+    else:
+        with_promo = _evaluate(_with_promo(p, promo.code, promo.rule), member, basket, ctx)
+        rule_code = PROMO_PREFIX + promo.code
+        if promo.rule.product_groups is not None and not any(
+            rule_code in line.rules for line in with_promo.lines
+        ):
+            refusal = "product_groups"
+        elif with_promo.accrual_points <= plain.accrual_points:
+            refusal = "nothing"
+    if refusal is not None:
+        plain.promo = PromoOutcome(promo.code, promo.ref, False, 0, refusal, promo.min_check)
+        return plain
+    with_promo.promo = PromoOutcome(
+        promo.code, promo.ref, True, with_promo.accrual_points - plain.accrual_points, None,
+        promo.min_check,
+    )
+    return with_promo
+
+
+PROMO_PREFIX = "promo:"  # a promo code's rule is listed on the lines as "promo:<code>"
+_PROMO_MEMO_LIMIT = 256  # promo rules remembered per program
+
+
+def _with_promo(p: CompiledProgram, code: str, rule: PromoRule) -> CompiledProgram:
+    """`p` with the promo code's rule appended as its last (lowest-priority) rule, so it
+    stacks with the program's own rules exactly as a rule of the program would: its multiplier
+    multiplies, its percent adds, the cap and exclusions hold. Compiled once per (program,
+    code, rule) and remembered."""
+    key = (code, rule)
+    found = p.promo_memo.get(key)
+    if found is not None:
+        return found
+    extra = CompiledRule(
+        code=PROMO_PREFIX + code, position=len(p.rules), weekdays=None, time_from=None,
+        time_to=None, date_from=None, date_to=None, payment_methods=None, store_ids=None,
+        cashier_ids=None, tiers=None, member_tags=None, birthday_window=None,
+        product_groups=_texts(rule.product_groups), skus=None,
+        multiply=None if rule.multiply_accrual is None else to_hundredths(rule.multiply_accrual),
+        add_bp=0 if rule.add_percent is None else to_basis_points(rule.add_percent),
+        set_bp=None, fixed_per_line=0, fixed_per_check=rule.fixed_points or 0,
+        max_redeem_bp=None, exclude=False, validity_days=None,
+    )
+    rules = (*p.rules, extra)
+    group_masks, any_group_mask = _line_masks(rules, "product_groups")
+    sku_masks, any_sku_mask = _line_masks(rules, "skus")
+    found = replace(
+        p, rules=rules, unconditional_mask=p.unconditional_mask | 1 << extra.position,
+        group_masks=group_masks, any_group_mask=any_group_mask, sku_masks=sku_masks,
+        any_sku_mask=any_sku_mask, effects_memo={}, expiry_memo=p.expiry_memo, promo_memo={},
+    )
+    if len(p.promo_memo) >= _PROMO_MEMO_LIMIT:
+        p.promo_memo.clear()
+    p.promo_memo[key] = found
+    return found
+
+
+def _evaluate(
+    program: ProgramConfig | CompiledProgram,
+    member: MemberState,
+    basket: Basket,
+    ctx: QuoteContext,
+) -> Quote:
+    """The quote without a promo code (`ctx.promo` is the caller's business)."""
     p = compiled(program)
     tier = _tier(p, member.tier_code)
     at = _aware(ctx.at, "ctx.at")

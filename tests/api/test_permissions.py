@@ -24,7 +24,7 @@ def test_every_merchant_operation_declares_a_permission_of_the_table():
     declared = {route: permission for route, permission in api_routes().items()
                 if not route[1].startswith(("/api/v1/inbound/", "/api/v1/invitations/",
                                             "/api/v1/operator/", "/api/v1/billing/"))}
-    assert len(declared) == 83  # 78 + 5 of reviews
+    assert len(declared) == 87  # 78 + 5 of reviews + 4 promo codes
     assert {permission for permission in declared.values()} <= set(PERMISSIONS)
 
 
@@ -76,7 +76,7 @@ def test_a_management_write_with_a_dead_token_is_401_not_a_csrf_403(alice, token
             wrong.append((method, path, response.status_code))
         else:
             assert response.json()["type"] == "/problems/unauthenticated"
-    assert len(management_writes()) == 37  # 35 + answering and changing a review
+    assert len(management_writes()) == 39  # 35 + answering and changing a review + 2 promo codes
     assert wrong == []
 
 

@@ -28,6 +28,7 @@ from django.test import Client
 
 from kopilka.analytics import exports
 from kopilka.api.urls import api
+from kopilka.campaigns import promo as promos
 from kopilka.campaigns import services as campaigns
 from kopilka.core.actor import Actor
 from kopilka.members.models import Card, Member
@@ -96,6 +97,8 @@ def world(alice, bob, charlie):
     reviews_on(merchant)
     shop = Shop(alice)
     review = rate(shop, member(shop, "Vera"), 2, "Slow", store=alice.terminal.store)
+    promo = promos.create(merchant, code="SWEEP", rule={"multiply_accrual": 2},
+                          starts_on=date(2020, 1, 1), actor=ACTOR)
     return {
         "alice": alice, "bob": bob, "charlie": charlie, "second": second,
         "card": card, "second_card": Card.objects.get(member=second).number,
@@ -104,6 +107,7 @@ def world(alice, bob, charlie):
         "endpoint": endpoint, "delivery": Delivery.objects.get(pk=delivery.pk),
         "token": ApiToken.objects.filter(merchant=merchant).first(),
         "invitation": invitation, "campaign": campaign, "batch": batch, "review": review,
+        "promo": promo,
         "export": exports.start(merchant, kind="members", format="csv", phones=True,
                                 language="en", actor=ACTOR),
     }
@@ -122,6 +126,7 @@ def ids(world) -> dict[str, object]:
         "delivery_id": world["delivery"].pk, "invitation_id": world["invitation"].pk,
         "campaign_id": world["campaign"].pk, "batch_id": world["batch"].pk,
         "export_id": world["export"].pk, "review_id": world["review"].pk,
+        "promo_id": world["promo"].pk,
     }
 
 
@@ -171,6 +176,8 @@ def bodies(world) -> dict[tuple[str, str], dict]:
         ("post", "/manage/campaigns"): {"name": "Sweep", "points": 5,
                                         "starts_on": "2020-01-01"},
         ("post", "/manage/campaigns/{campaign_id}/batches"): {"count": 3},
+        ("post", "/manage/promo-codes"): {"code": "BOBS", "rule": {"fixed_points": 1},
+                                          "starts_on": "2020-01-01"},
         ("post", "/manage/analytics/exports"): {"kind": "members", "format": "csv"},
         ("post", "/manage/reviews/{review_id}/answers"): {"text": "Sorry"},
         ("patch", "/manage/reviews/{review_id}"): {"status": "processed"},
@@ -230,7 +237,7 @@ def assert_shows_nothing_of_alice(response, where):
 
 def test_the_sweep_sees_the_whole_api():
     routes = api_routes()
-    assert len(routes) == 94  # 73 + 5 campaigns + 3 exports + 8 of billing + 5 reviews
+    assert len(routes) == 98  # 73 + 5 campaigns + 3 exports + 8 billing + 5 reviews + 4 promo codes
     merchant_routes = {route for route, permission in routes.items() if permission}
     # The operator's billing acts across merchants (tests/billing/test_operator.py).
     operator = "/api/v1/operator/billing"
@@ -280,5 +287,5 @@ def test_charlie_the_cashier_is_refused_what_his_role_lacks(world, unscoped):
         else:
             wrong.append((method, path, response.status_code, response.content[:200]))
     assert wrong == []
-    assert len(refused) == 47  # every management operation beyond serving members and reading
+    assert len(refused) == 51  # every management operation beyond serving members and reading
     assert alice_rows(alice.merchant) == before

@@ -99,6 +99,8 @@ def test_the_sweep_covers_every_cabinet_url():
     names -= SWEPT
     from tests.campaigns.test_offers_cabinet import SWEPT as OFFERS  # swept there too
     names -= OFFERS
+    from tests.campaigns.test_promo_cabinet import SWEPT as PROMO  # swept there too
+    names -= PROMO
     assert len(every_url(1)) == len(names) == 11
 
 

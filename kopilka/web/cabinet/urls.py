@@ -11,6 +11,7 @@ from kopilka.web.cabinet.views import (
     members_page,
     offers,
     program,
+    promo_codes,
     referrals,
     reviews,
     rewards,
@@ -43,6 +44,7 @@ urlpatterns = [
     *reviews.urlpatterns,  # reviews/
     *campaigns.urlpatterns,  # campaigns/
     *offers.urlpatterns,  # offers/
+    *promo_codes.urlpatterns,  # campaigns/promo/
     *rewards.urlpatterns,  # rewards/
     *referrals.urlpatterns,  # referrals/
     *billing.urlpatterns,  # billing/

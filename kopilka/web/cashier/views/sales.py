@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
+from kopilka.campaigns import promo as promos
 from kopilka.codes import services as codes
 from kopilka.codes.models import Purpose
 from kopilka.core import clock
@@ -140,7 +141,7 @@ def _context(request, member: Member, **more) -> dict:
 
 PAYMENT_METHODS = [("card", gettext_lazy("Card")), ("cash", gettext_lazy("Cash"))]
 SALE_FIELDS = {"lines": "amount", "points_to_spend": "points", "code": "code",
-               "payment_method": "payment"}
+               "payment_method": "payment", "promo_code": "promo"}
 
 
 def product_groups(program) -> list[str]:
@@ -162,9 +163,13 @@ class SaleForm(Form):
     code = forms.CharField(
         label=gettext_lazy("Code from the customer's SMS"), required=False, max_length=16,
         widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code"}))
+    promo = forms.CharField(
+        label=gettext_lazy("Promo code"), required=False, max_length=40,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "characters",
+                                      "spellcheck": "false", "class": "sale__promo-input"}))
     receipt = forms.CharField(max_length=100, widget=forms.HiddenInput)
 
-    def __init__(self, *args, currency: str, program, **kwargs):
+    def __init__(self, *args, currency: str, program, promo_groups=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["amount"] = MinorUnitsField(
             places=get_currency_precision(currency), label=_("Amount"),
@@ -176,7 +181,9 @@ class SaleForm(Form):
                                                     label=_("Pay with points"))
         else:  # a discount-only program has no points to pay with
             del self.fields["points"]
+        # The running promo codes' groups too: "double points on coffee" needs the coffee.
         self.groups = product_groups(program)
+        self.groups += [group for group in promo_groups if group not in self.groups]
         for n, group in enumerate(self.groups, start=1):
             self.fields[f"group_{n}"] = MinorUnitsField(
                 places=get_currency_precision(currency), label=group)
@@ -215,14 +222,23 @@ def _sale_form(request, data=None) -> SaleForm:
     merchant = request.counter.merchant
     initial = {"receipt": new_key("W", request.counter.terminal)}
     return SaleForm(data, initial=initial, currency=merchant.currency,
-                    program=programs.load(merchant))
+                    program=programs.load(merchant),
+                    promo_groups=promos.product_groups_in_use(merchant))
 
 
-def _sale_of(request, form: SaleForm) -> sale.Sale:
+def _sale_of(request, form: SaleForm, member: Member, *, commit: bool = False) -> sale.Sale:
+    """The sale the form holds; a promo code typed or scanned into it is looked up and
+    checked here (a DomainError naming promo_code when it cannot be used)."""
     data = form.cleaned_data
+    counter = request.counter
+    offer = None
+    if data.get("promo", "").strip():
+        offer = promos.for_sale(counter.merchant, data["promo"], member=member,
+                                store=counter.store, terminal=counter.terminal,
+                                receipt_id=data["receipt"] if commit else None)
     return sale.sale_from(data["lines"], points_to_spend=data.get("points") or 0,
-                          payment_method=data["payment"], store=request.counter.store,
-                          cashier=request.counter.staff)
+                          payment_method=data["payment"], store=counter.store,
+                          cashier=counter.staff, promo=offer)
 
 
 def _quote_context(request, member: Member, form: SaleForm) -> dict:
@@ -232,9 +248,13 @@ def _quote_context(request, member: Member, form: SaleForm) -> dict:
         return {"quote": None}
     merchant = request.counter.merchant
     try:
-        quote = sale.quote_purchase(merchant, member, _sale_of(request, form))
+        quote = sale.quote_purchase(merchant, member, _sale_of(request, form, member))
+        refused = promos.refusal(merchant, quote)
+        if refused is not None:
+            raise refused
     except DomainError as error:
-        return {"quote": None, "quote_error": error.detail}
+        return {"quote": None, "quote_error": error.detail,
+                "promo_error": error.field == promos.FIELD}
     card = queries.member_card(merchant, member)
     most = min(quote.max_redeem_points, max(card.available, 0))
     requested = form.cleaned_data.get("points") or 0
@@ -259,7 +279,7 @@ def sale_view(request, member_id: int):
         data = form.cleaned_data
         try:
             result = sale.commit_purchase(
-                request.counter.merchant, member, _sale_of(request, form),
+                request.counter.merchant, member, _sale_of(request, form, member, commit=True),
                 receipt_id=data["receipt"], actor=request.counter.principal.actor,
                 terminal=request.counter.terminal, store=request.counter.store,
                 cashier=request.counter.staff, code=data.get("code") or None)
@@ -288,8 +308,10 @@ def _receipt_context(request, member: Member, result: sale.PurchaseResult) -> di
     purchase = result.purchase
     program = programs.load(request.counter.merchant)
     tier = program.tiers.get(purchase.tier_after)
+    given = purchase.quote.get("promo") or {}
     return _context(
         request, member, purchase=purchase, result=result,
+        promo_used=given if given.get("applied") else None,
         payable=purchase.total - purchase.discount - purchase.points_spent_money,
         new_tier=(tier.name if tier else purchase.tier_after) if result.tier_changed else "")
 
