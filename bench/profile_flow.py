@@ -11,7 +11,7 @@ statements of one flow (--sql prints them). With --profile it also prints where 
 checkout's `kopilka` package (e.g. a `git worktree` of an older commit) for a before/after
 comparison in the same conditions.
 
-`--flow commit` runs only the commit (`POST /pos/purchases` with an Idempotency-Key, the
+`--commit-only` runs only the commit (`POST /pos/purchases` with an Idempotency-Key, the
 member by phone), so the figures are per commit. `--round-trips` sends the database traffic
 through a small TCP relay on loopback that counts round trips: a round trip is the client
 sending after it has heard from the server (a pipeline of statements and its Sync counts
@@ -113,8 +113,8 @@ def main() -> None:
                         "(python -m pstats FILE)")
     parser.add_argument("--sql", action="store_true",
                         help="also print the SQL statements of one flow, one per line")
-    parser.add_argument("--flow", choices=("sale", "commit"), default="sale",
-                        help="sale: lookup, quote, commit; commit: the commit alone")
+    parser.add_argument("--commit-only", action="store_true",
+                        help="the commit alone, not lookup, quote and commit")
     parser.add_argument("--round-trips", action="store_true",
                         help="count the database round trips of one flow (through a relay)")
     args = parser.parse_args()
@@ -153,7 +153,7 @@ def main() -> None:
                           {"line_id": "2", "amount": random.randint(1_000, 50_000),
                            "product_group": "drinks"}]}
         receipt = f"profile-{time.time_ns()}-{n}"
-        answers = [] if args.flow == "commit" else [
+        answers = [] if args.commit_only else [
             client.get("/api/v1/pos/members/lookup", {"phone": phone}),
             client.post("/api/v1/pos/quote", sale, content_type="application/json"),
         ]
@@ -203,7 +203,7 @@ def main() -> None:
         "wall_ms_per_flow": round(wall / args.flows * 1000, 2),
         "cpu_ms_per_flow": round(cpu / args.flows * 1000, 2),
         "postgres_cpu_ms_per_flow": round(backend / args.flows * 1000, 2),
-        "flow": args.flow, "statements_per_flow": statements,
+        "flow": "commit" if args.commit_only else "sale", "statements_per_flow": statements,
         "round_trips_per_flow": round_trips,
         "loadavg": Path("/proc/loadavg").read_text().split()[:3],
     }

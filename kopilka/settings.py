@@ -113,6 +113,10 @@ POS_MIDDLEWARE = [
     "kopilka.api.idempotency.PosIdempotencyMiddleware",  # claim + operation + answer: one tx
 ]
 
+# The usual POS sale committed in two pipelined round trips on PostgreSQL
+# (kopilka/processing/fastsale.py); 0 sends every sale through the ORM path.
+PIPELINED_COMMIT = env_bool("KOPILKA_PIPELINED_COMMIT", default=True)
+
 ROOT_URLCONF = "kopilka.urls"
 WSGI_APPLICATION = "kopilka.wsgi.application"
 

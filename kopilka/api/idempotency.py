@@ -38,9 +38,15 @@ another transaction means the first request is still running: **409** as above. 
 found done is replayed, one with another fingerprint is 422. Nothing is written before the
 answer, so an answer not kept simply rolls back with the operation; a crash leaves no record.
 On SQLite the transaction is IMMEDIATE: a duplicate waits for the first and finds its answer.
-If the stored answer's INSERT meets a record made meanwhile (an attempt without the lock),
-everything rolls back and the request runs again, once, in a new transaction: it then finds
-what the other one did.
+If the stored answer's INSERT meets a record made meanwhile (an attempt without the lock), or
+the operation's pipelined writes meet a duplicate receipt at COMMIT, everything rolls back and
+the request runs again, once, in a new transaction: it then finds what the other one did.
+`POST /pos/purchases` on PostgreSQL runs in psycopg's pipeline mode (processing/fastsale.py):
+the claim's two statements are sent first and answered with the key's look-up; the view's
+writes, the stored answer and the COMMIT go in one round trip at the end. The claim is then
+checked after the view: a duplicate in flight still gets its 409 (after the first's account
+lock is released, which the view waited for), a done record its replay, and the view's own
+writes are rolled back unsent.
 
 Purchases keep their own idempotency per terminal and receipt id underneath; adjustments and
 transfers their `key` in the body.
@@ -63,6 +69,8 @@ from kopilka.api.problems import CONTENT_TYPE, problem
 from kopilka.core import clock
 from kopilka.core.prepared import PreparedQuery
 from kopilka.ledger.bulk import write_fields, write_rows
+from kopilka.ledger.pipeline import Pipeline
+from kopilka.processing import fastsale
 
 HEADER = "Idempotency-Key"
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
@@ -75,6 +83,9 @@ RETENTION = timedelta(hours=24)
 NOT_KEPT = frozenset({429})
 # A record can vanish between reading it and locking it (its attempt was not kept): start over.
 ATTEMPTS = 3
+# The lean path's writes sent in psycopg's pipeline mode (processing/fastsale.py): the claim
+# travels with the key's look-up, the stored answer with the sale's writes and the COMMIT.
+PIPELINED = frozenset({"/api/v1/pos/purchases"})
 
 KEY_INVALID = gettext_lazy("Must be 1 to 255 printable ASCII characters, not starting or "
                            "ending with a space.")
@@ -340,17 +351,38 @@ class PosIdempotencyMiddleware:
 
     def _run(self, request, scope: str, key: str, fingerprint: str) -> HttpResponse:
         connection = connections[router.db_for_write(IdempotencyRecord)]
-        with transaction.atomic(using=connection.alias):
-            claim = _Claim(connection, scope, key, fingerprint)
-            answer = claim.answer()
-            if answer is not None:
-                return answer
-            response = self.get_response(request)
-            if not _kept(request, response) or transaction.get_rollback(connection.alias):
-                transaction.set_rollback(True, connection.alias)
+        alias = connection.alias
+        # The COMMIT goes in the pipeline only when this is the transaction (not a savepoint
+        # inside one opened elsewhere: a test's, say).
+        outermost = not connection.in_atomic_block
+        with transaction.atomic(using=alias):
+            pipeline = None
+            if request.path in PIPELINED and fastsale.enabled(connection):
+                pipeline = Pipeline(connection)
+            try:
+                claim = _Claim(connection, scope, key, fingerprint)
+                if pipeline is None:
+                    answer = claim.answer()
+                    if answer is not None:
+                        return answer
+                response = self.get_response(request)
+                # Pipelined, the claim's answer came with the view's first read: only now is
+                # it known whether the view's work counts (its writes are not committed yet).
+                answer = claim.answer()
+                if answer is not None:
+                    transaction.set_rollback(True, alias)
+                    return answer
+                if not _kept(request, response) or transaction.get_rollback(alias):
+                    transaction.set_rollback(True, alias)
+                    return response
+                claim.store(response)
+                if pipeline is not None and Pipeline.of(connection) is pipeline:
+                    # The writes, the answer and the COMMIT: one round trip.
+                    pipeline.close(commit=outermost, check=True)
                 return response
-            claim.store(response)
-            return response
+            finally:
+                if pipeline is not None and Pipeline.of(connection) is pipeline:
+                    pipeline.close(commit=False)  # an answer not kept: rolled back next
 
 
 def _insert_unless_taken(record: IdempotencyRecord) -> int | None:

@@ -136,7 +136,8 @@ def _work(queries) -> list[str]:
             if not q["sql"].upper().startswith(control)]
 
 
-def test_the_key_costs_its_claim_and_its_answer_and_nothing_else(pos):
+def test_the_key_costs_its_claim_and_its_answer_and_nothing_else(pos, settings):
+    settings.PIPELINED_COMMIT = False  # the same (ORM) path with and without the key
     commit(pos, sale(receipt="warm-up"), key="warm-up")
     with CaptureQueriesContext(connection) as plain:
         assert commit(pos, sale(receipt="R-1")).status_code == 201
@@ -182,3 +183,24 @@ def test_eight_concurrent_duplicates_commit_once(alice):
     with scopes_disabled():
         account = Account.objects.get(member__person__phone=PHONE)
     assert account.available == 1_000 - 500 + 2_975  # 5 % of 595.00 accrued once
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's pipeline mode")
+@pytest.mark.django_db(transaction=True)  # the request's own transaction, not a savepoint
+def test_a_keyed_commit_on_postgresql_is_pipelined_without_savepoints(pos):
+    commit(pos, sale(receipt="warm-up"), key="warm-up")
+    with CaptureQueriesContext(connection) as keyed:
+        answer = commit(pos, sale(receipt="R-1"), key="k-1")
+    assert answer.status_code == 201
+    statements = _work(keyed)
+    assert not [q for q in keyed.captured_queries if "SAVEPOINT" in q["sql"].upper()]
+    tables = ["pg_try_advisory_xact_lock", "api_idempotencyrecord", "tenancy_terminal",
+              "members_member", "ledger_account", "ledger_lot", "processing_purchase",
+              "nextval", "processing_purchase", "processing_purchaseline", "ledger_lot",
+              "ledger_entry", "ledger_account", "core_auditentry", "analytics_dayfigures",
+              "api_idempotencyrecord"]
+    assert len(statements) == len(tables)
+    for sql, table in zip(statements, tables, strict=True):
+        assert table in sql.split(" WHERE ")[0], (table, sql[:120])
+    # Nothing is read back from the writes: no RETURNING (the ids were reserved).
+    assert not [sql for sql in statements if "RETURNING" in sql]
