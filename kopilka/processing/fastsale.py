@@ -128,7 +128,7 @@ def _commit(merchant, member, sale, receipt, program, joined, connection):
     account = locked[0]
     # As Book.open: the locked account, its open lots, time's effects journalled.
     book = ledger.Book(account, lots)
-    book.materialise(now)
+    book.materialise(clock.now())  # Book.open's own moment, as the ORM path takes it
     _book.attach(member, account)
     if earlier:
         sales._replay_purchase(earlier[0], member, sale)
