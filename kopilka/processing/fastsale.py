@@ -19,9 +19,9 @@
    answer; the member's look-up and the key's authentication stay round trips of their own.
 
 What takes the ORM path (anything unusual; the fast path returns None before writing):
-SQLite; `KOPILKA_PIPELINED_COMMIT=0`; a spending code (ENG-6); a program with referral
-rewards (their subscriber locks other members' accounts); a member without an account yet
-(opened on first use) or with open holds; a purchase that makes more lots than were
+SQLite; `KOPILKA_PIPELINED_COMMIT=0`; a spending code (ENG-6); a promo code; a program with
+referral rewards (their subscriber locks other members' accounts); a member without an
+account yet (opened on first use) or with open holds; a purchase that makes more lots than were
 reserved; a transaction opened elsewhere (only the lean path's pipelined transaction, or
 none, is taken: elsewhere a savepoint would be needed around an error that surfaces only at
 the end).
@@ -63,7 +63,10 @@ def commit(merchant, member, sale, *, receipt, confirmed):
     request = Pipeline.of(connection)  # the lean path's transaction: it sends our COMMIT
     account = Member.account.related.get_cached_value(member, default=None)
     program = programs.load(merchant)
-    if (confirmed is not None or (account is not None and account.held)
+    # A promo code (Sale.promo, being added by campaigns) takes the ORM path until the two
+    # paths are compared with one (tests/processing/test_fastsale.py).
+    if (confirmed is not None or getattr(sale, "promo", None) is not None
+            or (account is not None and account.held)
             or program.config.referral is not None or sales._needs_code(program, sale)):
         if request is not None:
             request.close(commit=False, check=True)  # the ORM path runs as it always does

@@ -215,3 +215,13 @@ def test_the_sale_entry_point_takes_only_known_arguments():
     assert list(inspect.signature(sale.commit_purchase).parameters) == [
         "merchant", "member", "sale", "receipt_id", "actor", "source", "terminal", "store",
         "cashier", "code"]
+
+
+def test_the_sale_carries_only_what_the_fast_path_knows():
+    """A new field of Sale (a promo code, ...) must be declined by fastsale.commit or compared
+    on both paths here before it reaches the pipelined commit."""
+    import dataclasses
+
+    known = {"lines", "points_to_spend", "payment_method", "occurred_at", "store_id",
+             "cashier_id", "promo"}  # promo: declined (fastsale.commit)
+    assert {field.name for field in dataclasses.fields(sale.Sale)} <= known
