@@ -10,14 +10,23 @@ statements of one flow (--sql prints them). With --profile it also prints where 
 (cProfile totals per package, or pyinstrument's call tree). `--src DIR` runs another
 checkout's `kopilka` package (e.g. a `git worktree` of an older commit) for a before/after
 comparison in the same conditions.
+
+`--commit-only` runs only the commit (`POST /pos/purchases` with an Idempotency-Key, the
+member by phone), so the figures are per commit. `--round-trips` sends the database traffic
+through a small TCP relay on loopback that counts round trips: a round trip is the client
+sending after it has heard from the server (a pipeline of statements and its Sync counts
+once), so "statements" and "round trips" differ exactly by what pipelining saves.
 """
 
 import argparse
 import collections
+import contextlib
 import json
 import os
 import random
+import socket
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -31,6 +40,53 @@ def backend_cpu_seconds(connection) -> float:
         pid = cursor.fetchone()[0]
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class RoundTrips:
+    """A TCP relay between Django and PostgreSQL that counts round trips: each time the client
+    sends after the server last spoke (or first) is one. It runs in a child process (threads
+    per connection, loopback), so its CPU is not counted as the flow's."""
+
+    def __init__(self, host: str, port: int):
+        import multiprocessing
+
+        context = multiprocessing.get_context("fork")
+        self._count = context.Value("q", 0)
+        listener = socket.create_server(("127.0.0.1", 0))
+        self.port = listener.getsockname()[1]
+        self.process = context.Process(target=self._serve, args=(listener, (host, port)),
+                                       daemon=True)
+        self.process.start()
+        listener.close()
+
+    @property
+    def count(self) -> int:
+        return self._count.value
+
+    def _serve(self, listener, target) -> None:
+        while True:
+            client, _address = listener.accept()
+            server = socket.create_connection(target)
+            for sock in (client, server):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            state = {"last": "server"}
+            for args in ((client, server, state, "client"), (server, client, state, "server")):
+                threading.Thread(target=self._pipe, args=args, daemon=True).start()
+
+    def _pipe(self, source, sink, state, side: str) -> None:
+        try:
+            while data := source.recv(65536):
+                with self._count.get_lock():
+                    if side == "client" and state["last"] == "server":
+                        self._count.value += 1
+                    state["last"] = side
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, sink):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
 
 
 def per_package(stats: dict, flows: int) -> list[tuple[str, float]]:
@@ -57,9 +113,21 @@ def main() -> None:
                         "(python -m pstats FILE)")
     parser.add_argument("--sql", action="store_true",
                         help="also print the SQL statements of one flow, one per line")
+    parser.add_argument("--commit-only", action="store_true",
+                        help="the commit alone, not lookup, quote and commit")
+    parser.add_argument("--round-trips", action="store_true",
+                        help="count the database round trips of one flow (through a relay)")
     args = parser.parse_args()
     url = os.environ.get("BENCH_DATABASE_URL", bench_commit.DEFAULT_URL)
     bench_commit.create_database(url)
+    relay = None
+    if args.round_trips:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url)
+        relay = RoundTrips(parts.hostname or "127.0.0.1", parts.port or 5432)
+        url = parts._replace(netloc=f"{parts.username or 'postgres'}@127.0.0.1:{relay.port}"
+                             ).geturl()
     if args.src:
         sys.path.insert(0, str(Path(args.src).resolve()))
     os.environ["KOPILKA_RATE_LIMIT_POS"] = "0"
@@ -85,17 +153,26 @@ def main() -> None:
                           {"line_id": "2", "amount": random.randint(1_000, 50_000),
                            "product_group": "drinks"}]}
         receipt = f"profile-{time.time_ns()}-{n}"
-        answers = [
+        answers = [] if args.commit_only else [
             client.get("/api/v1/pos/members/lookup", {"phone": phone}),
             client.post("/api/v1/pos/quote", sale, content_type="application/json"),
-            client.post("/api/v1/pos/purchases", {**sale, "receipt_id": receipt},
-                        content_type="application/json", HTTP_IDEMPOTENCY_KEY=receipt),
         ]
-        if [answer.status_code for answer in answers] != [200, 200, 201]:
+        answers.append(client.post("/api/v1/pos/purchases", {**sale, "receipt_id": receipt},
+                                   content_type="application/json",
+                                   HTTP_IDEMPOTENCY_KEY=receipt))
+        if [answer.status_code for answer in answers] != [200, 200, 201][-len(answers):]:
             raise SystemExit(f"unexpected answers: {[a.content[:200] for a in answers]}")
 
     for _ in range(50):  # warm-up: compiled programs and queries, connections
         flow()
+    round_trips = None
+    if relay is not None:
+        samples = []
+        for _ in range(5):
+            before = relay.count
+            flow()
+            samples.append(relay.count - before)
+        round_trips = sorted(samples)[2]  # the median of five
     with CaptureQueriesContext(connection) as queries:
         flow()
     statements = len(queries.captured_queries)  # read now: the next request clears the log
@@ -126,7 +203,8 @@ def main() -> None:
         "wall_ms_per_flow": round(wall / args.flows * 1000, 2),
         "cpu_ms_per_flow": round(cpu / args.flows * 1000, 2),
         "postgres_cpu_ms_per_flow": round(backend / args.flows * 1000, 2),
-        "statements_per_flow": statements,
+        "flow": "commit" if args.commit_only else "sale", "statements_per_flow": statements,
+        "round_trips_per_flow": round_trips,
         "loadavg": Path("/proc/loadavg").read_text().split()[:3],
     }
     if args.profile == "cprofile":

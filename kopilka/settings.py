@@ -80,6 +80,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "kopilka.web.ops.RequestMetricsMiddleware",  # first: times and logs every answer
+    "kopilka.api.lean.LeanPosMiddleware",  # /api/v1/pos/ with a key: POS_MIDDLEWARE instead
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -98,6 +99,23 @@ MIDDLEWARE = [
     "kopilka.api.idempotency.IdempotencyMiddleware",  # needs request.user; wraps the view only
     "axes.middleware.AxesMiddleware",  # last: turns a locked-out login into the lockout page
 ]
+
+# The short chain of key-authenticated /api/v1/pos/ calls (kopilka/api/lean.py): what a till's
+# JSON call needs of the chain above, without session, CSRF, auth, messages, htmx or axes.
+POS_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "kopilka.api.ratelimit.RateLimitMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "kopilka.core.dbdown.DatabaseUnavailableMiddleware",
+    "kopilka.api.idempotency.PosIdempotencyMiddleware",  # claim + operation + answer: one tx
+]
+
+# The usual POS sale committed in two pipelined round trips on PostgreSQL
+# (kopilka/processing/fastsale.py); 0 sends every sale through the ORM path.
+PIPELINED_COMMIT = env_bool("KOPILKA_PIPELINED_COMMIT", default=True)
 
 ROOT_URLCONF = "kopilka.urls"
 WSGI_APPLICATION = "kopilka.wsgi.application"

@@ -29,6 +29,25 @@ to a retry, byte for byte, with `Idempotent-Replayed: true`.
   answers given before the caller was authenticated (401, a session write without its CSRF
   token), 429 and 5xx.
 
+**The POS's lean path** (`PosIdempotencyMiddleware`, in the short chain of `api/lean.py`) keeps
+these semantics with one transaction instead of two and no savepoint of its own: it begins
+the transaction, takes a transaction-scoped advisory lock on the (scope, key) pair
+(`pg_try_advisory_xact_lock`, not waiting) and reads the record; runs the view in that same
+transaction; and writes the record, done, with the answer just before COMMIT. A lock held by
+another transaction means the first request is still running: **409** as above. A record
+found done is replayed, one with another fingerprint is 422. Nothing is written before the
+answer, so an answer not kept simply rolls back with the operation; a crash leaves no record.
+On SQLite the transaction is IMMEDIATE: a duplicate waits for the first and finds its answer.
+If the stored answer's INSERT meets a record made meanwhile (an attempt without the lock), or
+the operation's pipelined writes meet a duplicate receipt at COMMIT, everything rolls back and
+the request runs again, once, in a new transaction: it then finds what the other one did.
+`POST /pos/purchases` on PostgreSQL runs in psycopg's pipeline mode (processing/fastsale.py):
+the claim's two statements are sent first and answered with the key's look-up; the view's
+writes, the stored answer and the COMMIT go in one round trip at the end. The claim is then
+checked after the view: a duplicate in flight still gets its 409 (after the first's account
+lock is released, which the view waited for), a done record its replay, and the view's own
+writes are rolled back unsent.
+
 Purchases keep their own idempotency per terminal and receipt id underneath; adjustments and
 transfers their `key` in the body.
 """
@@ -39,7 +58,7 @@ import re
 from datetime import datetime, timedelta
 
 from django.core.exceptions import SuspiciousOperation
-from django.db import OperationalError, connections, router, transaction
+from django.db import IntegrityError, OperationalError, connections, router, transaction
 from django.http import HttpResponse
 from django.http.request import RawPostDataException
 from django.utils.translation import get_language, gettext_lazy
@@ -49,6 +68,9 @@ from kopilka.api.models import IdempotencyRecord
 from kopilka.api.problems import CONTENT_TYPE, problem
 from kopilka.core import clock
 from kopilka.core.prepared import PreparedQuery
+from kopilka.ledger.bulk import write_fields, write_rows
+from kopilka.ledger.pipeline import Pipeline
+from kopilka.processing import fastsale
 
 HEADER = "Idempotency-Key"
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
@@ -61,6 +83,9 @@ RETENTION = timedelta(hours=24)
 NOT_KEPT = frozenset({429})
 # A record can vanish between reading it and locking it (its attempt was not kept): start over.
 ATTEMPTS = 3
+# The lean path's writes sent in psycopg's pipeline mode (processing/fastsale.py): the claim
+# travels with the key's look-up, the stored answer with the sale's writes and the COMMIT.
+PIPELINED = frozenset({"/api/v1/pos/purchases"})
 
 KEY_INVALID = gettext_lazy("Must be 1 to 255 printable ASCII characters, not starting or "
                            "ending with a space.")
@@ -220,6 +245,144 @@ class IdempotencyMiddleware:
             if _lock_not_available(error):
                 return _in_use()
             raise
+
+
+def _lock_key(scope: str, key: str) -> int:
+    """The advisory lock of a (scope, key) pair: 64 bits of their SHA-256, signed."""
+    digest = hashlib.sha256(f"{scope}\n{key}".encode("utf-8", "surrogateescape")).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+_RECORD_FIELDS = [field for field in IdempotencyRecord._meta.concrete_fields]
+
+
+class _Claim:
+    """The lean path's claim: the advisory lock (PostgreSQL) and the record, read in the
+    transaction. The statements are sent when it is made and read by `receive()`, so in
+    psycopg's pipeline mode they travel with the next statements that need an answer."""
+
+    def __init__(self, connection, scope: str, key: str, fingerprint: str):
+        self.connection, self.scope, self.key, self.fingerprint = (connection, scope, key,
+                                                                     fingerprint)
+        self.record: IdempotencyRecord | None = None
+        self.busy = False
+        self._received = False
+        self._lock_cursor = None
+        if connection.vendor == "postgresql":
+            self._lock_cursor = connection.cursor()
+            self._lock_cursor.execute("SELECT pg_try_advisory_xact_lock(%s)",
+                                      [_lock_key(scope, key)])
+        quote = connection.ops.quote_name
+        meta = IdempotencyRecord._meta
+        self._record_cursor = connection.cursor()
+        self._record_cursor.execute(
+            f"SELECT {', '.join(quote(field.column) for field in _RECORD_FIELDS)} "
+            f"FROM {quote(meta.db_table)} WHERE {quote('scope')} = %s AND {quote('key')} = %s",
+            [scope, key])
+
+    def receive(self) -> None:
+        if self._received:
+            return
+        self._received = True
+        if self._lock_cursor is not None:
+            self.busy = not self._lock_cursor.fetchone()[0]
+            self._lock_cursor.close()
+        row = self._record_cursor.fetchone()
+        self._record_cursor.close()
+        if row is not None:
+            self.record = IdempotencyRecord.from_db(
+                self.connection.alias, [field.attname for field in _RECORD_FIELDS], row)
+
+    def answer(self) -> HttpResponse | None:
+        """The answer without running the request (replay, 422, 409), or None to run it."""
+        self.receive()
+        record = self.record
+        if record is not None and record.fingerprint != self.fingerprint:
+            return _reused()
+        if record is not None and record.state == IdempotencyRecord.State.DONE:
+            return _replay(record)
+        if self.busy:
+            return _in_use()
+        return None
+
+    def store(self, response) -> None:
+        """The record, done, with the answer: one statement that reads nothing back."""
+        values = {"state": IdempotencyRecord.State.DONE, "status": response.status_code,
+                  "body": response.content, "content_type": response.get("Content-Type", ""),
+                  "language": response.get("Content-Language") or get_language() or ""}
+        if self.record is None:  # the usual case
+            write_rows([IdempotencyRecord(scope=self.scope, key=self.key,
+                                          fingerprint=self.fingerprint,
+                                          created_at=clock.now(), **values)], with_pk=False)
+            return
+        for name, value in values.items():  # in progress: left by IdempotencyMiddleware
+            setattr(self.record, name, value)
+        write_fields(self.record, list(values))
+
+
+class PosIdempotencyMiddleware:
+    """`Idempotency-Key` on the POS's lean path: claim, operation and stored answer in one
+    transaction (see the module docstring)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        key = request.headers.get(HEADER)
+        if key is None or request.method not in WRITE_METHODS:
+            return self.get_response(request)
+        if not KEY.fullmatch(key):
+            return _invalid_key()
+        scope = scope_of(request)
+        if scope is None:
+            return self.get_response(request)
+        try:
+            fingerprint = fingerprint_of(request)
+        except (RawPostDataException, SuspiciousOperation, OSError):
+            return self.get_response(request)
+        for attempt in range(ATTEMPTS):
+            try:
+                return self._run(request, scope, key, fingerprint)
+            except IntegrityError:
+                # Rolled back whole; the next attempt finds what the other one committed.
+                if attempt == ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _run(self, request, scope: str, key: str, fingerprint: str) -> HttpResponse:
+        connection = connections[router.db_for_write(IdempotencyRecord)]
+        alias = connection.alias
+        # The COMMIT goes in the pipeline only when this is the transaction (not a savepoint
+        # inside one opened elsewhere: a test's, say).
+        outermost = not connection.in_atomic_block
+        with transaction.atomic(using=alias):
+            pipeline = None
+            if request.path in PIPELINED and fastsale.enabled(connection):
+                pipeline = Pipeline(connection)
+            try:
+                claim = _Claim(connection, scope, key, fingerprint)
+                if pipeline is None:
+                    answer = claim.answer()
+                    if answer is not None:
+                        return answer
+                response = self.get_response(request)
+                # Pipelined, the claim's answer came with the view's first read: only now is
+                # it known whether the view's work counts (its writes are not committed yet).
+                answer = claim.answer()
+                if answer is not None:
+                    transaction.set_rollback(True, alias)
+                    return answer
+                if not _kept(request, response) or transaction.get_rollback(alias):
+                    transaction.set_rollback(True, alias)
+                    return response
+                claim.store(response)
+                if pipeline is not None and Pipeline.of(connection) is pipeline:
+                    # The writes, the answer and the COMMIT: one round trip.
+                    pipeline.close(commit=outermost, check=True)
+                return response
+            finally:
+                if pipeline is not None and Pipeline.of(connection) is pipeline:
+                    pipeline.close(commit=False)  # an answer not kept: rolled back next
 
 
 def _insert_unless_taken(record: IdempotencyRecord) -> int | None:
