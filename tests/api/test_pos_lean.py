@@ -201,6 +201,8 @@ def test_a_keyed_commit_on_postgresql_is_pipelined_without_savepoints(pos):
               "api_idempotencyrecord"]
     assert len(statements) == len(tables)
     for sql, table in zip(statements, tables, strict=True):
-        assert table in sql.split(" WHERE ")[0], (table, sql[:120])
+        # The roll-up's upsert opens with a CTE that reads the member's purchases first.
+        head = sql if sql.startswith("WITH ") else sql.split(" WHERE ")[0]
+        assert table in head, (table, sql[:120])
     # Nothing is read back from the writes: no RETURNING (the ids were reserved).
     assert not [sql for sql in statements if "RETURNING" in sql]
