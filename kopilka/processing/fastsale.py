@@ -36,12 +36,11 @@ from kopilka.core.errors import Conflict
 from kopilka.core.models import AuditEntry
 from kopilka.ledger import services as ledger
 from kopilka.ledger.bulk import write_rows
-from kopilka.ledger.models import Entry, Lot
+from kopilka.ledger.models import Lot
 from kopilka.ledger.pipeline import OPEN_LOTS_OF_MEMBER, Ids, Pending, Pipeline, save_book
 from kopilka.members.models import Member
 from kopilka.processing import _book, tiers
-from kopilka.processing.models import Purchase, PurchaseLine
-from kopilka.programs import engine
+from kopilka.processing.models import Purchase
 from kopilka.programs import services as programs
 
 
@@ -165,33 +164,10 @@ def _commit(merchant, member, sale, receipt, program, joined, connection):
         quote=sales._quote_record(quote),
     )
     purchase._state.adding, purchase._state.db = False, alias
-    lines = [
-        PurchaseLine(
-            merchant=merchant, purchase=purchase, line_id=line.line_id, sku=basket.sku or "",
-            product_group=basket.product_group or "", quantity=basket.quantity,
-            amount=line.amount, discount=line.discount, points_money=line.redeem_money,
-            accrual=line.accrual_points,
-        )
-        for line, basket in zip(quote.lines, sale.lines, strict=True)
-    ]
+    lines = sales._lines(merchant, purchase, quote, sale)
     actor = receipt.actor
-    cause = ledger.Cause("purchase", str(purchase.pk), actor.label)
-    if quote.points_spent:
-        book.debit(quote.points_spent, entry_kind=Entry.Kind.REDEEM, cause=cause, at=at)
-    for lot in quote.accrual_lots:
-        book.credit(
-            lot.points, lot_kind=Lot.Kind.ACCRUAL, entry_kind=Entry.Kind.ACCRUE, cause=cause,
-            at=at, available_at=lot.available_at, expires_at=lot.expires_at,
-        )
-    book.record_purchase(
-        spend=spend, at=at,
-        inactivity_deadline=engine.expiry_deadline_after_last_purchase(
-            program, at, merchant.timezone
-        ),
-    )
-    gift = sales._first_purchase_gift(program, book, purchase, now, merchant.timezone)
-    if tier_after != tier_before:
-        book.set_tier(tier_after)
+    gift = sales._book_sale(book, program, merchant, purchase, quote, actor=actor, spend=spend,
+                            at=at, now=now, tier_before=tier_before, tier_after=tier_after)
     if len(book._new_lots) > len(reserved[Lot]):
         raise _Fallback  # nothing written: the ORM path gives the lots their ids
     # Round trip 2: every write, sent without waiting (the COMMIT closes it).

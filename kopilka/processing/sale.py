@@ -297,33 +297,10 @@ def _commit(merchant: Merchant, member: Member, sale: Sale, *, receipt: Receipt,
         points_accrued=quote.accrual_points, tier_before=tier_before, tier_after=tier_after,
         quote=_quote_record(quote),
     )
-    PurchaseLine.objects.bulk_create([
-        PurchaseLine(
-            merchant=merchant, purchase=purchase, line_id=line.line_id, sku=basket.sku or "",
-            product_group=basket.product_group or "", quantity=basket.quantity,
-            amount=line.amount, discount=line.discount, points_money=line.redeem_money,
-            accrual=line.accrual_points,
-        )
-        for line, basket in zip(quote.lines, sale.lines, strict=True)
-    ])
+    PurchaseLine.objects.bulk_create(_lines(merchant, purchase, quote, sale))
     actor = receipt.actor
-    cause = ledger.Cause("purchase", str(purchase.pk), actor.label)
-    if quote.points_spent:
-        book.debit(quote.points_spent, entry_kind=Entry.Kind.REDEEM, cause=cause, at=at)
-    for lot in quote.accrual_lots:
-        book.credit(
-            lot.points, lot_kind=Lot.Kind.ACCRUAL, entry_kind=Entry.Kind.ACCRUE, cause=cause,
-            at=at, available_at=lot.available_at, expires_at=lot.expires_at,
-        )
-    book.record_purchase(
-        spend=spend, at=at,
-        inactivity_deadline=engine.expiry_deadline_after_last_purchase(
-            program, at, merchant.timezone
-        ),
-    )
-    gift = _first_purchase_gift(program, book, purchase, now, merchant.timezone)
-    if tier_after != tier_before:
-        book.set_tier(tier_after)
+    gift = _book_sale(book, program, merchant, purchase, quote, actor=actor, spend=spend,
+                      at=at, now=now, tier_before=tier_before, tier_after=tier_after)
     book.save()
     audit.record(
         "processing.purchase.committed", actor=actor, merchant=merchant, obj=purchase,
@@ -341,6 +318,46 @@ def _commit(merchant: Merchant, member: Member, sale: Sale, *, receipt: Receipt,
                              after_name=program.tiers[tier_after].name),
     ))
     return result
+
+
+def _lines(merchant, purchase: Purchase, quote, sale: Sale) -> list[PurchaseLine]:
+    """The purchase's lines as the quote priced them (not saved: each commit path writes
+    them its own way)."""
+    return [
+        PurchaseLine(
+            merchant=merchant, purchase=purchase, line_id=line.line_id, sku=basket.sku or "",
+            product_group=basket.product_group or "", quantity=basket.quantity,
+            amount=line.amount, discount=line.discount, points_money=line.redeem_money,
+            accrual=line.accrual_points,
+        )
+        for line, basket in zip(quote.lines, sale.lines, strict=True)
+    ]
+
+
+def _book_sale(book: ledger.Book, program: engine.CompiledProgram, merchant,
+               purchase: Purchase, quote, *, actor, spend: int, at, now,
+               tier_before: str, tier_after: str) -> int:
+    """The sale's effects on the member's book, for both commit paths: points spent and
+    accrued, the purchase on record, the first-purchase gift, the tier. Nothing saved yet;
+    returns the gift's points."""
+    cause = ledger.Cause("purchase", str(purchase.pk), actor.label)
+    if quote.points_spent:
+        book.debit(quote.points_spent, entry_kind=Entry.Kind.REDEEM, cause=cause, at=at)
+    for lot in quote.accrual_lots:
+        book.credit(
+            lot.points, lot_kind=Lot.Kind.ACCRUAL, entry_kind=Entry.Kind.ACCRUE, cause=cause,
+            at=at, available_at=lot.available_at, expires_at=lot.expires_at,
+        )
+    book.record_purchase(
+        spend=spend, at=at,
+        inactivity_deadline=engine.expiry_deadline_after_last_purchase(
+            program, at, merchant.timezone
+        ),
+    )
+    gift = _first_purchase_gift(program, book, purchase, now, merchant.timezone)
+    if tier_after != tier_before:
+        book.set_tier(tier_after)
+    return gift
 
 
 def _first_purchase_gift(program: engine.CompiledProgram, book: ledger.Book,
