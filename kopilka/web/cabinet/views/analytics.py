@@ -160,9 +160,11 @@ def page(request):
     query = _query(selection)
     context |= {
         "query": query,
+        # The first eight come at once, the rest when scrolled to.
         "cards": [{"number": number, "title": TITLES[number],
-                   "url": f"{reverse('cabinet:analytics-figure', args=[number])}?{query}"}
-                  for number in cards.NUMBERS],
+                   "url": f"{reverse('cabinet:analytics-figure', args=[number])}?{query}",
+                   "trigger": "load" if index < 8 else "revealed"}
+                  for index, number in enumerate(cards.NUMBERS)],
         "chart_urls": [{"key": key, "title": title,
                         "url": f"{reverse('cabinet:analytics-chart', args=[key])}?{query}"}
                        for key, title in CHARTS.items()],

@@ -44,7 +44,8 @@ def home(request):
     # Figures a café owner looks at first (revenue, checks, points accrued, members):
     # once there is a program, there can be sales.
     glance = [{"number": number, "title": analytics.TITLES[number],
-               "url": reverse("cabinet:analytics-figure", args=[number]) + "?period=7"}
+               "url": reverse("cabinet:analytics-figure", args=[number]) + "?period=7",
+               "trigger": "load"}
               for number in GLANCE] if summary else []
     first_open = next((store for store in stores if store.active), None)
     return render_page(request, "cabinet/home.html", {
