@@ -170,6 +170,24 @@ _LOCK_RECORD = PreparedQuery(lambda pk: IdempotencyRecord.objects.select_for_upd
     nowait=True).filter(pk=pk)[:1], kinds=(int,))
 
 
+def _keyed_write(request, prefix: str) -> tuple[str, str, str] | HttpResponse | None:
+    """A write under `prefix` that carries an Idempotency-Key: its (scope, key, fingerprint);
+    the 422 for a malformed key; None when there is nothing to keep (no key, a read, a caller
+    no scope names, a body too large or unreadable: the operation answers that itself)."""
+    key = request.headers.get(HEADER)
+    if key is None or request.method not in WRITE_METHODS or not request.path.startswith(prefix):
+        return None
+    if not KEY.fullmatch(key):
+        return _invalid_key()
+    scope = scope_of(request)
+    if scope is None:
+        return None
+    try:
+        return scope, key, fingerprint_of(request)
+    except (RawPostDataException, SuspiciousOperation, OSError):
+        return None
+
+
 class IdempotencyMiddleware:
     """Keeps and replays the answers of API writes that carry an `Idempotency-Key`."""
 
@@ -177,21 +195,12 @@ class IdempotencyMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        key = request.headers.get(HEADER)
-        if key is None or request.method not in WRITE_METHODS or not request.path.startswith(
-            API_PREFIX
-        ):
+        keyed = _keyed_write(request, API_PREFIX)
+        if keyed is None:
             return self.get_response(request)
-        if not KEY.fullmatch(key):
-            return _invalid_key()
-        scope = scope_of(request)
-        if scope is None:
-            return self.get_response(request)
-        try:
-            fingerprint = fingerprint_of(request)
-        except (RawPostDataException, SuspiciousOperation, OSError):
-            # A body too large or unreadable: the operation itself answers with its problem.
-            return self.get_response(request)
+        if isinstance(keyed, HttpResponse):
+            return keyed
+        scope, key, fingerprint = keyed
         for _attempt in range(ATTEMPTS):
             record = self._claim(scope, key, fingerprint)
             if record is None:
@@ -328,18 +337,12 @@ class PosIdempotencyMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        key = request.headers.get(HEADER)
-        if key is None or request.method not in WRITE_METHODS:
+        keyed = _keyed_write(request, API_PREFIX)
+        if keyed is None:
             return self.get_response(request)
-        if not KEY.fullmatch(key):
-            return _invalid_key()
-        scope = scope_of(request)
-        if scope is None:
-            return self.get_response(request)
-        try:
-            fingerprint = fingerprint_of(request)
-        except (RawPostDataException, SuspiciousOperation, OSError):
-            return self.get_response(request)
+        if isinstance(keyed, HttpResponse):
+            return keyed
+        scope, key, fingerprint = keyed
         for attempt in range(ATTEMPTS):
             try:
                 return self._run(request, scope, key, fingerprint)
