@@ -284,6 +284,9 @@ if BEHIND_TLS_PROXY:
 # Preloading is a request the owner of the registrable domain makes to browser vendors; an
 # installation on bonus.example.com cannot make it, so Django's reminder is noise here.
 SILENCED_SYSTEM_CHECKS = ["security.W021"]
+# A covering index (INCLUDE columns, processing.Purchase) is PostgreSQL's; SQLite builds the
+# same index without them, which is what we want, so its "does not support" warning is noise.
+SILENCED_SYSTEM_CHECKS += ["models.W040"]
 # The client's address for per-address limits (logins): the proxy's X-Forwarded-For (its last
 # entry, the one the proxy appended) when the proxy sets it, else the connection's address.
 TRUST_X_FORWARDED_FOR = env_bool("KOPILKA_TRUST_X_FORWARDED_FOR", default=BEHIND_TLS_PROXY)

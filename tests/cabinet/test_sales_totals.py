@@ -129,3 +129,29 @@ def test_the_sales_page_takes_whole_days_from_the_roll_up(aloha):
     assert _figures(by_amount.content.decode())["Total"] == "RUB2,200.00"
     with scopes_disabled():
         assert raw(merchant, date(2030, 3, 1), date(2030, 3, 7))["total"] == 265_678
+
+
+def test_filtered_totals_read_the_covering_index_alone(aloha):
+    """An amount range or a search sums purchases the roll-up cannot: on PostgreSQL every
+    column the totals read is in purchase_merchant_time, so the plan is an index-only scan (no
+    heap row per purchase of the period). Fails when a column the totals read drops out of the
+    index's INCLUDE, or the totals count the id again."""
+    if connection.vendor != "postgresql":
+        pytest.skip("covering indexes are PostgreSQL's; SQLite builds the plain index")
+    merchant = aloha["merchant"]
+    with scopes_disabled():
+        rows = queries.purchases(merchant, since=at(1, 0), until=at(8, 0)).filter(
+            total__gte=50_000, cashier_id=aloha["owner"].pk)
+        with CaptureQueriesContext(connection) as asked:
+            totals = purchase_totals(rows)
+        assert totals == {
+            "count": 2, "total": 150_000, "discount": 15_000, "points_spent": 2_000,
+            "paid_with_points": 2_000, "accrued": 4_500 + 2_150, "refunded": 15_001}
+        with connection.cursor() as cursor:
+            # Five rows: the planner would read the table; make it show the index's plan.
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute("SET LOCAL enable_bitmapscan = off")
+            [query] = asked.captured_queries
+            cursor.execute("EXPLAIN " + query["sql"])
+            plan = "\n".join(line for (line,) in cursor.fetchall())
+    assert "Index Only Scan using purchase_merchant_time" in plan, plan

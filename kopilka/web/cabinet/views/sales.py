@@ -217,7 +217,9 @@ def _sale_totals(rows, form: SaleFilterForm, merchant, since: date, until: date)
 
 def purchase_totals(rows) -> dict:
     """The sales list's totals added up from purchases (`rows`: a queryset of them)."""
-    found = rows.aggregate(count=Count("pk"), total=Sum("total"),
+    # COUNT(*), not of the id: every column read here is in the covering index
+    # purchase_merchant_time, so PostgreSQL answers from the index alone.
+    found = rows.aggregate(count=Count("*"), total=Sum("total"),
                            discount=Sum("discount"), points_spent=Sum("points_spent"),
                            paid_with_points=Sum("points_spent_money"),
                            accrued=Sum("points_accrued"), refunded=Sum("refunded_amount"))
