@@ -92,8 +92,12 @@ def web_server(django_db_setup, django_db_blocker):
 
 @pytest.fixture(scope="package")
 def browser(web_server):
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # CI shares two cores between the suite's workers, Chromium and whatever else runs: a
+    # server answer took 24 s there once. Assertions wait up to 15 s (Playwright's default is
+    # 5 s); one that holds answers at once, so a passing test is no slower.
+    expect.set_options(timeout=15_000)
     # Playwright's sync API keeps an event loop running on this thread, which Django's ORM
     # takes for async code; the tests' own ORM calls are plain sync code. Only while this
     # package runs: the loop stops with it.
