@@ -88,15 +88,52 @@ def run_service(func):
 # --- up / worker --------------------------------------------------------------------------
 
 
+WEB_SERVERS = ("granian", "gunicorn")
+
+
 def web_server_command(host: str, port: int) -> list[str]:
+    """The web server `kopilka up` runs: granian (the default) or gunicorn, chosen with
+    KOPILKA_WEB_SERVER; the same processes and threads either way."""
     from django.conf import settings
 
+    server = os.environ.get("KOPILKA_WEB_SERVER", "").strip().lower() or "granian"
+    if server not in WEB_SERVERS:
+        fail(f"KOPILKA_WEB_SERVER={server!r}: use one of {', '.join(WEB_SERVERS)}", 2)
     sqlite = settings.DATABASES["default"]["ENGINE"].endswith("sqlite3")
     cores = os.cpu_count() or 1
     # SQLite allows one writer at a time: one process with threads queues writes in-process
     # instead of processes fighting over the file lock. PostgreSQL: 2-4 processes per 2 cores.
     workers = os.environ.get("KOPILKA_WEB_WORKERS") or ("1" if sqlite else str(min(4, 2 * cores)))
     threads = os.environ.get("KOPILKA_WEB_THREADS") or ("8" if sqlite else "1")
+    if server == "gunicorn":
+        return gunicorn_command(host, port, workers, threads)
+    return granian_command(host, port, workers, threads)
+
+
+def granian_command(host: str, port: int, workers: str, threads: str) -> list[str]:
+    # granian against gunicorn on the POS load, same processes: docs/benchmarks.md, "The web
+    # server". Each process listens on its own socket (SO_REUSEPORT): the kernel spreads the
+    # connections over them evenly.
+    return [
+        sys.executable, "-m", "granian", "--interface", "wsgi", "--host", host,
+        "--port", str(port), "--workers", workers, "--blocking-threads", threads, "--no-ws",
+        # No access log of granian's: Kopilka writes one line per request itself, with the
+        # route's name instead of the path and query (which may hold a phone number).
+        "--no-access-log",
+        # A process that dies (killed, out of memory) is replaced, as gunicorn does; a crash
+        # loop (the same process again within 5.5 s) stops granian, and with it `kopilka up`.
+        "--respawn-failed-workers",
+        # SIGTERM: requests in flight finish, for up to 10 s.
+        "--workers-kill-timeout", "10",
+        # Memory stays bounded whatever makes it grow (gunicorn's --max-requests below): a
+        # process found above 512 MiB (checked every 30 s) is replaced by a new one, then
+        # stopped like on SIGTERM.
+        "--workers-max-rss", "512",
+        "kopilka.wsgi:application",
+    ]
+
+
+def gunicorn_command(host: str, port: int, workers: str, threads: str) -> list[str]:
     return [
         sys.executable, "-m", "gunicorn", "kopilka.wsgi:application",
         "--bind", f"{host}:{port}", "--workers", workers, "--threads", threads,
@@ -239,8 +276,9 @@ def share_metrics() -> None:
     os.environ[metrics.MULTIPROC_ENV] = str(shared)
 
 
-cmd_up_doc = ("Run Kopilka: the web server (gunicorn), the background worker and a tick every "
-              "minute, side by side.")
+cmd_up_doc = ("Run Kopilka: the web server (granian, or gunicorn with "
+              "KOPILKA_WEB_SERVER=gunicorn), the background worker and a tick every minute, "
+              "side by side.")
 
 
 @command("worker", "run the background worker only")

@@ -209,3 +209,44 @@ def test_up_gives_its_children_the_address_it_serves_as_the_public_url():
     assert public_url("127.0.0.1", 8765) == "http://127.0.0.1:8765"
     assert public_url("0.0.0.0", 80) == "http://localhost:80"
     assert public_url("::1", 8000) == "http://[::1]:8000"
+
+
+def option(command: list[str], name: str) -> str:
+    return command[command.index(name) + 1]
+
+
+@pytest.mark.parametrize("choice", ["", "granian", " Granian "])
+def test_up_runs_granian_by_default_with_the_workers_and_threads_asked_for(monkeypatch, choice):
+    monkeypatch.setenv("KOPILKA_WEB_SERVER", choice)
+    monkeypatch.setenv("KOPILKA_WEB_WORKERS", "3")
+    monkeypatch.setenv("KOPILKA_WEB_THREADS", "2")
+    command = cli.web_server_command("0.0.0.0", 8123)
+    assert command[1:3] == ["-m", "granian"]
+    assert (option(command, "--interface"), option(command, "--host"),
+            option(command, "--port")) == ("wsgi", "0.0.0.0", "8123")
+    assert (option(command, "--workers"), option(command, "--blocking-threads")) == ("3", "2")
+    assert command[-1] == "kopilka.wsgi:application"
+    # What gunicorn gave: no access log of its own, dead processes replaced, a graceful stop.
+    assert {"--no-access-log", "--respawn-failed-workers"} <= set(command)
+    assert option(command, "--workers-kill-timeout") == "10"
+
+
+def test_up_runs_gunicorn_when_asked(monkeypatch):
+    monkeypatch.setenv("KOPILKA_WEB_SERVER", "gunicorn")
+    monkeypatch.setenv("KOPILKA_WEB_WORKERS", "3")
+    monkeypatch.setenv("KOPILKA_WEB_THREADS", "2")
+    command = cli.web_server_command("127.0.0.1", 8123)
+    assert command[1:4] == ["-m", "gunicorn", "kopilka.wsgi:application"]
+    assert (option(command, "--bind"), option(command, "--workers"),
+            option(command, "--threads"), option(command, "--worker-class")) == (
+        "127.0.0.1:8123", "3", "2", "gthread")
+    assert "--no-control-socket" in command
+
+
+def test_up_refuses_an_unknown_web_server(monkeypatch, capsys):
+    monkeypatch.setenv("KOPILKA_WEB_SERVER", "uwsgi")
+    with pytest.raises(SystemExit) as exit:
+        cli.web_server_command("127.0.0.1", 8123)
+    assert exit.value.code == 2
+    assert capsys.readouterr().err == (
+        "kopilka: error: KOPILKA_WEB_SERVER='uwsgi': use one of granian, gunicorn\n")

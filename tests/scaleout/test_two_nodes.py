@@ -138,7 +138,7 @@ http {{
 
 
 class Cluster:
-    """Two gunicorn nodes (the command `kopilka up` runs), nginx in front, a Celery worker."""
+    """Two web nodes (the command `kopilka up` runs), nginx in front, a Celery worker."""
 
     def __init__(self, folder: Path, env: dict):
         self.folder, self.env = folder, env
