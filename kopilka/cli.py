@@ -88,15 +88,17 @@ def run_service(func):
 # --- up / worker --------------------------------------------------------------------------
 
 
-WEB_SERVERS = ("granian", "gunicorn")
+WEB_SERVERS = ("gunicorn", "granian")
 
 
 def web_server_command(host: str, port: int) -> list[str]:
-    """The web server `kopilka up` runs: granian (the default) or gunicorn, chosen with
-    KOPILKA_WEB_SERVER; the same processes and threads either way."""
+    """The web server `kopilka up` runs: gunicorn (the default) or granian, chosen with
+    KOPILKA_WEB_SERVER; the same processes and threads either way. Granian costs less CPU per
+    commit and copes with slow clients, but exits when a process dies twice within 5.5 s, and
+    the web-kill fault run ended with no server: docs/benchmarks.md, "The web server"."""
     from django.conf import settings
 
-    server = os.environ.get("KOPILKA_WEB_SERVER", "").strip().lower() or "granian"
+    server = os.environ.get("KOPILKA_WEB_SERVER", "").strip().lower() or "gunicorn"
     if server not in WEB_SERVERS:
         fail(f"KOPILKA_WEB_SERVER={server!r}: use one of {', '.join(WEB_SERVERS)}", 2)
     sqlite = settings.DATABASES["default"]["ENGINE"].endswith("sqlite3")
@@ -105,9 +107,9 @@ def web_server_command(host: str, port: int) -> list[str]:
     # instead of processes fighting over the file lock. PostgreSQL: 2-4 processes per 2 cores.
     workers = os.environ.get("KOPILKA_WEB_WORKERS") or ("1" if sqlite else str(min(4, 2 * cores)))
     threads = os.environ.get("KOPILKA_WEB_THREADS") or ("8" if sqlite else "1")
-    if server == "gunicorn":
-        return gunicorn_command(host, port, workers, threads)
-    return granian_command(host, port, workers, threads)
+    if server == "granian":
+        return granian_command(host, port, workers, threads)
+    return gunicorn_command(host, port, workers, threads)
 
 
 def granian_command(host: str, port: int, workers: str, threads: str) -> list[str]:
@@ -276,8 +278,8 @@ def share_metrics() -> None:
     os.environ[metrics.MULTIPROC_ENV] = str(shared)
 
 
-cmd_up_doc = ("Run Kopilka: the web server (granian, or gunicorn with "
-              "KOPILKA_WEB_SERVER=gunicorn), the background worker and a tick every minute, "
+cmd_up_doc = ("Run Kopilka: the web server (gunicorn, or granian with "
+              "KOPILKA_WEB_SERVER=granian), the background worker and a tick every minute, "
               "side by side.")
 
 

@@ -215,8 +215,8 @@ def option(command: list[str], name: str) -> str:
     return command[command.index(name) + 1]
 
 
-@pytest.mark.parametrize("choice", ["", "granian", " Granian "])
-def test_up_runs_granian_by_default_with_the_workers_and_threads_asked_for(monkeypatch, choice):
+@pytest.mark.parametrize("choice", ["granian", " Granian "])
+def test_up_runs_granian_when_asked_with_the_workers_and_threads_asked_for(monkeypatch, choice):
     monkeypatch.setenv("KOPILKA_WEB_SERVER", choice)
     monkeypatch.setenv("KOPILKA_WEB_WORKERS", "3")
     monkeypatch.setenv("KOPILKA_WEB_THREADS", "2")
@@ -231,8 +231,9 @@ def test_up_runs_granian_by_default_with_the_workers_and_threads_asked_for(monke
     assert option(command, "--workers-kill-timeout") == "10"
 
 
-def test_up_runs_gunicorn_when_asked(monkeypatch):
-    monkeypatch.setenv("KOPILKA_WEB_SERVER", "gunicorn")
+@pytest.mark.parametrize("choice", ["", "gunicorn"])
+def test_up_runs_gunicorn_by_default(monkeypatch, choice):
+    monkeypatch.setenv("KOPILKA_WEB_SERVER", choice)
     monkeypatch.setenv("KOPILKA_WEB_WORKERS", "3")
     monkeypatch.setenv("KOPILKA_WEB_THREADS", "2")
     command = cli.web_server_command("127.0.0.1", 8123)
@@ -249,4 +250,4 @@ def test_up_refuses_an_unknown_web_server(monkeypatch, capsys):
         cli.web_server_command("127.0.0.1", 8123)
     assert exit.value.code == 2
     assert capsys.readouterr().err == (
-        "kopilka: error: KOPILKA_WEB_SERVER='uwsgi': use one of granian, gunicorn\n")
+        "kopilka: error: KOPILKA_WEB_SERVER='uwsgi': use one of gunicorn, granian\n")

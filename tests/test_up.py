@@ -1,4 +1,4 @@
-"""`kopilka up --demo` end to end: a real web server (granian) and worker on SQLite."""
+"""`kopilka up --demo` end to end: a real web server (gunicorn) and worker on SQLite."""
 
 import os
 import re

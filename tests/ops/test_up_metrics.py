@@ -1,5 +1,5 @@
-"""`kopilka up` with two web processes, under either web server (granian, the default, and
-gunicorn): every scrape, whichever process answers it, adds up the counts of all the processes
+"""`kopilka up` with two web processes, under either web server (gunicorn, the default, and
+granian): every scrape, whichever process answers it, adds up the counts of all the processes
 (the web workers' and the ticker's); stale values of an earlier run are gone; the JSON log has
 one line per request and the web server writes no access log of its own; granian spreads the
 connections over its processes; SIGTERM, as a service manager sends it, stops everything
