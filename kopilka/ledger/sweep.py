@@ -194,21 +194,24 @@ def _in_streams(merchant, chunks: list[list[int]], at: datetime, streams: int,
     done = entries = 0
     error = None
     alive = True
-    while alive or not results.empty():
-        try:
-            accounts, written, failure = results.get(timeout=0.2)
-        except queue.Empty:
-            alive = any(thread.is_alive() for thread in threads)
-            continue
-        if failure is not None:
-            error = error or failure
-            continue
-        done += accounts
-        entries += written
-        if progress is not None:
-            progress(done, total)
-    for thread in threads:
-        thread.join()
+    try:
+        while alive or not results.empty():
+            try:
+                accounts, written, failure = results.get(timeout=0.2)
+            except queue.Empty:
+                alive = any(thread.is_alive() for thread in threads)
+                continue
+            if failure is not None:
+                error = error or failure
+                continue
+            done += accounts
+            entries += written
+            if progress is not None:
+                progress(done, total)
+    finally:  # a failing progress callback stops the streams too
+        failed.set()
+        for thread in threads:
+            thread.join()
     if error is not None:
         raise error
     return entries
