@@ -17,6 +17,10 @@ Then, at the same moment:
    account, 500 accounts per transaction (five round trips per account);
 2. the sweep of every other account (`jobs.materialise`, set-based chunks, ledger/sweep.py),
    timing what the database took (every statement, round trip included) apart from Python;
+   `--path sql` (the default on PostgreSQL) has the database build the entries and their hash
+   chain (ledger/sqlsweep.py) in `--streams` parallel streams, `--path python` builds them in
+   Python; the CPU time of this process and of the PostgreSQL server processes serving it
+   (read from /proc: the database must be on this machine) is reported per lot swept;
 3. the sweep again: nothing is due, it journals nothing (the daily cost of a quiet day).
 
 The result is checked (entry counts, balances, `verify-ledger` on a sample of accounts), printed
@@ -203,6 +207,24 @@ def use_orm_bulk_update() -> None:
     services.update_rows = update_rows
 
 
+def _proc_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process on this machine (0.0 if unreadable)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _backend_cpu(connection) -> float:
+    """CPU seconds the PostgreSQL process serving this connection has used so far."""
+    if connection.vendor != "postgresql":
+        return 0.0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return _proc_cpu(cursor.fetchone()[0])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--members", type=int, default=100_000)
@@ -214,6 +236,10 @@ def main() -> None:
     parser.add_argument("--verify", type=int, default=2_000,
                         help="accounts re-proved by verify-ledger afterwards (0: all)")
     parser.add_argument("--profile", action="store_true", help="cProfile the sweep")
+    parser.add_argument("--path", choices=("sql", "python"), default="sql",
+                        help="sql: entries and hash chain built by PostgreSQL (sqlsweep.py)")
+    parser.add_argument("--streams", type=int, default=None,
+                        help="parallel streams of chunks on the SQL path (default sweep.STREAMS)")
     args = parser.parse_args()
     url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
     if url.startswith("postgres"):
@@ -239,6 +265,11 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     if args.chunk:
         sweep.CHUNK = args.chunk
+    sweep.SQL = args.path == "sql"
+    if args.streams:
+        sweep.STREAMS = args.streams
+    stream_cpu: list[float] = []  # the streams' server processes, read as each stream ends
+    sweep.on_stream_end = lambda conn: stream_cpu.append(_backend_cpu(conn))
     if args.update == "orm":
         use_orm_bulk_update()
     now = clock.now()
@@ -261,6 +292,7 @@ def main() -> None:
         with connection.execute_wrapper(timer), progress.shown_by(
             lambda line: stderr(f"sweep {line.strip()}", end="\r")
         ):
+            server_cpu = _backend_cpu(connection)
             started, cpu = time.perf_counter(), time.process_time()
             if profiler:
                 profiler.enable()
@@ -268,6 +300,8 @@ def main() -> None:
             if profiler:
                 profiler.disable()
             seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+            load_average = os.getloadavg()
+            server_cpu = _backend_cpu(connection) - server_cpu + sum(stream_cpu)
         stderr("")
         started = time.perf_counter()
         again = jobs.materialise(merchant, program, now, day)
@@ -315,6 +349,13 @@ def main() -> None:
         "reference_lots_per_s": round(reference["entries"] / reference["seconds"])
         if reference["accounts"] else None,
         "verified_accounts": checked, "profiled": args.profile,
+        "path": args.path if sweep.sql_path() else "python",
+        "streams": sweep.STREAMS if sweep.sql_path() else 1,
+        # The server processes' CPU (the main connection's and each stream's) and the total
+        # per lot swept: what the night costs the machine, whatever else runs on it.
+        "server_cpu_seconds": round(server_cpu, 1),
+        "cpu_us_per_lot": round((cpu + server_cpu) / max(lots_swept, 1) * 1e6),
+        "load_average": [round(x, 1) for x in load_average],
     }
     if figures["reference_lots_per_s"]:
         figures["ratio_to_reference"] = round(figures["lots_per_s"]
@@ -322,7 +363,8 @@ def main() -> None:
     stderr(f"sweep: {counts['accounts']} accounts, {lots_swept} lots in {seconds:.1f} s — "
            f"{figures['lots_per_s']} lots/s, {figures['accounts_per_s']} accounts/s "
            f"(statements {timer.seconds:.1f} s, the rest {seconds - timer.seconds:.1f} s; "
-           f"this process used {cpu:.1f} s CPU)")
+           f"this process used {cpu:.1f} s CPU, PostgreSQL {server_cpu:.1f} s: "
+           f"{figures['cpu_us_per_lot']} µs per lot; load {figures['load_average']})")
     print(json.dumps(figures), flush=True)
     if profiler:
         for kind, spent in sorted(timer.by_kind.items(), key=lambda pair: -pair[1]):
@@ -343,7 +385,10 @@ def write_table() -> None:
         f"{r['chunk']} | {r['update']} | {r['load_seconds']} | {r['accounts']} | "
         f"{r['lots_swept']} | {r['seconds']} | **{r['lots_per_s']}** | {r['accounts_per_s']} | "
         f"{r['statement_seconds']} | {r['cpu_seconds']} | {r['quiet_day_seconds']} | "
-        f"{r['reference_lots_per_s'] or ''} | {r.get('ratio_to_reference', '')} |"
+        f"{r['reference_lots_per_s'] or ''} | {r.get('ratio_to_reference', '')} | "
+        f"{r.get('path', 'python')} | {r.get('streams', 1)} | "
+        f"{r.get('server_cpu_seconds', '')} | {r.get('cpu_us_per_lot', '')} | "
+        f"{' '.join(map(str, r.get('load_average', [])))} |"
         + (" profiled |" if r.get("profiled") else " |")
         for r in runs
     ]
@@ -359,8 +404,10 @@ def write_table() -> None:
         "",
         "| date | db | members | lots each | chunk | update | load s | accounts swept "
         "| lots swept | sweep s | lots/s | accounts/s | ORM statements s | CPU s "
-        "| quiet day s | reference lots/s | ratio | |",
-        "|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| quiet day s | reference lots/s | ratio | path | streams | server CPU s "
+        "| CPU µs/lot | load | |",
+        "|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:"
+        "|---|---:|---:|---:|---|---|",
         *rows,
         "",
     ]))

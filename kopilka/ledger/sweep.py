@@ -16,16 +16,26 @@ at a time, in one transaction per chunk:
 A Book built from the due lots only is enough for materialise, which looks at each lot alone;
 lots with nothing due would journal nothing. A crash loses at most the chunk in hand, and a
 rerun finds only what is still due: nothing is journalled twice.
+
+On PostgreSQL steps 2-4 are one SQL statement instead (sqlsweep.py: the entries and their
+SHA-256 chain computed by the database, the same rows to the byte), and the chunks go in
+`STREAMS` parallel streams, each a thread with its own connection; accounts with open holds
+still go through the Book. KOPILKA_SQL_SWEEP=0 keeps the Python path everywhere.
 """
 
+import contextvars
+import os
+import queue
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import transaction
+from django.db import connections, router, transaction
 from django.db.models import Q
 
+from kopilka.ledger import sqlsweep
 from kopilka.ledger.models import Account, Lot
 from kopilka.ledger.services import Book, save_books
 
@@ -33,6 +43,11 @@ from kopilka.ledger.services import Book, save_books
 # for longer; on PostgreSQL 500, 1 000 and 2 000 swept within noise of each other
 # (docs/benchmarks.md).
 CHUNK = 1_000
+# The SQL path on PostgreSQL (sqlsweep.py); KOPILKA_SQL_SWEEP=0 keeps the Python one.
+SQL = os.environ.get("KOPILKA_SQL_SWEEP", "1") != "0"
+# Parallel streams of chunks on the SQL path (threads, a connection each): 2 measured faster
+# than 1 on the 2-core VM (docs/benchmarks.md). KOPILKA_SWEEP_STREAMS overrides.
+STREAMS = int(os.environ.get("KOPILKA_SWEEP_STREAMS", "2"))
 
 
 def due(at: datetime) -> Q:
@@ -59,36 +74,144 @@ class Swept:
     entries: int = 0
 
 
+def _connection():
+    return connections[router.db_for_write(Account)]
+
+
+def sql_path(connection=None) -> bool:
+    return SQL and sqlsweep.supported(connection or _connection())
+
+
+def _book_chunk(merchant, account_ids: Sequence[int], at: datetime) -> int:
+    """The Python path, inside the caller's transaction: lock, load, Book.materialise, save."""
+    accounts = list(
+        Account.objects.select_for_update()
+        .filter(merchant=merchant, pk__in=account_ids).order_by("pk")
+    )
+    lots: dict[int, list[Lot]] = defaultdict(list)
+    for lot in (Lot.objects.filter(due(at), merchant=merchant, account_id__in=account_ids)
+                .order_by("account_id", "pk")):
+        lots[lot.account_id].append(lot)
+    books = []
+    for account in accounts:
+        if account.pk in lots:
+            book = Book(account, lots[account.pk])
+            book.materialise(at)
+            books.append(book)
+    return save_books(books)
+
+
+def _sql_chunk(merchant, account_ids: Sequence[int], at: datetime) -> int:
+    """The SQL path, inside the caller's transaction; accounts with open holds (whose
+    materialise may release one) go through the Book."""
+    connection = _connection()
+    locked = sqlsweep.lock(merchant.pk, account_ids, connection)
+    holding = [account_id for account_id, held in locked if held]
+    plain = [account_id for account_id, held in locked if not held]
+    written = sqlsweep.materialise_locked(merchant.pk, plain, at, connection)
+    if holding:
+        written += _book_chunk(merchant, holding, at)
+    return written
+
+
 def materialise_chunk(merchant, account_ids: Sequence[int], at: datetime) -> int:
     """Journal what is due by `at` on these accounts of the merchant, in one transaction;
     return how many entries were written (0 for accounts with nothing due)."""
     with transaction.atomic():
-        accounts = list(
-            Account.objects.select_for_update()
-            .filter(merchant=merchant, pk__in=account_ids).order_by("pk")
-        )
-        lots: dict[int, list[Lot]] = defaultdict(list)
-        for lot in (Lot.objects.filter(due(at), merchant=merchant, account_id__in=account_ids)
-                    .order_by("account_id", "pk")):
-            lots[lot.account_id].append(lot)
-        books = []
-        for account in accounts:
-            if account.pk in lots:
-                book = Book(account, lots[account.pk])
-                book.materialise(at)
-                books.append(book)
-        return save_books(books)
+        if sql_path():
+            return _sql_chunk(merchant, account_ids, at)
+        return _book_chunk(merchant, account_ids, at)
 
 
 def materialise_due(merchant, at: datetime, *, chunk: int | None = None,
-                    progress: Callable[[int, int], None] | None = None) -> Swept:
+                    progress: Callable[[int, int], None] | None = None,
+                    streams: int | None = None) -> Swept:
     """Journal activations and expiries due by `at` on every account of the merchant, a chunk
-    (default CHUNK) per transaction. `progress(done, total)` is called after each chunk."""
+    (default CHUNK) per transaction. `progress(done, total)` is called after each chunk, in
+    the order they committed. On the SQL path the chunks go in `streams` (default STREAMS)
+    parallel threads — not inside a transaction already open (a test's), whose rows other
+    connections would not see."""
     chunk = chunk or CHUNK
     account_ids = due_accounts(merchant, at)
     swept = Swept(accounts=len(account_ids))
-    for start in range(0, len(account_ids), chunk):
-        swept.entries += materialise_chunk(merchant, account_ids[start:start + chunk], at)
+    chunks = [account_ids[start:start + chunk] for start in range(0, len(account_ids), chunk)]
+    streams = STREAMS if streams is None else streams
+    connection = _connection()
+    if (streams > 1 and len(chunks) > 1 and sql_path(connection)
+            and not connection.in_atomic_block):
+        swept.entries = _in_streams(merchant, chunks, at, min(streams, len(chunks)), progress,
+                                    len(account_ids))
+        return swept
+    done = 0
+    for ids in chunks:
+        swept.entries += materialise_chunk(merchant, ids, at)
+        done += len(ids)
         if progress is not None:
-            progress(min(start + chunk, len(account_ids)), len(account_ids))
+            progress(done, len(account_ids))
     return swept
+
+
+# Called in each stream's thread, with its connection, before the thread closes it (the
+# benchmark reads the server process's CPU time there).
+on_stream_end: Callable[[object], None] | None = None
+
+
+def _in_streams(merchant, chunks: list[list[int]], at: datetime, streams: int,
+                progress: Callable[[int, int], None] | None, total: int) -> int:
+    """Sweep the chunks in `streams` threads, each with its own connection, taking the next
+    chunk as it finishes one. Chunks hold disjoint accounts, so streams never wait on each
+    other's locks. The first error stops every stream after its chunk in hand and is raised
+    here; the chunks committed before it stay, as with one stream."""
+    todo: queue.SimpleQueue = queue.SimpleQueue()
+    for ids in chunks:
+        todo.put(ids)
+    results: queue.SimpleQueue = queue.SimpleQueue()
+    failed = threading.Event()
+
+    def stream() -> None:
+        try:
+            while not failed.is_set():
+                try:
+                    ids = todo.get_nowait()
+                except queue.Empty:
+                    return
+                results.put((len(ids), materialise_chunk(merchant, ids, at), None))
+        except BaseException as error:  # handed to the caller's thread
+            failed.set()
+            results.put((0, 0, error))
+        finally:
+            try:
+                if on_stream_end is not None:
+                    on_stream_end(_connection())
+            finally:
+                connections.close_all()  # this thread's connections
+
+    # Each thread runs in a copy of the caller's context (scopes, the test clock).
+    threads = [threading.Thread(target=contextvars.copy_context().run, args=(stream,),
+                                name=f"sweep-{n}", daemon=True) for n in range(streams)]
+    for thread in threads:
+        thread.start()
+    done = entries = 0
+    error = None
+    alive = True
+    try:
+        while alive or not results.empty():
+            try:
+                accounts, written, failure = results.get(timeout=0.2)
+            except queue.Empty:
+                alive = any(thread.is_alive() for thread in threads)
+                continue
+            if failure is not None:
+                error = error or failure
+                continue
+            done += accounts
+            entries += written
+            if progress is not None:
+                progress(done, total)
+    finally:  # a failing progress callback stops the streams too
+        failed.set()
+        for thread in threads:
+            thread.join()
+    if error is not None:
+        raise error
+    return entries
