@@ -116,6 +116,11 @@ POS_MIDDLEWARE = [
 # The usual POS sale committed in two pipelined round trips on PostgreSQL
 # (kopilka/processing/fastsale.py); 0 sends every sale through the ORM path.
 PIPELINED_COMMIT = env_bool("KOPILKA_PIPELINED_COMMIT", default=True)
+# The nightly sweep on PostgreSQL: each chunk of accounts journalled by one SQL statement
+# (kopilka/ledger/sqlsweep.py; 0 keeps the Python path), in this many parallel streams (each a
+# connection of its own; 1 where a pooler caps connections).
+SQL_SWEEP = env_bool("KOPILKA_SQL_SWEEP", default=True)
+SWEEP_STREAMS = max(1, int(os.environ.get("KOPILKA_SWEEP_STREAMS", "2")))
 
 ROOT_URLCONF = "kopilka.urls"
 WSGI_APPLICATION = "kopilka.wsgi.application"

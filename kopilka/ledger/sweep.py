@@ -24,7 +24,6 @@ still go through the Book. KOPILKA_SQL_SWEEP=0 keeps the Python path everywhere.
 """
 
 import contextvars
-import os
 import queue
 import threading
 from collections import defaultdict
@@ -32,6 +31,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.db import connections, router, transaction
 from django.db.models import Q
 
@@ -44,10 +44,10 @@ from kopilka.ledger.services import Book, save_books
 # (docs/benchmarks.md).
 CHUNK = 1_000
 # The SQL path on PostgreSQL (sqlsweep.py); KOPILKA_SQL_SWEEP=0 keeps the Python one.
-SQL = os.environ.get("KOPILKA_SQL_SWEEP", "1") != "0"
+SQL = settings.SQL_SWEEP
 # Parallel streams of chunks on the SQL path (threads, a connection each): 2 measured faster
 # than 1 on the 2-core VM (docs/benchmarks.md). KOPILKA_SWEEP_STREAMS overrides.
-STREAMS = int(os.environ.get("KOPILKA_SWEEP_STREAMS", "2"))
+STREAMS = settings.SWEEP_STREAMS
 
 
 def due(at: datetime) -> Q:
