@@ -96,6 +96,12 @@ def consents(i: int) -> bool:
     return i % 3 != 0
 
 
+def daily_jobs() -> int:
+    from kopilka.automation import schedule
+
+    return len(schedule.DAILY_JOBS)
+
+
 def expected(merchants: int, members: int) -> dict[str, int]:
     """What the first tick must do, from the rules above."""
     def count(test) -> int:
@@ -115,7 +121,7 @@ def expected(merchants: int, members: int) -> dict[str, int]:
         "chain_contacts": count(lambda i: special(i) in (4, 5)),
         "chain_gifts": count(lambda i: special(i) == 5),
         "chain_messages": count(lambda i: special(i) in (4, 5) and consents(i)),
-        "job_runs": merchants * 7,
+        "job_runs": merchants * daily_jobs(),
     }
 
 
@@ -306,14 +312,13 @@ def instrument(counter: Counter) -> JobClock:
     from kopilka.automation import schedule, tick
 
     clock = JobClock(counter)
-    daily, jobs = _ORIGINAL.setdefault("jobs", (schedule.DAILY_JOBS, tick.JOBS))
+    daily, housekeeping, merchant_jobs = _ORIGINAL.setdefault(
+        "jobs", (schedule.DAILY_JOBS, list(tick._HOUSEKEEPING), tick._DAILY))
     schedule.DAILY_JOBS = tuple(replace(job, run=clock.wrap(f"daily: {job.name}", job.run))
                                 for job in daily)
-    tick.JOBS = tuple(
-        replace(job, run=clock.wrap("daily: claim+finish" if job.run is schedule.run_due
-                                    else job.name, job.run))
-        for job in jobs
-    )
+    tick._HOUSEKEEPING[:] = [replace(job, run=clock.wrap(job.name, job.run))
+                             for job in housekeeping]
+    tick._DAILY = replace(merchant_jobs, run=clock.wrap("daily: claim+finish", merchant_jobs.run))
     return clock
 
 
