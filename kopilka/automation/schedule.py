@@ -116,9 +116,11 @@ def _finish(merchant: Merchant, finished: list[tuple[JobRun, dict[str, int]]],
     """Mark the merchant's runs done, with their counts and audit entries, in one transaction,
     and give back the runs claimed but not run (their materialise failed): a later tick
     claims them again."""
+    now = clock.now()
     for run, counts in finished:
-        run.finished_at, run.counts = clock.now(), counts
-        run.save(update_fields=["finished_at", "counts"])
+        run.finished_at, run.counts = now, counts
+    JobRun.objects.bulk_update([run for run, _counts in finished], ["finished_at", "counts"])
+    for run, counts in finished:
         audit.record("automation.job.finished", actor=Actor.system(), merchant=merchant,
                      obj=run, data={"job": run.job, "day": run.day.isoformat(), **counts})
     if unrun:
