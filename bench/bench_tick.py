@@ -27,7 +27,7 @@ have something due, a busy day (birthdays alone would be about 1 in 365 a day). 
 zone is a fixed offset where it is now between 12:00 and 19:00, so every daily job is due and
 no message waits for quiet hours.
 
-Then `tick.run(now)` — the 4 tick jobs, the last being the 7 daily jobs of every merchant —
+Then `tick.run(now)` — the housekeeping jobs, then the 8 daily jobs of every merchant —
 is timed (wall, CPU, statements through `connection.execute_wrapper`, per job), and again at
 the same moment: nothing is left to do (the first tick's messages are queued after that
 moment, so its outbox sweep leaves them to the workers; SMS go to the in-memory backend). With
@@ -629,7 +629,7 @@ def write_table() -> None:
         "# Tick over many merchants",
         "",
         "`bench/bench_tick.py` (see its docstring and docs/benchmarks.md): the first "
-        "`kopilka tick` of a day over every merchant (the 7 daily jobs each), then a second "
+        "`kopilka tick` of a day over every merchant (the 8 daily jobs each), then a second "
         "one at the same moment. Second tick: all of it, and its daily-jobs part alone. "
         "Load average: 1, 5, 15 min, before the first tick (2 cores shared with other work). "
         "`in statements s`: wall time inside ORM statements (round trips included, not the "
