@@ -27,7 +27,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Coalesce
 
 from kopilka.automation import progress
-from kopilka.automation.jobs import _chunks, grant_gift, last_day
+from kopilka.automation.jobs import Gift, _chunks, grant_gifts, last_day
 from kopilka.automation.models import WinbackContact
 from kopilka.automation.segments import members_in
 from kopilka.ledger.services import Cause
@@ -112,10 +112,9 @@ def inactivity_chains(merchant: Merchant, program: CompiledProgram, at: datetime
                 )
                 for item in chunk
             ])
+            messages_of = _do_steps(merchant, program, members, chunk, contacts, at, zone)
             told = []
-            for item, contact in zip(chunk, contacts, strict=True):
-                member = members[item.member_id]
-                message = _do_step(merchant, program, member, item.what, contact, at, zone)
+            for contact, message in zip(contacts, messages_of, strict=True):
                 gifts += contact.points > 0
                 if message is not None:
                     contact.message, contact.sent = message, True
@@ -127,19 +126,30 @@ def inactivity_chains(merchant: Merchant, program: CompiledProgram, at: datetime
     return {"contacts": len(todo), "gifts": gifts, "messages": messages}
 
 
-def _do_step(merchant: Merchant, program: CompiledProgram, member: Member,
-             step: config.ChainStep, contact: WinbackContact, at: datetime, zone: ZoneInfo):
-    """Grant the step's gift and queue its message; the message, if one was queued."""
-    context = {"name": member.first_name, "balance": member.account.available}
-    if step.gift is not None:
-        expires_at = engine.expires_at_for(program, at, merchant.timezone,
-                                           step.gift.validity_days)
-        balance = grant_gift(member.pk, step.gift.points, expires_at, at,
-                             Cause("winback", str(contact.pk), "system"))
-        context.update(points=step.gift.points, date=last_day(expires_at, zone),
-                       balance=balance)
-    language = body = None
-    if step.message is not None:
-        language, body = step.message.text(merchant.language)
-    return messaging.queue(merchant, event=Event.GIFT, member=member, context=context,
-                           language=language, body=body)
+def _do_steps(merchant: Merchant, program: CompiledProgram, members: dict[int, Member],
+              chunk, contacts: list[WinbackContact], at: datetime, zone: ZoneInfo) -> list:
+    """Grant a chunk's gifts (together, jobs.grant_gifts) and queue its messages (together,
+    messaging.queue_many); contact by contact, the message queued or None."""
+    gifts = []
+    for item, contact in zip(chunk, contacts, strict=True):
+        step = item.what
+        if step.gift is not None:
+            expires_at = engine.expires_at_for(program, at, merchant.timezone,
+                                               step.gift.validity_days)
+            gifts.append(Gift(item.member_id, step.gift.points, expires_at,
+                              Cause("winback", str(contact.pk), "system")))
+    balances = iter(grant_gifts(gifts, at) if gifts else ())
+    gift_of = iter(gifts)
+    items = []
+    for item in chunk:
+        step, member = item.what, members[item.member_id]
+        context = {"name": member.first_name, "balance": member.account.available}
+        if step.gift is not None:
+            gift = next(gift_of)
+            context.update(points=gift.points, date=last_day(gift.expires_at, zone),
+                           balance=next(balances))
+        language = body = None
+        if step.message is not None:
+            language, body = step.message.text(merchant.language)
+        items.append(messaging.ToMember(member, context, language=language, body=body))
+    return messaging.queue_many(merchant, event=Event.GIFT, items=items)

@@ -13,7 +13,7 @@ from django.db.models import CharField, Exists, OuterRef, Value
 from django.db.models.functions import Cast, Concat
 
 from kopilka.automation import progress
-from kopilka.automation.jobs import _born_on, _chunks, _record, grant_gift, last_day
+from kopilka.automation.jobs import Gift, _born_on, _chunks, _queued, _record, grant_gifts, last_day
 from kopilka.automation.models import Effect
 from kopilka.ledger.services import Cause
 from kopilka.members.models import Member, Relative
@@ -51,17 +51,17 @@ def relative_birthday_gifts(merchant: Merchant, program: CompiledProgram, at: da
                    .in_bulk({member_id for _pk, member_id, _name in chunk}))
         with transaction.atomic():
             _record(merchant, kind, [(member_id, f"{year}:{pk}") for pk, member_id, _ in chunk])
-            for pk, member_id, name in chunk:
-                balance = grant_gift(member_id, gift.points, expires_at, at,
-                                     Cause("relative_birthday", f"{pk}:{year}", "system"))
-                member = members[member_id]
-                message = messaging.queue(
-                    merchant, event=Event.RELATIVE_BIRTHDAY, member=member,
-                    context={"name": member.first_name, "relative": name,
-                             "points": gift.points, "date": until,
-                             "balance": balance},
-                )
-                messages += message is not None
+            balances = grant_gifts(
+                [Gift(member_id, gift.points, expires_at,
+                      Cause("relative_birthday", f"{pk}:{year}", "system"))
+                 for pk, member_id, _name in chunk], at)
+            messages += _queued(messaging.queue_many(merchant, event=Event.RELATIVE_BIRTHDAY,
+                                                     items=[
+                messaging.ToMember(members[member_id], {
+                    "name": members[member_id].first_name, "relative": name,
+                    "points": gift.points, "date": until, "balance": balance})
+                for (_pk, member_id, name), balance in zip(chunk, balances, strict=True)
+            ]))
         done += len(chunk)
         progress.chunk(f"{merchant.slug} relative_birthday_gifts", done, len(relatives))
     return {"gifts": len(relatives), "messages": messages}

@@ -12,6 +12,7 @@ per-member effect is recorded (models.Effect) in the same transaction as the eff
 import calendar
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -23,7 +24,7 @@ from kopilka.automation.models import Effect
 from kopilka.core import clock, events
 from kopilka.ledger import sweep
 from kopilka.ledger.models import Entry, Lot
-from kopilka.ledger.services import Book, Cause
+from kopilka.ledger.services import Book, Cause, save_books
 from kopilka.members.models import Member
 from kopilka.messaging import services as messaging
 from kopilka.messaging.models import Event
@@ -115,6 +116,7 @@ def expiry_reminders(merchant: Merchant, program: CompiledProgram, at: datetime,
                    .in_bulk({member_id for member_id, _until in chunk}))
         with transaction.atomic():
             _record(merchant, kind, [(member_id, until.isoformat()) for member_id, until in chunk])
+            items = []
             for member_id, until in chunk:
                 member = members[member_id]
                 points = due[member_id, until]
@@ -122,22 +124,46 @@ def expiry_reminders(merchant: Merchant, program: CompiledProgram, at: datetime,
                 # the job's result), so the job queues it itself.
                 events.publish(events.PointsExpiring(merchant=merchant, member=member,
                                                      points=points, last_day=until, at=at))
-                message = messaging.queue(
-                    merchant, event=Event.EXPIRY_SOON, member=member,
-                    context={"name": member.first_name, "points": points, "date": until},
-                )
-                messages += message is not None
+                items.append(messaging.ToMember(member, {"name": member.first_name,
+                                                         "points": points, "date": until}))
+            messages += _queued(messaging.queue_many(merchant, event=Event.EXPIRY_SOON,
+                                                     items=items))
     return {"members": len(todo), "messages": messages}
+
+
+def _queued(messages) -> int:
+    return sum(message is not None for message in messages)
 
 
 def grant_gift(member_id: int, points: int, expires_at: datetime | None, at: datetime,
                cause: Cause) -> int:
     """Give a job's gift lot through the ledger; the member's spendable balance after it."""
-    book = Book.open(member_id=member_id, at=at)
-    book.credit(points, lot_kind=Lot.Kind.GIFT, entry_kind=Entry.Kind.GRANT, cause=cause, at=at,
-                expires_at=expires_at)
-    book.save()
-    return book.account.available
+    return grant_gifts([Gift(member_id, points, expires_at, cause)], at)[0]
+
+
+@dataclass(frozen=True)
+class Gift:
+    member_id: int
+    points: int
+    expires_at: datetime | None
+    cause: Cause
+
+
+def grant_gifts(gifts: Sequence[Gift], at: datetime) -> list[int]:
+    """Give a chunk's gift lots through the ledger at once: the members' accounts locked
+    together in id order (`Book.open_many`), each gift credited as `Book.credit` does one at
+    a time (the same lots, entries and hash chain; a member with two gifts gets two), and
+    everything written with `save_books` in a few statements. Gift by gift, the member's
+    spendable balance just after it."""
+    books = Book.open_many(member_ids={gift.member_id for gift in gifts}, at=at)
+    balances = []
+    for gift in gifts:
+        book = books[gift.member_id]
+        book.credit(gift.points, lot_kind=Lot.Kind.GIFT, entry_kind=Entry.Kind.GRANT,
+                    cause=gift.cause, at=at, expires_at=gift.expires_at)
+        balances.append(book.account.available)
+    save_books(list(books.values()))
+    return balances
 
 
 def _born_on(day: date) -> Q:
@@ -168,14 +194,14 @@ def birthday_gifts(merchant: Merchant, program: CompiledProgram, at: datetime,
         members = Member.objects.select_related("person", "merchant").in_bulk(chunk)
         with transaction.atomic():
             _record(merchant, kind, [(member_id, year) for member_id in chunk])
-            for member_id in chunk:
-                balance = grant_gift(member_id, gift.points, expires_at, at,
-                                     Cause("birthday", f"{member_id}:{year}", "system"))
-                member = members[member_id]
-                message = messaging.queue(
-                    merchant, event=Event.BIRTHDAY, member=member,
-                    context={"name": member.first_name, "points": gift.points, "date": until,
-                             "balance": balance},
-                )
-                messages += message is not None
+            balances = grant_gifts(
+                [Gift(member_id, gift.points, expires_at,
+                      Cause("birthday", f"{member_id}:{year}", "system"))
+                 for member_id in chunk], at)
+            messages += _queued(messaging.queue_many(merchant, event=Event.BIRTHDAY, items=[
+                messaging.ToMember(members[member_id], {
+                    "name": members[member_id].first_name, "points": gift.points,
+                    "date": until, "balance": balance})
+                for member_id, balance in zip(chunk, balances, strict=True)
+            ]))
     return {"gifts": len(member_ids), "messages": messages}

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models import Sum
 
 from kopilka.automation import progress
-from kopilka.automation.jobs import _chunks, _record
+from kopilka.automation.jobs import _chunks, _queued, _record
 from kopilka.automation.models import Effect
 from kopilka.ledger.models import Entry
 from kopilka.members.models import Member
@@ -54,14 +54,12 @@ def activation_notices(merchant: Merchant, program: CompiledProgram, at: datetim
                    .in_bulk([member_id for member_id, _points in chunk]))
         with transaction.atomic():
             _record(merchant, kind, [(member_id, key) for member_id, _points in chunk])
-            for member_id, points in chunk:
-                member = members[member_id]
-                message = messaging.queue(
-                    merchant, event=Event.ACTIVATION, member=member,
-                    context={"name": member.first_name, "points": points,
-                             "balance": member.account.available},
-                )
-                messages += message is not None
+            messages += _queued(messaging.queue_many(merchant, event=Event.ACTIVATION, items=[
+                messaging.ToMember(members[member_id], {
+                    "name": members[member_id].first_name, "points": points,
+                    "balance": members[member_id].account.available})
+                for member_id, points in chunk
+            ]))
         done += len(chunk)
         progress.chunk(f"{merchant.slug} activation_notices", done, len(activated))
     return {"members": len(activated), "messages": messages}

@@ -2,6 +2,7 @@
 merchant's messaging settings (who gets transactional messages, quiet hours), and `queue`, the
 one call every service uses to send a member a message."""
 
+from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
@@ -253,12 +254,16 @@ def _recipient(merchant: Merchant, channel: str, member, recipient: str | None) 
     return member.email or None
 
 
+def _may_push(channel: str, event: str, member, recipient: str | None) -> bool:
+    """Whether this SMS can go as a push: to a member (not to a number typed in), and not a
+    one-time code, which proves the phone itself."""
+    return (channel == Channel.SMS and member is not None and recipient is None
+            and event != Event.ONE_TIME_CODE and settings.PUSH_ENABLED)
+
+
 def _push_instead(channel: str, event: str, member, recipient: str | None):
-    """The member's live push subscription when this SMS can go as a push: to a member (not
-    to a number typed in), and not a one-time code, which proves the phone itself."""
-    if channel != Channel.SMS or member is None or recipient is not None:
-        return None
-    if event == Event.ONE_TIME_CODE or not settings.PUSH_ENABLED:
+    """The member's live push subscription when this SMS can go as a push (`_may_push`)."""
+    if not _may_push(channel, event, member, recipient):
         return None
     return push.live(member.person_id)
 
@@ -279,6 +284,23 @@ def queue(merchant: Merchant, *, event: str, member=None, recipient: str | None 
         raise ValueError("the member belongs to another merchant")  # a programming error
     if member is not None and not may_send(merchant, member, event):
         return None
+    message = _message(merchant, event, member, recipient, context, channel, language, body,
+                       lambda: _push_instead(channel, event, member, recipient))
+    if message is None:
+        return None
+    message.created_at = now = clock.now()
+    due = message.next_attempt_at = _due(merchant, event, now)
+    message.save(force_insert=True)
+    tasks.enqueue_on_commit(message.pk, None if due == now else due)
+    return message
+
+
+def _message(merchant: Merchant, event: str, member, recipient: str | None, context: dict,
+             channel: str, language: str | None, body: str | None,
+             subscription: Callable[[], object]) -> Message | None:
+    """The unsaved message `queue` writes (without its times), or None when the template is
+    switched off or there is no address; `subscription()`: the live push subscription the
+    SMS goes to instead, if any (asked only for a message that goes)."""
     language = language or merchant.language
     template = effective(merchant, event, language, channel)
     if not template.enabled:
@@ -290,16 +312,70 @@ def queue(merchant: Merchant, *, event: str, member=None, recipient: str | None 
     context = links.for_text(text, member, context)  # a wallet link where the text has {link}
     rendered = _rendered(merchant, language, channel, template.subject, text, context)
     subject, parts = rendered.subject, rendered.parts
-    subscription = _push_instead(channel, event, member, recipient)
-    if subscription is not None:  # free, on the member's phone: the SMS text as a push
-        channel, address = Channel.PUSH, push.recipient(subscription)
+    instead = subscription()
+    if instead is not None:  # free, on the member's phone: the SMS text as a push
+        channel, address = Channel.PUSH, push.recipient(instead)
         subject, parts = merchant.name, 0
+    return Message(merchant=merchant, member=member, event=event, channel=channel,
+                   recipient=address, language=language, subject=subject, body=rendered.body,
+                   parts=parts)
+
+
+@dataclass(frozen=True)
+class ToMember:
+    """One message of `queue_many`: `context`, `language` and `body` as `queue` takes them."""
+
+    member: object
+    context: dict
+    language: str | None = None
+    body: str | None = None
+
+
+def queue_many(merchant: Merchant, *, event: str, items: Sequence[ToMember],
+               channel: str = Channel.SMS) -> list[Message | None]:
+    """`queue` for many members of the merchant at once (the tick's jobs): the same rules and
+    the same rows, in a few statements whatever the count — one consent query, one query of
+    push subscriptions, one INSERT of every message — and, after commit, their tasks queued
+    in one transaction (tasks.enqueue_many_on_commit). Call it inside the operation's
+    transaction. Returns, item by item, the message queued or None (as `queue` would)."""
+    members = [item.member for item in items]
+    if any(member.merchant_id != merchant.pk for member in members):
+        raise ValueError("a member belongs to another merchant")  # a programming error
+    allowed = _may_send_many(merchant, members, event)
+    live = (push.live_of({member.person_id for member in members if member.pk in allowed})
+            if allowed and _may_push(channel, event, members[0], None) else {})
     now = clock.now()
     due = _due(merchant, event, now)
-    message = Message.objects.create(
-        merchant=merchant, member=member, event=event, channel=channel, recipient=address,
-        language=language, subject=subject, body=rendered.body, parts=parts,
-        next_attempt_at=due, created_at=now,
-    )
-    tasks.enqueue_on_commit(message.pk, None if due == now else due)
-    return message
+    found: list[Message | None] = []
+    for item in items:
+        member = item.member
+        message = None
+        if member.pk in allowed:
+            message = _message(merchant, event, member, None, item.context, channel,
+                               item.language, item.body,
+                               lambda person_id=member.person_id: live.get(person_id))
+        if message is not None:
+            message.created_at, message.next_attempt_at = now, due
+        found.append(message)
+    rows = [message for message in found if message is not None]
+    if rows:
+        Message.objects.bulk_create(rows)  # ids come back (PostgreSQL, SQLite 3.35+)
+        tasks.enqueue_many_on_commit([message.pk for message in rows],
+                                     None if due == now else due)
+    return found
+
+
+def _may_send_many(merchant: Merchant, members: Sequence, event: str) -> set[int]:
+    """The ids of the members `may_send` lets have a message about `event`: one query."""
+    ids = {member.pk for member in members}
+    if event in REQUESTED or not ids:
+        return ids
+    if event not in MARKETING:
+        policy = settings_for(merchant).transactional
+        if policy == Settings.Transactional.ALL:
+            return ids
+        if policy != Settings.Transactional.CONSENTED:
+            return set()
+    return set(Consent.objects.filter(merchant=merchant, member_id__in=ids,
+                                      kind=Consent.Kind.MESSAGES, revoked_at__isnull=True)
+               .values_list("member_id", flat=True))

@@ -16,6 +16,7 @@ the transaction that records the failure.
 
 import json
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from django.db import transaction
@@ -45,6 +46,33 @@ def enqueue(message_id: int, at: datetime | None = None) -> None:
 
 def enqueue_on_commit(message_id: int, at: datetime | None = None) -> None:
     outbox.enqueue_on_commit(deliver, message_id, at)
+
+
+def enqueue_many_on_commit(message_ids: Sequence[int], at: datetime | None = None) -> None:
+    """`enqueue_on_commit` for many messages (messaging.queue_many): after the commit, their
+    tasks are queued in one transaction — with the database tasks backend one commit for all
+    instead of one per task. Should that fail, each is queued alone; one that still fails is
+    logged and left to the tick's `deliver_due`, as with `enqueue_on_commit`."""
+    if message_ids:
+        ids = list(message_ids)
+        transaction.on_commit(lambda: _enqueue_many(ids, at), robust=True)
+
+
+def _enqueue_many(message_ids: list[int], at: datetime | None) -> None:
+    try:
+        with transaction.atomic():
+            for message_id in message_ids:
+                enqueue(message_id, at)
+        return
+    except Exception:
+        logger.exception("queuing %s message tasks at once failed; queuing each alone",
+                         len(message_ids))
+    for message_id in message_ids:
+        try:
+            enqueue(message_id, at)
+        except Exception:
+            logger.exception("queuing the task of message %s failed; deliver_due sends it",
+                             message_id)
 
 
 @task()
