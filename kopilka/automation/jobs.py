@@ -135,12 +135,6 @@ def _queued(messages) -> int:
     return sum(message is not None for message in messages)
 
 
-def grant_gift(member_id: int, points: int, expires_at: datetime | None, at: datetime,
-               cause: Cause) -> int:
-    """Give a job's gift lot through the ledger; the member's spendable balance after it."""
-    return grant_gifts([Gift(member_id, points, expires_at, cause)], at)[0]
-
-
 @dataclass(frozen=True)
 class Gift:
     member_id: int
