@@ -34,7 +34,9 @@ def kopilka(env, *argv):
 def test_deploy_check_is_clean_in_production(tmp_path):
     result = kopilka(production_env(tmp_path), "manage", "check", "--deploy")
     assert result.returncode == 0, result.stderr
-    assert result.stdout == "System check identified no issues (1 silenced).\n"
+    # Silenced (settings.SILENCED_SYSTEM_CHECKS): security.W021 once, and on SQLite models.W040
+    # ("no INCLUDE columns") once per index of processing.Purchase, as Django checks each.
+    assert result.stdout == "System check identified no issues (3 silenced).\n"
 
 
 @pytest.mark.parametrize("value", ["prod", "staging"])
