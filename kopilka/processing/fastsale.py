@@ -31,7 +31,7 @@ from django.conf import settings
 from django.db import IntegrityError, connections, router, transaction
 from django.utils.translation import ngettext
 
-from kopilka.core import clock, events
+from kopilka.core import clock
 from kopilka.core.errors import Conflict
 from kopilka.core.models import AuditEntry
 from kopilka.ledger import services as ledger
@@ -179,19 +179,10 @@ def _commit(merchant, member, sale, receipt, program, joined, connection):
         actor_label=actor.label[:200], actor_user_id=actor.user_id,
         action="processing.purchase.committed", object_type=Purchase._meta.label_lower,
         object_id=str(purchase.pk),
-        data={"receipt_id": receipt.receipt_id, "total": quote.total,
-              "spent": quote.points_spent, "accrued": quote.accrual_points,
-              "tier": [tier_before, tier_after]},
+        data=sales._audit_data(receipt, quote, tier_before, tier_after),
         ip=actor.ip, created_at=clock.now(),
     )
     write_rows([audit], with_pk=True)
-    result = sales._result(purchase, replayed=False, tier_changed=tier_after != tier_before,
-                           book=book)
-    events.publish(events.PurchaseCommitted(
-        merchant=merchant, member=member, purchase=purchase, available=result.available,
-        pending=result.pending, first=account.purchase_count == 1, gift_points=gift,
-        tier=events.TierMove(before=tier_before, after=tier_after,
-                             after_name=program.tiers[tier_after].name),
-    ))
-    return result
+    return sales._committed(merchant, member, program, purchase, book, gift=gift,
+                            tier_before=tier_before, tier_after=tier_after)
 

@@ -304,16 +304,29 @@ def _commit(merchant: Merchant, member: Member, sale: Sale, *, receipt: Receipt,
     book.save()
     audit.record(
         "processing.purchase.committed", actor=actor, merchant=merchant, obj=purchase,
-        data={"receipt_id": receipt.receipt_id, "total": quote.total,
-              "spent": quote.points_spent, "accrued": quote.accrual_points,
-              "tier": [tier_before, tier_after],
+        data={**_audit_data(receipt, quote, tier_before, tier_after),
               **({"confirmed_by_code": confirmed.pk} if confirmed is not None else {})},
     )
+    return _committed(merchant, member, program, purchase, book, gift=gift,
+                      tier_before=tier_before, tier_after=tier_after)
+
+
+def _audit_data(receipt, quote, tier_before: str, tier_after: str) -> dict:
+    """The committed purchase's audit entry data (both commit paths write it)."""
+    return {"receipt_id": receipt.receipt_id, "total": quote.total,
+            "spent": quote.points_spent, "accrued": quote.accrual_points,
+            "tier": [tier_before, tier_after]}
+
+
+def _committed(merchant, member, program, purchase: Purchase, book, *, gift, tier_before: str,
+               tier_after: str) -> PurchaseResult:
+    """The new purchase's answer, with its PurchaseCommitted event published (both commit
+    paths end here; subscribers write in the sale's transaction)."""
     result = _result(purchase, replayed=False, tier_changed=tier_after != tier_before,
                      book=book)
     events.publish(events.PurchaseCommitted(
         merchant=merchant, member=member, purchase=purchase, available=result.available,
-        pending=result.pending, first=account.purchase_count == 1, gift_points=gift,
+        pending=result.pending, first=book.account.purchase_count == 1, gift_points=gift,
         tier=events.TierMove(before=tier_before, after=tier_after,
                              after_name=program.tiers[tier_after].name),
     ))
